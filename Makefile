@@ -1,0 +1,28 @@
+# Two commands for a fresh clone: `make run` (the example app) and `make test`.
+# Each creates .venv and installs the project with its dev extras when needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/litestar --app examples.counter.app:app run --host 127.0.0.1 --port 8000
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check chatkit_handlers examples tests bench
+	$(BIN)/mypy --strict chatkit_handlers
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

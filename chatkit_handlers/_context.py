@@ -1,0 +1,183 @@
+"""``ActionContext``: what a handler knows about the action, and its event helpers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from .types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    ClientEffectEvent,
+    HiddenContextItem,
+    NoticeEvent,
+    ProgressUpdateEvent,
+    ThreadItem,
+    ThreadItemDoneEvent,
+    ThreadItemRemovedEvent,
+    ThreadItemReplacedEvent,
+    ThreadItemUpdatedEvent,
+    ThreadMetadata,
+    WidgetComponentUpdated,
+    WidgetItem,
+    WidgetRoot,
+    WidgetRootUpdated,
+    new_id,
+)
+
+if TYPE_CHECKING:
+    from .stores import Store
+
+__all__ = ["ActionContext", "as_widget_root"]
+
+TContext = TypeVar("TContext")
+
+
+def as_widget_root(root: Any) -> WidgetRoot:
+    """A widget root as plain JSON, from a dict or a chatkit (pydantic) widget."""
+    if isinstance(root, dict):
+        return root
+    dump = getattr(root, "model_dump", None)
+    if dump is not None:
+        # chatkit widgets are pydantic models; serialize them the way chatkit does.
+        dumped = dump(mode="json", by_alias=True, exclude_none=True)
+        if isinstance(dumped, dict):
+            return dumped
+    raise TypeError(
+        f"expected a widget root (a dict like {{'type': 'Card', ...}} or a chatkit widget), "
+        f"got {type(root).__name__}"
+    )
+
+
+class ActionContext(Generic[TContext]):
+    """Everything a handler may need about the action being handled.
+
+    Attributes:
+        action_type: the action's ``type`` (``"counter.increment"``).
+        thread: the thread's metadata. Change ``thread.title`` and the
+            dispatcher persists the thread and emits ``thread.updated``.
+        sender: the widget item whose action fired, or ``None`` when the client
+            called ``chatkit.sendCustomAction(action)`` without an item id.
+        store: the store the dispatcher persists to.
+        context: the per-request context the app derived from the request
+            (typically the authenticated user).
+
+    The helpers below build the events a streaming handler yields::
+
+        @on_action("counter.reset")
+        async def reset(ctx: ActionContext):
+            yield ctx.progress("Resetting…")
+            yield ctx.update_widget(counter_card(0))
+
+    Build one yourself to unit-test a handler without a router::
+
+        ctx = ActionContext(thread=ThreadMetadata(id="thr_1"), sender=item)
+    """
+
+    __slots__ = ("action_type", "context", "sender", "store", "thread")
+
+    def __init__(
+        self,
+        *,
+        thread: ThreadMetadata,
+        sender: WidgetItem | None = None,
+        action_type: str = "",
+        store: Store | None = None,
+        context: Any = None,
+    ) -> None:
+        self.thread = thread
+        self.sender = sender
+        self.action_type = action_type
+        self.store = store
+        self.context: TContext = context
+
+    def __repr__(self) -> str:
+        sender = self.sender.id if self.sender is not None else None
+        return (
+            f"ActionContext(action_type={self.action_type!r}, thread={self.thread.id!r}, sender={sender!r})"
+        )
+
+    # ----------------------------------------------------------------- events
+
+    def progress(self, text: str, icon: str | None = None) -> ProgressUpdateEvent:
+        """A transient progress line (``progress_update``)."""
+        return ProgressUpdateEvent(text=text, icon=icon)
+
+    def update_widget(self, root: Any, *, item_id: str | None = None) -> ThreadItemUpdatedEvent:
+        """Replace the sender's widget (or item ``item_id``'s) with ``root``.
+
+        Emits ``thread.item.updated`` with ``widget.root.updated``; the new root is
+        saved on the item when the stream ends.
+        """
+        return ThreadItemUpdatedEvent(
+            item_id=self._target(item_id, "update_widget"),
+            update=WidgetRootUpdated(widget=as_widget_root(root)),
+        )
+
+    def update_component(
+        self, component_id: str, component: Any, *, item_id: str | None = None
+    ) -> ThreadItemUpdatedEvent:
+        """Replace one component (found by its ``id``) of the sender's widget."""
+        return ThreadItemUpdatedEvent(
+            item_id=self._target(item_id, "update_component"),
+            update=WidgetComponentUpdated(component_id=component_id, component=as_widget_root(component)),
+        )
+
+    def replace_item(self, item: ThreadItem) -> ThreadItemReplacedEvent:
+        """Replace a whole item (``thread.item.replaced``); it is saved."""
+        return ThreadItemReplacedEvent(item=item)
+
+    def remove_item(self, item_id: str) -> ThreadItemRemovedEvent:
+        """Remove an item from the thread (``thread.item.removed``); it is deleted."""
+        return ThreadItemRemovedEvent(item_id=item_id)
+
+    def add_widget(self, root: Any, *, copy_text: str | None = None) -> ThreadItemDoneEvent:
+        """Add a new widget item to the thread (``thread.item.done``); it is stored."""
+        return ThreadItemDoneEvent(
+            item=WidgetItem(
+                id=new_id("wid"),
+                thread_id=self.thread.id,
+                widget=as_widget_root(root),
+                copy_text=copy_text,
+            )
+        )
+
+    def message(self, text: str) -> ThreadItemDoneEvent:
+        """Add an assistant message to the thread (``thread.item.done``); it is stored."""
+        return ThreadItemDoneEvent(
+            item=AssistantMessageItem(
+                id=new_id("msg"),
+                thread_id=self.thread.id,
+                content=[AssistantMessageContent(text=text)],
+            )
+        )
+
+    def client_effect(self, name: str, data: dict[str, Any] | None = None) -> ClientEffectEvent:
+        """Ask the client to run its ``onEffect`` handler (``client_effect``)."""
+        return ClientEffectEvent(name=name, data=data if data is not None else {})
+
+    def notice(
+        self,
+        message: str,
+        *,
+        level: Literal["info", "warning", "danger"] = "info",
+        title: str | None = None,
+    ) -> NoticeEvent:
+        """A user-facing notice (``notice``); ``message`` supports markdown."""
+        return NoticeEvent(level=level, message=message, title=title)
+
+    def hidden_context(self, content: Any) -> ThreadItemDoneEvent:
+        """Record context for the model's next turn: stored, never sent to the client."""
+        return ThreadItemDoneEvent(
+            item=HiddenContextItem(id=new_id("hcx"), thread_id=self.thread.id, content=content)
+        )
+
+    def _target(self, item_id: str | None, helper: str) -> str:
+        if item_id is not None:
+            return item_id
+        if self.sender is None:
+            raise RuntimeError(
+                f"ctx.{helper}() needs a sender widget, but action {self.action_type!r} arrived "
+                "without an item (chatkit.sendCustomAction(action) with no itemId); pass "
+                "item_id=... or use ctx.add_widget()"
+            )
+        return self.sender.id

@@ -1,0 +1,284 @@
+"""The dispatch core: request bytes in, JSON bytes or an SSE byte stream out.
+
+No web framework here. The Litestar adapter, the test client and the
+ChatKitServer bridge are thin shells over :meth:`Dispatcher.dispatch`.
+
+Everything a request can get wrong is found before a handler runs or a stream
+starts, and answered with a precise 4xx (see ``DispatchError``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Union
+
+import msgspec
+
+from ._coerce import to_updated_item
+from ._context import ActionContext
+from ._router import ActionRouter, Route
+from ._stream import run_stream
+from .errors import ActionError, DispatchError, NotFoundError
+from .stores import Store
+from .types import (
+    CustomActionRequest,
+    ErrorEvent,
+    SyncCustomActionRequest,
+    SyncCustomActionResponse,
+    ThreadMetadata,
+    WidgetItem,
+)
+
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "DispatchResult", "Dispatcher", "error_body"]
+
+logger = logging.getLogger("chatkit_handlers")
+
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+"""1 MiB: far above any widget action, far below what could hurt a server."""
+
+JSON = "application/json"
+SSE = "text/event-stream"
+
+ActionRequest = Union[CustomActionRequest, SyncCustomActionRequest]
+
+_request_decoder: msgspec.json.Decoder[ActionRequest] = msgspec.json.Decoder(ActionRequest)
+_decode_request = _request_decoder.decode
+
+
+class _TypeOnly(msgspec.Struct):
+    type: Any = None
+
+
+_decode_type = msgspec.json.Decoder(_TypeOnly).decode
+_encode = msgspec.json.Encoder().encode
+_EMPTY_RESPONSE = b"{}"
+
+CHATKIT_REQUEST_TYPES = frozenset(
+    {
+        "threads.create",
+        "threads.add_user_message",
+        "threads.add_client_tool_output",
+        "threads.add_structured_input",
+        "threads.retry_after_item",
+        "threads.get_by_id",
+        "threads.list",
+        "items.list",
+        "items.feedback",
+        "attachments.create",
+        "attachments.delete",
+        "threads.update",
+        "threads.delete",
+        "input.transcribe",
+    }
+)
+"""The ChatKit request types other than the two action requests."""
+
+
+def error_body(code: str, message: str, *, allow_retry: bool = False) -> bytes:
+    """The JSON body of an error answer: the same shape as a stream ``error`` event."""
+    return _encode(ErrorEvent(code=code, message=message, allow_retry=allow_retry))
+
+
+class DispatchResult:
+    """What to answer: a status and either a JSON body or an SSE byte stream.
+
+    Attributes:
+        status_code: 200, or the 4xx/5xx of a refused request.
+        body: the JSON body (``None`` for a stream).
+        stream: the SSE-framed events (``None`` for a JSON answer).
+        request_type: the ChatKit request type, when it could be read.
+    """
+
+    __slots__ = ("body", "request_type", "status_code", "stream")
+
+    def __init__(
+        self,
+        status_code: int,
+        body: bytes | None = None,
+        stream: AsyncIterator[bytes] | None = None,
+        request_type: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.stream = stream
+        self.request_type = request_type
+
+    @property
+    def media_type(self) -> str:
+        """``text/event-stream`` for a stream, ``application/json`` otherwise."""
+        return SSE if self.stream is not None else JSON
+
+    @classmethod
+    def error(cls, exc: DispatchError) -> DispatchResult:
+        """A JSON error answer for ``exc``."""
+        return cls(exc.status_code, error_body(exc.code, exc.message))
+
+    def __repr__(self) -> str:
+        kind = "stream" if self.stream is not None else f"body={self.body!r}"
+        return f"DispatchResult({self.status_code}, {kind})"
+
+
+class Dispatcher:
+    """Answers ChatKit action requests with a router's handlers and a store.
+
+    >>> dispatcher = Dispatcher(router, MemoryStore())  # doctest: +SKIP
+    >>> result = await dispatcher.dispatch(body, context=user)  # doctest: +SKIP
+
+    Args:
+        router: the handlers.
+        store: where threads and items are loaded from and persisted to.
+        max_body_size: larger request bodies are refused with 413.
+    """
+
+    __slots__ = ("max_body_size", "router", "store")
+
+    def __init__(
+        self, router: ActionRouter, store: Store, *, max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    ) -> None:
+        self.router = router
+        self.store = store
+        self.max_body_size = max_body_size
+
+    async def dispatch(self, body: bytes, context: Any = None) -> DispatchResult:
+        """Answer one request body; never raises for bad input."""
+        try:
+            request = self.decode(body)
+            route, payload = self.resolve(request)
+            ctx = await self.load_context(request, route, context)
+        except DispatchError as exc:
+            return DispatchResult.error(exc)
+        if route.streaming:
+            return DispatchResult(
+                200, stream=run_stream(route, ctx, payload), request_type=request_type(request)
+            )
+        return await self.run_sync(route, ctx, payload)
+
+    def decode(self, body: bytes) -> ActionRequest:
+        """Decode the envelope; ``DispatchError`` names what is wrong with it."""
+        if len(body) > self.max_body_size:
+            raise DispatchError(
+                413,
+                "request.too_large",
+                f"request body of {len(body)} bytes exceeds the limit of {self.max_body_size} bytes",
+            )
+        try:
+            return _decode_request(body)
+        except msgspec.ValidationError as exc:
+            raise self._envelope_error(body, exc) from None
+        except msgspec.DecodeError as exc:
+            raise DispatchError(400, "request.malformed", f"request body is not valid JSON: {exc}") from None
+
+    def _envelope_error(self, body: bytes, exc: msgspec.ValidationError) -> DispatchError:
+        try:
+            kind = _decode_type(body).type
+        except msgspec.MsgspecError:
+            kind = None
+        if kind in CHATKIT_REQUEST_TYPES:
+            return DispatchError(
+                400,
+                "request.unsupported",
+                f"request type {kind!r} is a ChatKit request this endpoint does not handle: it "
+                "answers only threads.custom_action and threads.sync_custom_action",
+            )
+        if isinstance(kind, str) and kind not in ("threads.custom_action", "threads.sync_custom_action"):
+            return DispatchError(400, "request.invalid", f"unknown request type {kind!r}")
+        return DispatchError(400, "request.invalid", f"invalid request: {exc}")
+
+    def resolve(self, request: ActionRequest) -> tuple[Route, Any]:
+        """Match the action to a route, check the mode, validate the payload."""
+        action = request.params.action
+        route = self.router.lookup(action.type)
+        if route is None:
+            near = self.router.suggest(action.type)
+            hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+            raise DispatchError(404, "action.unknown", f"no handler for action {action.type!r}{hint}")
+        sync_request = isinstance(request, SyncCustomActionRequest)
+        if sync_request and route.streaming:
+            raise DispatchError(
+                400,
+                "action.mode_mismatch",
+                f"action {action.type!r} is registered with streaming=True but arrived as "
+                "threads.sync_custom_action; remove `streaming: false` from the widget's "
+                "ActionConfig (or register the handler with streaming=False)",
+            )
+        if not sync_request and not route.streaming:
+            raise DispatchError(
+                400,
+                "action.mode_mismatch",
+                f"action {action.type!r} is registered with streaming=False; set "
+                "`streaming: false` in the widget's ActionConfig so the client sends "
+                "threads.sync_custom_action",
+            )
+        return route, route.decode_payload(action.payload)
+
+    async def load_context(self, request: ActionRequest, route: Route, context: Any) -> ActionContext[Any]:
+        """Load the thread and the sender item; 404 for either missing."""
+        params = request.params
+        try:
+            thread: ThreadMetadata = await self.store.load_thread(params.thread_id, context=context)
+        except NotFoundError:
+            raise DispatchError(404, "thread.not_found", f"thread {params.thread_id!r} not found") from None
+        sender = None
+        if params.item_id is not None:
+            try:
+                item = await self.store.load_item(params.thread_id, params.item_id, context=context)
+            except NotFoundError:
+                raise DispatchError(
+                    404, "item.not_found", f"item {params.item_id!r} not found in thread {params.thread_id!r}"
+                ) from None
+            if not isinstance(item, WidgetItem):
+                raise DispatchError(
+                    400,
+                    "item.not_widget",
+                    f"item {params.item_id!r} is a {item.__struct_config__.tag!r}, not a widget",
+                )
+            sender = item
+        elif route.sender_required:
+            raise DispatchError(
+                400,
+                "item.required",
+                f"action {route.type!r} needs the widget that sent it, but no item_id was "
+                "given; send it from a widget (or pass itemId to sendCustomAction)",
+            )
+        return ActionContext(
+            thread=thread, sender=sender, action_type=route.type, store=self.store, context=context
+        )
+
+    async def run_sync(self, route: Route, ctx: ActionContext[Any], payload: Any) -> DispatchResult:
+        """Run a sync handler, persist its update, answer ``SyncCustomActionResponse``."""
+        seen = _encode(ctx.thread)
+        try:
+            result = await route.call_sync(ctx, payload)
+            item = to_updated_item(result, ctx.sender, route.type)
+            if _encode(ctx.thread) != seen:
+                await self.store.save_thread(ctx.thread, context=ctx.context)
+            if item is None:
+                return DispatchResult(200, _EMPTY_RESPONSE, request_type="threads.sync_custom_action")
+            await self.store.save_item(ctx.thread.id, item, context=ctx.context)
+        except ActionError as exc:
+            return DispatchResult(
+                exc.status_code, error_body("custom", exc.message, allow_retry=exc.allow_retry)
+            )
+        except Exception:
+            logger.exception("sync handler for action %r failed", route.type)
+            return DispatchResult(
+                500,
+                error_body(
+                    "handler.error", f"the handler for action {route.type!r} failed", allow_retry=True
+                ),
+            )
+        return DispatchResult(
+            200,
+            _encode(SyncCustomActionResponse(updated_item=item)),
+            request_type="threads.sync_custom_action",
+        )
+
+
+def request_type(request: ActionRequest) -> str:
+    """The wire ``type`` of a decoded action request."""
+    return (
+        "threads.sync_custom_action"
+        if isinstance(request, SyncCustomActionRequest)
+        else "threads.custom_action"
+    )

@@ -1,0 +1,173 @@
+"""What a stream persists, and when.
+
+The dispatcher persists on the handler's behalf: ``thread.item.done`` adds the
+item, ``thread.item.replaced`` saves it, ``thread.item.removed`` deletes it,
+widget updates of stored items (``widget.root.updated``,
+``widget.component.updated``, text deltas) are applied to the stored widget, and
+a changed thread is saved. chatkit-python writes each of these as the event
+passes and never persists widget updates; here they are collected while the
+handler runs and written only once it has finished without an error, so a
+handler that raises (or a client that disconnects) leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import msgspec
+
+from .errors import NotFoundError
+from .stores import Store
+from .types import (
+    ThreadItem,
+    ThreadItemAddedEvent,
+    ThreadItemDoneEvent,
+    ThreadItemRemovedEvent,
+    ThreadItemReplacedEvent,
+    ThreadItemUpdate,
+    ThreadItemUpdatedEvent,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    WidgetComponentUpdated,
+    WidgetItem,
+    WidgetRoot,
+    WidgetRootUpdated,
+    WidgetStreamingTextValueDelta,
+)
+
+__all__ = ["WriteBuffer", "apply_widget_update"]
+
+_Op = Union[tuple[str, ThreadItem], tuple[str, str]]
+
+
+def apply_widget_update(root: WidgetRoot, update: ThreadItemUpdate) -> WidgetRoot:
+    """The widget ``root`` after ``update`` (``root`` itself is left untouched)."""
+    if isinstance(update, WidgetRootUpdated):
+        return update.widget
+    copy: WidgetRoot = msgspec.json.decode(msgspec.json.encode(root))
+    target = update.component_id
+    if isinstance(update, WidgetComponentUpdated):
+        if copy.get("id") == target:
+            return update.component
+        _replace_component(copy, target, update.component)
+    elif isinstance(update, WidgetStreamingTextValueDelta):
+        node = copy if copy.get("id") == target else _find_component(copy, target)
+        if node is not None:
+            node["value"] = str(node.get("value") or "") + update.delta
+            if update.done:
+                node.pop("streaming", None)
+    return copy
+
+
+def _children(node: dict[str, Any]) -> list[Any]:
+    children = node.get("children")
+    if isinstance(children, list):
+        return children
+    if isinstance(children, dict):
+        return [children]
+    return []
+
+
+def _find_component(node: dict[str, Any], component_id: str) -> dict[str, Any] | None:
+    for child in _children(node):
+        if isinstance(child, dict):
+            if child.get("id") == component_id:
+                return child
+            found = _find_component(child, component_id)
+            if found is not None:
+                return found
+    return None
+
+
+def _replace_component(node: dict[str, Any], component_id: str, new: dict[str, Any]) -> bool:
+    children = node.get("children")
+    if isinstance(children, dict):
+        if children.get("id") == component_id:
+            node["children"] = new
+            return True
+        return _replace_component(children, component_id, new)
+    if isinstance(children, list):
+        for i, child in enumerate(children):
+            if isinstance(child, dict):
+                if child.get("id") == component_id:
+                    children[i] = new
+                    return True
+                if _replace_component(child, component_id, new):
+                    return True
+    return False
+
+
+class WriteBuffer:
+    """Collects the writes a stream implies, to apply after the handler finished."""
+
+    __slots__ = ("_known", "_ops", "_sender", "_streaming", "_thread", "_thread_id", "_updates")
+
+    def __init__(self, thread_id: str, sender: WidgetItem | None) -> None:
+        self._thread_id = thread_id
+        self._sender = sender
+        self._ops: list[_Op] = []
+        self._known: dict[str, ThreadItem] = {}
+        self._updates: dict[str, list[ThreadItemUpdate]] = {}
+        self._streaming: set[str] = set()
+        self._thread: ThreadMetadata | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self._ops or self._updates or self._thread is not None)
+
+    def record(self, event: ThreadStreamEvent) -> None:
+        """Note what ``event`` means for the store."""
+        if isinstance(event, ThreadItemDoneEvent):
+            self._streaming.discard(event.item.id)
+            self._set(("add", event.item), event.item)
+        elif isinstance(event, ThreadItemReplacedEvent):
+            self._set(("save", event.item), event.item)
+        elif isinstance(event, ThreadItemRemovedEvent):
+            self._ops.append(("delete", event.item_id))
+            self._known.pop(event.item_id, None)
+            self._updates.pop(event.item_id, None)
+        elif isinstance(event, ThreadItemAddedEvent):
+            # Its thread.item.done carries the final item; updates until then are transient.
+            self._streaming.add(event.item.id)
+        elif isinstance(event, ThreadItemUpdatedEvent) and event.item_id not in self._streaming:
+            self._updates.setdefault(event.item_id, []).append(event.update)
+
+    def save_thread(self, thread: ThreadMetadata) -> None:
+        """Save ``thread`` (its latest state) at flush."""
+        self._thread = thread
+
+    def _set(self, op: _Op, item: ThreadItem) -> None:
+        self._ops.append(op)
+        self._known[item.id] = item
+        self._updates.pop(item.id, None)
+
+    async def flush(self, store: Store, context: Any) -> None:
+        """Apply every collected write, in the order the events implied them."""
+        tid = self._thread_id
+        if self._thread is not None:
+            await store.save_thread(self._thread, context=context)
+        for kind, arg in self._ops:
+            if kind == "add":
+                await store.add_thread_item(tid, arg, context=context)  # type: ignore[arg-type]
+            elif kind == "save":
+                await store.save_item(tid, arg, context=context)  # type: ignore[arg-type]
+            else:
+                await store.delete_thread_item(tid, arg, context=context)  # type: ignore[arg-type]
+        for item_id, updates in self._updates.items():
+            base = await self._base_item(store, item_id, context)
+            if base is None:
+                continue
+            root = base.widget
+            for update in updates:
+                root = apply_widget_update(root, update)
+            await store.save_item(tid, msgspec.structs.replace(base, widget=root), context=context)
+
+    async def _base_item(self, store: Store, item_id: str, context: Any) -> WidgetItem | None:
+        item: ThreadItem | None = self._known.get(item_id)
+        if item is None and self._sender is not None and self._sender.id == item_id:
+            item = self._sender
+        if item is None:
+            try:
+                item = await store.load_item(self._thread_id, item_id, context=context)
+            except NotFoundError:
+                return None  # an update of an item that was never stored: nothing to persist
+        return item if isinstance(item, WidgetItem) else None

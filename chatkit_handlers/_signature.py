@@ -1,0 +1,146 @@
+"""Handler signature inspection, done once at registration.
+
+A handler asks for what it needs by annotation (or, for the payload and the
+request context, by name). This module turns a signature into a tuple of
+``(parameter name, source)`` pairs and a payload decoder, so that a request
+only has to look values up, never to inspect anything.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Union
+
+import msgspec
+
+from ._context import ActionContext
+from .errors import RegistrationError
+from .stores import Store
+from .types import ThreadMetadata, WidgetItem
+
+__all__ = ["HandlerSignature", "Source", "inspect_handler", "qualname"]
+
+
+class Source(enum.Enum):
+    """Where the value of an injected parameter comes from."""
+
+    PAYLOAD = "payload"
+    CONTEXT = "ActionContext"
+    THREAD = "thread"
+    SENDER = "sender"
+    STORE = "store"
+    REQUEST_CONTEXT = "request context"
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSignature:
+    """What a handler asks for, computed from its signature."""
+
+    params: tuple[tuple[str, Source], ...]
+    payload_type: Any
+    """The payload parameter's type, or ``None`` when the handler takes no payload."""
+    sender_required: bool
+    """``True`` when a parameter is annotated ``WidgetItem`` (not ``WidgetItem | None``)."""
+
+
+def qualname(fn: Callable[..., Any]) -> str:
+    """``module.function`` for messages that must point at code."""
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _strip_optional(annotation: Any) -> tuple[Any, bool]:
+    """``(X, True)`` for ``X | None`` / ``Optional[X]``; ``(annotation, False)`` otherwise."""
+    origin = typing.get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
+            return args[0], True
+    return annotation, False
+
+
+def _is_struct(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
+
+
+def _source_of(name: str, annotation: Any, context_type: Any) -> tuple[Source, bool] | None:
+    """The source for one parameter and whether it is optional, or None if unknown."""
+    if annotation is inspect.Parameter.empty:
+        annotation = Any
+    bare, optional = _strip_optional(annotation)
+    origin = typing.get_origin(bare) or bare
+    if isinstance(origin, type) and issubclass(origin, ActionContext):
+        return Source.CONTEXT, optional
+    if bare is ThreadMetadata:
+        return Source.THREAD, optional
+    if bare is WidgetItem:
+        return Source.SENDER, optional
+    if context_type is not None and bare is context_type:
+        return Source.REQUEST_CONTEXT, optional
+    if isinstance(bare, type) and not _is_struct(bare) and _is_store_type(bare):
+        return Source.STORE, optional
+    if name == "context":
+        return Source.REQUEST_CONTEXT, optional
+    if name == "payload" or _is_struct(bare):
+        return Source.PAYLOAD, optional
+    return None
+
+
+def _is_store_type(cls: type) -> bool:
+    if cls is Store:
+        return True
+    try:
+        return issubclass(cls, Store)
+    except TypeError:
+        return False
+
+
+def inspect_handler(fn: Callable[..., Any], *, context_type: Any = None) -> HandlerSignature:
+    """Inspect ``fn`` once; raise ``RegistrationError`` naming what cannot be injected."""
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception as exc:  # an unresolvable forward reference names itself in exc
+        raise RegistrationError(f"cannot resolve the annotations of handler {qualname(fn)}: {exc}") from exc
+    params: list[tuple[str, Source]] = []
+    payload_type: Any = None
+    payload_name: str | None = None
+    sender_required = False
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            raise RegistrationError(
+                f"handler {qualname(fn)}: parameter {param.name!r} must be a plain named "
+                "parameter (no *args, **kwargs or positional-only parameters)"
+            )
+        annotation = hints.get(param.name, param.annotation)
+        found = _source_of(param.name, annotation, context_type)
+        if found is None:
+            raise RegistrationError(
+                f"handler {qualname(fn)}: cannot inject parameter {param.name!r} "
+                f"(annotated {annotation!r}). Ask for ActionContext, ThreadMetadata, "
+                "WidgetItem, Store, the request context (named 'context'), or the payload "
+                "(a msgspec.Struct, or a parameter named 'payload')"
+            )
+        source, optional = found
+        if source is Source.PAYLOAD:
+            if payload_name is not None:
+                raise RegistrationError(
+                    f"handler {qualname(fn)}: two payload parameters, {payload_name!r} and "
+                    f"{param.name!r}; an action has one payload"
+                )
+            payload_name = param.name
+            payload_type = Any if annotation is inspect.Parameter.empty else annotation
+        elif source is Source.SENDER and not optional:
+            sender_required = True
+        params.append((param.name, source))
+    if payload_type is not None:
+        try:
+            msgspec.json.Decoder(payload_type)
+        except (TypeError, ValueError) as exc:
+            raise RegistrationError(
+                f"handler {qualname(fn)}: payload type {payload_type!r} cannot be decoded by msgspec: {exc}"
+            ) from exc
+    return HandlerSignature(tuple(params), payload_type, sender_required)

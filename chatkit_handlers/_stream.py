@@ -1,0 +1,83 @@
+"""Running a streaming handler: events in, SSE-framed bytes out.
+
+Framing follows chatkit exactly: every event is ``data: <json>\\n\\n`` with no
+``event:``/``id:`` lines and no end marker, and the first event is
+``stream_options``. Errors raised by the handler end the stream with an
+``error`` event (never a traceback); the store is written only if the handler
+finished cleanly (see ``_persist``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ._coerce import to_event
+from ._persist import WriteBuffer
+from .errors import ActionError
+from .types import (
+    HIDDEN_ITEM_TYPES,
+    ErrorEvent,
+    StreamOptions,
+    StreamOptionsEvent,
+    ThreadItemDoneEvent,
+    ThreadResponse,
+    ThreadUpdatedEvent,
+)
+
+if TYPE_CHECKING:
+    from ._context import ActionContext
+    from ._router import Route
+
+__all__ = ["frame", "run_stream"]
+
+logger = logging.getLogger("chatkit_handlers")
+
+_encoder = msgspec.json.Encoder()
+
+
+def frame(event: msgspec.Struct) -> bytes:
+    """One Server-Sent Event: ``data: <json>\\n\\n``."""
+    buf = bytearray(b"data: ")
+    _encoder.encode_into(event, buf, 6)
+    buf += b"\n\n"
+    return bytes(buf)
+
+
+STREAM_OPTIONS = frame(StreamOptionsEvent(stream_options=StreamOptions(allow_cancel=True)))
+
+
+async def run_stream(
+    route: Route, ctx: ActionContext[Any], payload: Any, *, first: bytes = STREAM_OPTIONS
+) -> AsyncIterator[bytes]:
+    """Run ``route``'s handler and yield the framed events of its stream."""
+    yield first
+    thread = ctx.thread
+    writes = WriteBuffer(thread.id, ctx.sender)
+    seen = _encoder.encode(thread)
+    try:
+        async with aclosing(route.call_stream(ctx, payload)) as events:
+            async for produced in events:
+                event = to_event(produced)
+                writes.record(event)
+                if not (isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, HIDDEN_ITEM_TYPES)):
+                    yield frame(event)
+                if _encoder.encode(thread) != seen:
+                    seen = _encoder.encode(thread)
+                    writes.save_thread(thread)
+                    yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
+        if _encoder.encode(thread) != seen:  # changed after the last event
+            writes.save_thread(thread)
+            yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
+        if writes:
+            assert ctx.store is not None
+            await writes.flush(ctx.store, ctx.context)
+    except ActionError as exc:
+        yield frame(ErrorEvent(code="custom", message=exc.message, allow_retry=exc.allow_retry))
+    except Exception:
+        logger.exception("streaming handler for action %r failed", route.type)
+        yield frame(ErrorEvent(code="stream.error", allow_retry=True))

@@ -1,0 +1,182 @@
+"""Mount chatkit-handlers in a Litestar app.
+
+>>> app = Litestar(plugins=[ChatKitPlugin(router, store=MemoryStore(), path="/chatkit")])  # doctest: +SKIP
+
+The endpoint is a Litestar ASGI route: it reads and answers the raw request
+itself (the dispatch core decodes, validates and encodes), so it does not pay
+for Litestar's per-request signature and response pipeline, while the app's
+middleware, the route's guards, authentication (``scope["user"]``), exception
+handling and lifespan all apply as to any other route.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import anyio
+from litestar import Request
+from litestar.config.app import AppConfig
+from litestar.handlers import asgi
+from litestar.plugins import InitPlugin
+from litestar.types import Guard, Receive, Scope, Send
+
+from ._dispatch import DEFAULT_MAX_BODY_SIZE, Dispatcher, DispatchResult, error_body
+from ._router import ActionRouter
+from .stores import Store
+
+__all__ = ["ChatKitPlugin", "ContextFactory"]
+
+ContextFactory = Callable[[Request[Any, Any, Any]], Any]
+"""Derives the per-request context from the Litestar request (sync or async)."""
+
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class ChatKitPlugin(InitPlugin):
+    """Adds one POST endpoint that answers ChatKit action requests.
+
+    Args:
+        router: the action handlers.
+        store: where threads and items live.
+        path: the endpoint's path (``/chatkit``).
+        context: derives the per-request context handlers receive from the
+            Litestar ``Request`` (e.g. ``lambda request: request.user``); sync
+            or async. Without it the context is ``None``.
+        max_body_size: larger bodies are refused with 413 (1 MiB by default).
+        guards: Litestar guards for the endpoint.
+        opt: Litestar ``opt`` for the route handler.
+    """
+
+    __slots__ = ("_context", "dispatcher", "guards", "opt", "path")
+
+    def __init__(
+        self,
+        router: ActionRouter,
+        *,
+        store: Store,
+        path: str = "/chatkit",
+        context: ContextFactory | None = None,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        guards: Sequence[Guard] | None = None,
+        opt: dict[str, Any] | None = None,
+    ) -> None:
+        self.dispatcher = Dispatcher(router, store, max_body_size=max_body_size)
+        self.path = path
+        self.guards = list(guards or ())
+        self.opt = dict(opt or {})
+        self._context = context
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Register the endpoint with the app."""
+        app_config.route_handlers.append(
+            asgi(self.path, guards=self.guards, opt=self.opt, copy_scope=False, name="chatkit")(
+                self._endpoint
+            )
+        )
+        return app_config
+
+    async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") != "POST":
+            await _send_json(send, 405, error_body("request.method", "use POST"), extra=[(b"allow", b"POST")])
+            return
+        limit = self.dispatcher.max_body_size
+        try:
+            body = await _read_body(scope, receive, limit)
+        except _BodyTooLarge:
+            await _send_json(
+                send,
+                413,
+                error_body("request.too_large", f"request body exceeds the limit of {limit} bytes"),
+            )
+            return
+        context = await self._derive_context(scope, receive) if self._context is not None else None
+        result = await self.dispatcher.dispatch(body, context)
+        if result.stream is None:
+            await _send_json(send, result.status_code, result.body or b"")
+        else:
+            await _send_stream(result, receive, send)
+
+    async def _derive_context(self, scope: Scope, receive: Receive) -> Any:
+        assert self._context is not None
+        request: Request[Any, Any, Any] = Request(scope, receive)
+        value = self._context(request)
+        return await value if inspect.isawaitable(value) else value
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                if int(value) > limit:
+                    raise _BodyTooLarge
+            except ValueError:
+                pass
+            break
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            break
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send_json(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(extra or ())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _send_stream(result: DispatchResult, receive: Receive, send: Send) -> None:
+    """Send the SSE stream; a client disconnect cancels the handler."""
+    assert result.stream is not None
+    stream = result.stream
+
+    async def pump(cancel: Callable[[], None]) -> None:
+        await send({"type": "http.response.start", "status": result.status_code, "headers": _SSE_HEADERS})
+        try:
+            async for chunk in stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await _aclose(stream)
+        cancel()
+
+    async def watch_disconnect(cancel: Callable[[], None]) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                cancel()
+                return
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch_disconnect, tg.cancel_scope.cancel)
+        tg.start_soon(pump, tg.cancel_scope.cancel)
+
+
+async def _aclose(stream: Any) -> None:
+    close: Callable[[], Awaitable[None]] | None = getattr(stream, "aclose", None)
+    if close is not None:
+        with anyio.CancelScope(shield=True):
+            await close()
