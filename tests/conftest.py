@@ -1,0 +1,114 @@
+"""Shared fixtures: the anyio backend, a seeded MemoryStore, request bodies, SSE parsing.
+
+Other test areas append fixtures here; keep each one small and documented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import anyio
+import msgspec
+import pytest
+
+from chatkit_handlers.stores import MemoryStore
+from chatkit_handlers.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata, WidgetItem
+from examples.counter.widgets import counter_card
+
+THREAD_ID = "thr_test"
+"""The thread the ``store`` fixture holds."""
+ITEM_ID = "wid_counter"
+"""The counter widget item (count 0) in ``THREAD_ID``."""
+OTHER_ITEM_ID = "msg_hello"
+"""An assistant message (not a widget) in ``THREAD_ID``."""
+
+BodyBuilder = Callable[..., bytes]
+SSEParser = Callable[[bytes], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Run ``@pytest.mark.anyio`` tests on asyncio only."""
+    return "asyncio"
+
+
+async def seed_store(store: MemoryStore) -> None:
+    """Put ``THREAD_ID`` with a counter widget (0) and an assistant message in ``store``."""
+    await store.save_thread(ThreadMetadata(id=THREAD_ID, title="Test thread"), context=None)
+    await store.add_thread_item(
+        THREAD_ID, WidgetItem(id=ITEM_ID, thread_id=THREAD_ID, widget=counter_card(0)), context=None
+    )
+    await store.add_thread_item(
+        THREAD_ID,
+        AssistantMessageItem(
+            id=OTHER_ITEM_ID, thread_id=THREAD_ID, content=[AssistantMessageContent(text="hello")]
+        ),
+        context=None,
+    )
+
+
+class SeedIds(NamedTuple):
+    """The ids the ``store`` fixture seeds."""
+
+    thread: str = THREAD_ID
+    item: str = ITEM_ID
+    message: str = OTHER_ITEM_ID
+
+
+@pytest.fixture
+def ids() -> SeedIds:
+    """``ids.thread``, ``ids.item`` (the counter widget), ``ids.message`` (not a widget)."""
+    return SeedIds()
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    """A MemoryStore holding ``THREAD_ID`` with the counter widget ``ITEM_ID`` at 0."""
+    memory = MemoryStore()
+    anyio.run(seed_store, memory)
+    return memory
+
+
+def build_body(
+    action_type: str,
+    payload: Any = None,
+    *,
+    streaming: bool = True,
+    thread_id: str = THREAD_ID,
+    item_id: str | None = ITEM_ID,
+    omit_payload: bool = False,
+    **action_extra: Any,
+) -> bytes:
+    """A ``threads.custom_action`` (or ``threads.sync_custom_action``) request body."""
+    action: dict[str, Any] = {"type": action_type, **action_extra}
+    if not omit_payload:
+        action["payload"] = payload
+    params: dict[str, Any] = {"thread_id": thread_id, "action": action}
+    if item_id is not None:
+        params["item_id"] = item_id
+    kind = "threads.custom_action" if streaming else "threads.sync_custom_action"
+    return msgspec.json.encode({"type": kind, "params": params})
+
+
+@pytest.fixture
+def action_body() -> BodyBuilder:
+    """``action_body("counter.reset")`` / ``action_body("x", {"by": 2}, streaming=False)``."""
+    return build_body
+
+
+def parse_sse(raw: bytes) -> list[dict[str, Any]]:
+    """Split an SSE body into events, asserting chatkit's exact ``data: <json>\\n\\n`` framing."""
+    assert raw.endswith(b"\n\n"), raw[-40:]
+    events = []
+    for block in raw[:-2].split(b"\n\n"):
+        assert block.startswith(b"data: "), block[:40]
+        assert b"\n" not in block, block
+        events.append(msgspec.json.decode(block[6:]))
+    return events
+
+
+@pytest.fixture
+def sse_events() -> SSEParser:
+    """``sse_events(response.content)``: the decoded events of an SSE body (framing checked)."""
+    return parse_sse
