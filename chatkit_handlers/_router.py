@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 import msgspec
+import msgspec.inspect
 
 from ._context import ActionContext
 from ._decorator import ActionSpec, on_action, specs_of
@@ -24,6 +25,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 _NULL = b"null"
 _EMPTY_PAYLOADS = frozenset({b"null", b"{}"})
 _decode_any = msgspec.json.Decoder().decode
+_OBJECT_TYPES = (
+    msgspec.inspect.StructType,
+    msgspec.inspect.DictType,
+    msgspec.inspect.TypedDictType,
+    msgspec.inspect.DataclassType,
+)
 
 
 class Route:
@@ -38,9 +45,9 @@ class Route:
     """
 
     __slots__ = (
-        "_accepts_null",
         "_decoder",
         "_is_async",
+        "_null_as_empty",
         "_params",
         "handler",
         "payload_type",
@@ -58,7 +65,7 @@ class Route:
         self._params = sig.params
         self._is_async = inspect.iscoroutinefunction(handler)
         self._decoder = msgspec.json.Decoder(sig.payload_type) if sig.payload_type is not None else None
-        self._accepts_null = self._decoder is not None and _accepts_null(self._decoder)
+        self._null_as_empty = self._decoder is not None and _null_as_empty(self._decoder)
         _check_mode(spec, handler)
 
     def __repr__(self) -> str:
@@ -77,7 +84,7 @@ class Route:
                 f"action {self.type!r} takes no payload, but one was sent; "
                 f"handler {qualname(self.handler)} declares no payload parameter",
             )
-        if data == _NULL and not self._accepts_null:
+        if data == _NULL and self._null_as_empty:
             # An absent payload means "all defaults" for a Struct or mapping payload.
             data = b"{}"
         try:
@@ -119,12 +126,16 @@ class Route:
         return self.handler(**self.arguments(ctx, payload))
 
 
-def _accepts_null(decoder: msgspec.json.Decoder[Any]) -> bool:
+def _null_as_empty(decoder: msgspec.json.Decoder[Any]) -> bool:
+    """Whether an absent (null) payload is decoded as ``{}``: only for object-shaped types
+    that refuse null, so that a scalar payload's error still says it got ``null``."""
     try:
         decoder.decode(_NULL)
     except msgspec.ValidationError:
-        return False
-    return True
+        info = msgspec.inspect.type_info(decoder.type)
+        members = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
+        return any(isinstance(m, _OBJECT_TYPES) for m in members)
+    return False
 
 
 def _check_mode(spec: ActionSpec, fn: Callable[..., Any]) -> None:
