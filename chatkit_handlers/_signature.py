@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 import msgspec
+import msgspec.inspect
 
 from ._context import ActionContext
 from .errors import RegistrationError
@@ -99,6 +100,24 @@ def _is_store_type(cls: type) -> bool:
         return False
 
 
+def _custom_class(info: Any, seen: set[int]) -> type | None:
+    """A class inside ``info`` that msgspec would only decode with a ``dec_hook``
+    (every payload would then fail validation), e.g. a pydantic model."""
+    if id(info) in seen:  # recursive Structs
+        return None
+    seen.add(id(info))
+    if isinstance(info, msgspec.inspect.CustomType):
+        cls: type = info.cls
+        return cls
+    for value in msgspec.structs.astuple(info):
+        for child in value if isinstance(value, tuple) else (value,):
+            if isinstance(child, (msgspec.inspect.Type, msgspec.inspect.Field)):
+                found = _custom_class(child, seen)
+                if found is not None:
+                    return found
+    return None
+
+
 def inspect_handler(fn: Callable[..., Any], *, context_type: Any = None) -> HandlerSignature:
     """Inspect ``fn`` once; raise ``RegistrationError`` naming what cannot be injected."""
     try:
@@ -139,8 +158,14 @@ def inspect_handler(fn: Callable[..., Any], *, context_type: Any = None) -> Hand
     if payload_type is not None:
         try:
             msgspec.json.Decoder(payload_type)
+            custom = _custom_class(msgspec.inspect.type_info(payload_type), set())
         except (TypeError, ValueError) as exc:
             raise RegistrationError(
                 f"handler {qualname(fn)}: payload type {payload_type!r} cannot be decoded by msgspec: {exc}"
             ) from exc
+        if custom is not None:
+            raise RegistrationError(
+                f"handler {qualname(fn)}: payload type {payload_type!r} cannot be decoded by msgspec: "
+                f"{custom.__qualname__} is not a msgspec-decodable type (use a msgspec.Struct)"
+            )
     return HandlerSignature(tuple(params), payload_type, sender_required)
