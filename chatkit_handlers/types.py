@@ -4,7 +4,8 @@ Every request, item and stream event a custom action touches, shaped exactly as
 openai-chatkit 1.6.5 puts it on the wire. Structs omit fields whose value is
 ``None`` (chatkit serializes with ``exclude_none``); fields with a non-``None``
 default that chatkit always emits use a ``default_factory`` so they are always
-encoded too.
+encoded too; a lambda, since msgspec still omits an empty value made by the
+builtin ``list``/``dict`` factories.
 
 Widgets are kept as plain JSON (``dict``): the framework never needs to
 understand a widget tree to route, validate or persist it.
@@ -156,7 +157,7 @@ class ThreadMetadata(_Wire, kw_only=True):
 class Page(_Wire, kw_only=True):
     """A page of thread items, as ``Thread.items`` carries it."""
 
-    data: list[ThreadItem] = msgspec.field(default_factory=list)
+    data: list[ThreadItem] = msgspec.field(default_factory=lambda: [])
     has_more: bool = msgspec.field(default_factory=lambda: False)
     after: str | None = None
 
@@ -201,7 +202,7 @@ class AssistantMessageContent(_Wire, kw_only=True):
 
     text: str
     type: Literal["output_text"] = msgspec.field(default_factory=lambda: "output_text")
-    annotations: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    annotations: list[dict[str, Any]] = msgspec.field(default_factory=lambda: [])
 
 
 class AssistantMessageItem(_Wire, kw_only=True, tag="assistant_message", tag_field="type"):
@@ -220,9 +221,9 @@ class UserMessageItem(_Wire, kw_only=True, tag="user_message", tag_field="type")
     thread_id: str
     created_at: datetime = msgspec.field(default_factory=now)
     content: list[dict[str, Any]]
-    attachments: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    attachments: list[dict[str, Any]] = msgspec.field(default_factory=lambda: [])
     quoted_text: str | None = None
-    inference_options: dict[str, Any] = msgspec.field(default_factory=dict)
+    inference_options: dict[str, Any] = msgspec.field(default_factory=lambda: {})
 
 
 class HiddenContextItem(_Wire, kw_only=True, tag="hidden_context_item", tag_field="type"):
@@ -354,7 +355,7 @@ class ClientEffectEvent(_Wire, tag="client_effect", tag_field="type"):
     """Asks the client to run its ``onEffect`` handler with ``name`` and ``data``."""
 
     name: str
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    data: dict[str, Any] = msgspec.field(default_factory=lambda: {})
 
 
 class NoticeEvent(_Wire, tag="notice", tag_field="type"):
