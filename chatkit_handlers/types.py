@@ -163,18 +163,20 @@ class Page(_Wire, kw_only=True):
 
 
 class ThreadResponse(_Wire, kw_only=True):
-    """A thread as sent to the client (``Thread``): metadata is never sent."""
+    """A thread as sent to the client (``Thread``): the thread's metadata is never sent."""
 
     id: str
     created_at: datetime
     title: str | None = None
     status: ThreadStatus = msgspec.field(default_factory=ActiveStatus)
     allowed_image_domains: list[str] | None = None
+    # chatkit builds its response Thread without copying the metadata, so it sends {}.
+    metadata: dict[str, Any] = msgspec.field(default_factory=lambda: {})
     items: Page = msgspec.field(default_factory=Page)
 
     @classmethod
     def of(cls, thread: ThreadMetadata) -> ThreadResponse:
-        """The client-facing view of ``thread`` (chatkit strips ``metadata``)."""
+        """The client-facing view of ``thread`` (chatkit empties ``metadata``)."""
         return cls(
             id=thread.id,
             created_at=thread.created_at,
