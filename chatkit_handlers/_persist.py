@@ -100,7 +100,7 @@ def _replace_component(node: dict[str, Any], component_id: str, new: dict[str, A
 class WriteBuffer:
     """Collects the writes a stream implies, to apply after the handler finished."""
 
-    __slots__ = ("_known", "_ops", "_sender", "_streaming", "_thread", "_thread_id", "_updates")
+    __slots__ = ("_known", "_ops", "_removed", "_sender", "_streaming", "_thread", "_thread_id", "_updates")
 
     def __init__(self, thread_id: str, sender: WidgetItem | None) -> None:
         self._thread_id = thread_id
@@ -109,6 +109,7 @@ class WriteBuffer:
         self._known: dict[str, ThreadItem] = {}
         self._updates: dict[str, list[ThreadItemUpdate]] = {}
         self._streaming: set[str] = set()
+        self._removed: set[str] = set()
         self._thread: ThreadMetadata | None = None
 
     def __bool__(self) -> bool:
@@ -123,12 +124,18 @@ class WriteBuffer:
             self._set(("save", event.item), event.item)
         elif isinstance(event, ThreadItemRemovedEvent):
             self._ops.append(("delete", event.item_id))
+            self._removed.add(event.item_id)
             self._known.pop(event.item_id, None)
             self._updates.pop(event.item_id, None)
         elif isinstance(event, ThreadItemAddedEvent):
             # Its thread.item.done carries the final item; updates until then are transient.
             self._streaming.add(event.item.id)
-        elif isinstance(event, ThreadItemUpdatedEvent) and event.item_id not in self._streaming:
+        elif (
+            isinstance(event, ThreadItemUpdatedEvent)
+            and event.item_id not in self._streaming
+            # Saving the update of a removed item at flush would bring the item back.
+            and event.item_id not in self._removed
+        ):
             self._updates.setdefault(event.item_id, []).append(event.update)
 
     def save_thread(self, thread: ThreadMetadata) -> None:
@@ -137,6 +144,7 @@ class WriteBuffer:
 
     def _set(self, op: _Op, item: ThreadItem) -> None:
         self._ops.append(op)
+        self._removed.discard(item.id)
         self._known[item.id] = item
         self._updates.pop(item.id, None)
 
