@@ -5,6 +5,7 @@ Other test areas append fixtures here; keep each one small and documented.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -15,6 +16,12 @@ import pytest
 from chatkit_handlers.stores import MemoryStore
 from chatkit_handlers.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata, WidgetItem
 from examples.counter.widgets import counter_card
+
+with warnings.catch_warnings():
+    # openai-chatkit (a dev dependency) warns about its own deprecated widget classes
+    # while defining them; import it once, quietly, before any test module does.
+    warnings.filterwarnings("ignore", "Direct usage of named widget classes", DeprecationWarning)
+    import chatkit.types  # noqa: F401
 
 THREAD_ID = "thr_test"
 """The thread the ``store`` fixture holds."""
@@ -34,8 +41,10 @@ def anyio_backend() -> str:
 
 
 async def seed_store(store: MemoryStore) -> None:
-    """Put ``THREAD_ID`` with a counter widget (0) and an assistant message in ``store``."""
-    await store.save_thread(ThreadMetadata(id=THREAD_ID, title="Test thread"), context=None)
+    """Put ``THREAD_ID`` (with server-only metadata) holding a counter widget (0) and an
+    assistant message in ``store``."""
+    thread = ThreadMetadata(id=THREAD_ID, title="Test thread", metadata={"owner": "private-owner"})
+    await store.save_thread(thread, context=None)
     await store.add_thread_item(
         THREAD_ID, WidgetItem(id=ITEM_ID, thread_id=THREAD_ID, widget=counter_card(0)), context=None
     )

@@ -310,7 +310,7 @@ def test_payload_type_msgspec_cannot_decode_is_refused() -> None:
     @on_action("x", streaming=False)
     async def handler(payload: Opaque) -> None: ...
 
-    with pytest.raises(RegistrationError, match="cannot be decoded by msgspec.*Opaque is not"):
+    with pytest.raises(RegistrationError, match=r"cannot be decoded by msgspec.*Opaque is not"):
         register(handler)
 
 
