@@ -1,76 +1,125 @@
 """Turning what handlers return or yield into wire Structs.
 
-Handlers may produce our Structs, plain dicts shaped like the wire, or (through
-``model_dump``) chatkit's pydantic objects; everything is converted here, once,
-at the boundary.
+Handlers may produce our Structs, plain dicts shaped like the wire, or
+openai-chatkit's own pydantic objects: its events (``ThreadItemDoneEvent``…),
+items (``WidgetItem``…), widgets (``Card(...)``, ``WidgetTemplate(...).build(...)``)
+and ``SyncCustomActionResponse``. Everything is converted here, once, at the
+boundary. pydantic objects are recognised by their ``model_dump_json`` method,
+so this module never imports pydantic.
 """
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import msgspec
 
 from ._context import as_widget_root
-from .types import EVENT_TYPES, ThreadItem, ThreadStreamEvent, WidgetItem
-
-__all__ = ["to_event", "to_updated_item"]
-
-_ITEM_TYPES = frozenset(
-    {
-        "widget",
-        "assistant_message",
-        "user_message",
-        "hidden_context_item",
-        "sdk_hidden_context",
-        "end_of_turn",
-    }
+from .types import (
+    EVENT_TYPES,
+    SyncCustomActionResponse,
+    ThreadItem,
+    ThreadStreamEvent,
+    WidgetItem,
 )
+
+__all__ = ["to_event", "to_item", "to_updated_item"]
+
+_ITEM_STRUCTS: tuple[type[msgspec.Struct], ...] = typing.get_args(ThreadItem)
+_ITEM_TYPES = frozenset(cls.__struct_config__.tag for cls in _ITEM_STRUCTS)
 _WIDGET_ROOT_TYPES = frozenset({"Card", "ListView", "Basic"})
 
+_event_decoder: msgspec.json.Decoder[ThreadStreamEvent] = msgspec.json.Decoder(ThreadStreamEvent)
+_item_decoder: msgspec.json.Decoder[ThreadItem] = msgspec.json.Decoder(ThreadItem)
 
-def _plain(obj: Any) -> Any:
-    """A dict from a pydantic model (chatkit's types), or ``obj`` unchanged."""
-    dump = getattr(obj, "model_dump", None)
-    if dump is not None and not isinstance(obj, msgspec.Struct):
-        return dump(mode="json", by_alias=True, exclude_none=True)
-    return obj
+
+def _pydantic_json(obj: Any) -> bytes | None:
+    """chatkit's serialization of a pydantic model (aliases, no ``None``), or ``None``."""
+    if isinstance(obj, msgspec.Struct):
+        return None
+    dump_json = getattr(obj, "model_dump_json", None)
+    if dump_json is None:
+        return None
+    data = dump_json(by_alias=True, exclude_none=True)
+    return data.encode() if isinstance(data, str) else None
+
+
+def _type_of(obj: Any) -> Any:
+    return obj.get("type") if isinstance(obj, dict) else getattr(obj, "type", None)
 
 
 def to_event(obj: Any) -> ThreadStreamEvent:
     """A stream event Struct from whatever a streaming handler yielded."""
     if isinstance(obj, EVENT_TYPES):
         return obj  # type: ignore[return-value]
-    data = _plain(obj)
-    if isinstance(data, dict):
-        try:
-            event: ThreadStreamEvent = msgspec.convert(data, ThreadStreamEvent)
+    try:
+        data = _pydantic_json(obj)
+        if data is not None:
+            return _event_decoder.decode(data)
+        if isinstance(obj, dict):
+            event: ThreadStreamEvent = msgspec.convert(obj, ThreadStreamEvent)
             return event
-        except msgspec.ValidationError as exc:
-            raise TypeError(f"handler yielded an invalid event {data.get('type')!r}: {exc}") from None
+    except msgspec.ValidationError as exc:
+        kind = _type_of(obj)
+        if kind in _WIDGET_ROOT_TYPES:
+            raise TypeError(_yielded_widget(kind)) from None
+        raise TypeError(f"handler yielded an invalid event {kind!r}: {exc}") from None
     raise TypeError(
         f"handler yielded {type(obj).__name__}; yield events (ctx.progress(...), "
-        "ctx.update_widget(...), a Struct from chatkit_handlers.types, or a dict with 'type')"
+        "ctx.update_widget(...), a Struct from chatkit_handlers.types, a chatkit event, "
+        "or a dict with 'type')"
     )
+
+
+def _yielded_widget(kind: str) -> str:
+    return (
+        f"handler yielded a widget root ({kind}), not an event; yield ctx.add_widget(root) "
+        "to add it, ctx.update_widget(root) to replace the sender, or the events of "
+        "`async for event in ctx.stream_widget(...)`"
+    )
+
+
+def to_item(obj: Any) -> ThreadItem:
+    """A thread item Struct from an item Struct, a dict shaped like one, or a chatkit item."""
+    if isinstance(obj, _ITEM_STRUCTS):
+        return obj  # type: ignore[return-value]
+    try:
+        data = _pydantic_json(obj)
+        if data is not None:
+            return _item_decoder.decode(data)
+        if isinstance(obj, dict):
+            item: ThreadItem = msgspec.convert(obj, ThreadItem)
+            return item
+    except msgspec.ValidationError as exc:
+        raise TypeError(f"invalid thread item of type {_type_of(obj)!r}: {exc}") from None
+    raise TypeError(f"expected a thread item, got {type(obj).__name__}")
 
 
 def to_updated_item(result: Any, sender: WidgetItem | None, action_type: str) -> ThreadItem | None:
     """The ``updated_item`` for a sync handler's return value.
 
-    ``None`` → no update; a widget root → the sender with that widget; an item
-    (Struct or dict with an item ``type``) → that item.
+    ``None`` (or an empty ``SyncCustomActionResponse``) → no update; a widget
+    root → the sender with that widget; an item → that item; a
+    ``SyncCustomActionResponse`` (ours or chatkit's) → its ``updated_item``.
     """
     if result is None:
         return None
+    if isinstance(result, SyncCustomActionResponse):
+        return result.updated_item
     if isinstance(result, msgspec.Struct):
-        if isinstance(result, WidgetItem) or type(result).__struct_config__.tag in _ITEM_TYPES:
+        if isinstance(result, _ITEM_STRUCTS):
             return result  # type: ignore[return-value]
         raise TypeError(f"sync handler returned a {type(result).__name__}, not an item or widget")
-    data = _plain(result)
-    if isinstance(data, dict) and data.get("type") in _ITEM_TYPES:
-        item: ThreadItem = msgspec.convert(data, ThreadItem)
-        return item
-    root = as_widget_root(data)
+    kind = _type_of(result)
+    if kind in _ITEM_TYPES:
+        return to_item(result)
+    if kind is None and _is_sync_response(result):
+        updated = getattr(result, "updated_item", None)
+        if isinstance(result, dict):
+            updated = result.get("updated_item")
+        return None if updated is None else to_item(updated)
+    root = as_widget_root(result)
     if root.get("type") not in _WIDGET_ROOT_TYPES:
         raise TypeError(
             f"sync handler for {action_type!r} returned a dict of type {root.get('type')!r}; "
@@ -82,3 +131,10 @@ def to_updated_item(result: Any, sender: WidgetItem | None, action_type: str) ->
             "sender item to update (sent without an itemId); return None or a whole item"
         )
     return msgspec.structs.replace(sender, widget=root)
+
+
+def _is_sync_response(result: Any) -> bool:
+    """``{}``, ``{"updated_item": ...}``, or chatkit's ``SyncCustomActionResponse``."""
+    if isinstance(result, dict):
+        return set(result) <= {"updated_item"}
+    return hasattr(result, "model_dump_json") and hasattr(result, "updated_item")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+import msgspec
+
+from ._widget_diff import diff_widget
 from .types import (
     AssistantMessageContent,
     AssistantMessageItem,
@@ -12,6 +16,7 @@ from .types import (
     NoticeEvent,
     ProgressUpdateEvent,
     ThreadItem,
+    ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
     ThreadItemReplacedEvent,
@@ -46,6 +51,12 @@ def as_widget_root(root: Any) -> WidgetRoot:
         f"expected a widget root (a dict like {{'type': 'Card', ...}} or a chatkit widget), "
         f"got {type(root).__name__}"
     )
+
+
+def _snapshot(root: Any) -> WidgetRoot:
+    """A deep copy of ``root`` as plain JSON, immune to later in-place changes."""
+    copy: WidgetRoot = msgspec.json.decode(msgspec.json.encode(as_widget_root(root)))
+    return copy
 
 
 class ActionContext(Generic[TContext]):
@@ -122,9 +133,14 @@ class ActionContext(Generic[TContext]):
             update=WidgetComponentUpdated(component_id=component_id, component=as_widget_root(component)),
         )
 
-    def replace_item(self, item: ThreadItem) -> ThreadItemReplacedEvent:
-        """Replace a whole item (``thread.item.replaced``); it is saved."""
-        return ThreadItemReplacedEvent(item=item)
+    def replace_item(self, item: ThreadItem | Any) -> ThreadItemReplacedEvent:
+        """Replace a whole item (``thread.item.replaced``); it is saved.
+
+        ``item`` is an item Struct, a dict shaped like one, or a chatkit item.
+        """
+        from ._coerce import to_item  # _coerce builds on this module
+
+        return ThreadItemReplacedEvent(item=to_item(item))
 
     def remove_item(self, item_id: str) -> ThreadItemRemovedEvent:
         """Remove an item from the thread (``thread.item.removed``); it is deleted."""
@@ -140,6 +156,55 @@ class ActionContext(Generic[TContext]):
                 copy_text=copy_text,
             )
         )
+
+    async def stream_widget(
+        self, widget: Any | AsyncIterable[Any], *, copy_text: str | None = None
+    ) -> AsyncIterator[ThreadItemAddedEvent | ThreadItemUpdatedEvent | ThreadItemDoneEvent]:
+        """Add a new widget to the thread, streaming it while it is built.
+
+        A widget root (dict or chatkit widget) gives one ``thread.item.done``, as
+        :meth:`add_widget`. An async iterable of roots gives ``thread.item.added``
+        with the first root, then for each next root the updates that change
+        the previous one into it (text appended to a ``Text``/``Markdown`` with an
+        ``id`` streams as ``widget.streaming_text.value_delta``, any other change
+        as ``widget.root.updated``), then ``thread.item.done`` with the last root,
+        which is what is stored. Semantics follow chatkit's ``stream_widget``::
+
+            async def cards():
+                for text in ("Thinking", "Thinking about it", "Thinking about it: done"):
+                    yield {"type": "Card", "children": [{"type": "Text", "id": "t", "value": text}]}
+
+            @on_action("explain")
+            async def explain(ctx: ActionContext):
+                async for event in ctx.stream_widget(cards()):
+                    yield event
+
+        Each root is copied as it arrives, so yielding the same dict again after
+        changing it works.
+        """
+        if not isinstance(widget, AsyncIterable):
+            yield self.add_widget(widget, copy_text=copy_text)
+            return
+        roots = aiter(widget)
+        try:
+            try:
+                last = _snapshot(await anext(roots))
+            except StopAsyncIteration:
+                raise ValueError(
+                    "ctx.stream_widget() got an async iterable that yielded no widget root"
+                ) from None
+            item = WidgetItem(id=new_id("wid"), thread_id=self.thread.id, widget=last, copy_text=copy_text)
+            yield ThreadItemAddedEvent(item=item)
+            async for root in roots:
+                current = _snapshot(root)
+                for update in diff_widget(last, current):
+                    yield ThreadItemUpdatedEvent(item_id=item.id, update=update)
+                last = current
+        finally:
+            close = getattr(roots, "aclose", None)
+            if close is not None:
+                await close()
+        yield ThreadItemDoneEvent(item=msgspec.structs.replace(item, widget=last))
 
     def message(self, text: str) -> ThreadItemDoneEvent:
         """Add an assistant message to the thread (``thread.item.done``); it is stored."""

@@ -234,7 +234,13 @@ class Dispatcher:
                     f"item {params.item_id!r} is a {item.__struct_config__.tag!r}, not a widget",
                 )
             sender = item
-        elif route.sender_required:
+        return self.context_for(route, thread, sender, context)
+
+    def context_for(
+        self, route: Route, thread: ThreadMetadata, sender: WidgetItem | None, context: Any
+    ) -> ActionContext[Any]:
+        """The handler's context; ``DispatchError(400)`` if it needs a sender and has none."""
+        if sender is None and route.sender_required:
             raise DispatchError(
                 400,
                 "item.required",

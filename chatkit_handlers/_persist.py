@@ -19,12 +19,12 @@ import msgspec
 from .errors import NotFoundError
 from .stores import Store
 from .types import (
+    WIDGET_UPDATE_TYPES,
     ThreadItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
     ThreadItemReplacedEvent,
-    ThreadItemUpdate,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
@@ -33,6 +33,7 @@ from .types import (
     WidgetRoot,
     WidgetRootUpdated,
     WidgetStreamingTextValueDelta,
+    WidgetUpdate,
 )
 
 __all__ = ["WriteBuffer", "apply_widget_update"]
@@ -40,7 +41,7 @@ __all__ = ["WriteBuffer", "apply_widget_update"]
 _Op = Union[tuple[str, ThreadItem], tuple[str, str]]
 
 
-def apply_widget_update(root: WidgetRoot, update: ThreadItemUpdate) -> WidgetRoot:
+def apply_widget_update(root: WidgetRoot, update: WidgetUpdate) -> WidgetRoot:
     """The widget ``root`` after ``update`` (``root`` itself is left untouched)."""
     if isinstance(update, WidgetRootUpdated):
         return update.widget
@@ -107,7 +108,7 @@ class WriteBuffer:
         self._sender = sender
         self._ops: list[_Op] = []
         self._known: dict[str, ThreadItem] = {}
-        self._updates: dict[str, list[ThreadItemUpdate]] = {}
+        self._updates: dict[str, list[WidgetUpdate]] = {}
         self._streaming: set[str] = set()
         self._removed: set[str] = set()
         self._thread: ThreadMetadata | None = None
@@ -132,10 +133,13 @@ class WriteBuffer:
             self._streaming.add(event.item.id)
         elif (
             isinstance(event, ThreadItemUpdatedEvent)
+            and isinstance(event.update, WIDGET_UPDATE_TYPES)
             and event.item_id not in self._streaming
             # Saving the update of a removed item at flush would bring the item back.
             and event.item_id not in self._removed
         ):
+            # Other updates (assistant message parts, workflow tasks) only matter while an
+            # item streams; its thread.item.done carries the final item.
             self._updates.setdefault(event.item_id, []).append(event.update)
 
     def save_thread(self, thread: ThreadMetadata) -> None:

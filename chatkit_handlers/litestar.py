@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from litestar import Request
@@ -25,6 +25,9 @@ from litestar.types import Guard, Receive, Scope, Send
 from ._dispatch import DEFAULT_MAX_BODY_SIZE, Dispatcher, DispatchResult, error_body
 from ._router import ActionRouter
 from .stores import Store
+
+if TYPE_CHECKING:
+    from ._forward import ChatKitServerLike
 
 __all__ = ["ChatKitPlugin", "ContextFactory"]
 
@@ -46,9 +49,20 @@ class _BodyTooLarge(Exception):
 class ChatKitPlugin(InitPlugin):
     """Adds one POST endpoint that answers ChatKit action requests.
 
+    With ``server=`` (an openai-chatkit ``ChatKitServer``) it answers the whole
+    ChatKit protocol at that one endpoint: the two action request types take
+    the router's fast path, every other type (``threads.create``,
+    ``threads.list``...) is handed to ``server.process()`` and its SSE or JSON
+    result passed on unchanged::
+
+        ChatKitPlugin(router, server=MyChatKitServer(store=my_chatkit_store))
+
     Args:
         router: the action handlers.
-        store: where threads and items live.
+        store: where threads and items live. Optional with ``server=``: it
+            defaults to ``ChatKitStoreAdapter(server.store)``, so both paths see
+            the same data.
+        server: a ``ChatKitServer`` answering the non-action request types.
         path: the endpoint's path (``/chatkit``).
         context: derives the per-request context handlers receive from the
             Litestar ``Request`` (e.g. ``lambda request: request.user``); sync
@@ -58,19 +72,27 @@ class ChatKitPlugin(InitPlugin):
         opt: Litestar ``opt`` for the route handler.
     """
 
-    __slots__ = ("_context", "dispatcher", "guards", "opt", "path")
+    __slots__ = ("_context", "dispatcher", "guards", "opt", "path", "server")
 
     def __init__(
         self,
         router: ActionRouter,
         *,
-        store: Store,
+        store: Store | None = None,
+        server: ChatKitServerLike | None = None,
         path: str = "/chatkit",
         context: ContextFactory | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         guards: Sequence[Guard] | None = None,
         opt: dict[str, Any] | None = None,
     ) -> None:
+        if store is None:
+            if server is None:
+                raise TypeError("ChatKitPlugin() needs store= (where threads and items live) or server=")
+            from ._convert import chatkit_store_adapter  # pydantic only for server= users
+
+            store = chatkit_store_adapter(server.store)
+        self.server = server
         self.dispatcher = Dispatcher(router, store, max_body_size=max_body_size)
         self.path = path
         self.guards = list(guards or ())
@@ -101,7 +123,12 @@ class ChatKitPlugin(InitPlugin):
             )
             return
         context = await self._derive_context(scope, receive) if self._context is not None else None
-        result = await self.dispatcher.dispatch(body, context)
+        forwarded = _forwarded_type(body) if self.server is not None else None
+        if forwarded is not None:
+            assert self.server is not None
+            result = await _forward(self.server, body, forwarded, context)
+        else:
+            result = await self.dispatcher.dispatch(body, context)
         if result.stream is None:
             await _send_json(send, result.status_code, result.body or b"")
         else:
@@ -112,6 +139,18 @@ class ChatKitPlugin(InitPlugin):
         request: Request[Any, Any, Any] = Request(scope, receive)
         value = self._context(request)
         return await value if inspect.isawaitable(value) else value
+
+
+def _forwarded_type(body: bytes) -> str | None:
+    from ._forward import forwarded_type
+
+    return forwarded_type(body)
+
+
+async def _forward(server: ChatKitServerLike, body: bytes, kind: str, context: Any) -> DispatchResult:
+    from ._forward import forward
+
+    return await forward(server, body, kind, context)
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

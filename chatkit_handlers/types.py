@@ -23,13 +23,20 @@ __all__ = [
     "Action",
     "ActiveStatus",
     "AssistantMessageContent",
+    "AssistantMessageContentPartAdded",
+    "AssistantMessageContentPartAnnotationAdded",
+    "AssistantMessageContentPartDone",
+    "AssistantMessageContentPartTextDelta",
     "AssistantMessageItem",
     "ClientEffectEvent",
+    "ClientToolCallItem",
     "ClosedStatus",
     "CustomActionParams",
     "CustomActionRequest",
     "EndOfTurnItem",
     "ErrorEvent",
+    "GeneratedImageItem",
+    "GeneratedImageUpdated",
     "HiddenContextItem",
     "LockedStatus",
     "NoticeEvent",
@@ -38,8 +45,10 @@ __all__ = [
     "SDKHiddenContextItem",
     "StreamOptions",
     "StreamOptionsEvent",
+    "StructuredInputItem",
     "SyncCustomActionRequest",
     "SyncCustomActionResponse",
+    "TaskItem",
     "ThreadItem",
     "ThreadItemAddedEvent",
     "ThreadItemDoneEvent",
@@ -58,6 +67,10 @@ __all__ = [
     "WidgetRoot",
     "WidgetRootUpdated",
     "WidgetStreamingTextValueDelta",
+    "WidgetUpdate",
+    "WorkflowItem",
+    "WorkflowTaskAdded",
+    "WorkflowTaskUpdated",
     "new_id",
     "now",
 ]
@@ -254,6 +267,56 @@ class EndOfTurnItem(_Wire, kw_only=True, tag="end_of_turn", tag_field="type"):
     created_at: datetime = msgspec.field(default_factory=now)
 
 
+class ClientToolCallItem(_Wire, kw_only=True, tag="client_tool_call", tag_field="type"):
+    """A call of a client-side tool; ``output`` is filled in when the client answers."""
+
+    id: str
+    thread_id: str
+    created_at: datetime = msgspec.field(default_factory=now)
+    status: Literal["pending", "completed"] = msgspec.field(default_factory=lambda: "pending")
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = msgspec.field(default_factory=lambda: {})
+    output: Any = None
+
+
+class GeneratedImageItem(_Wire, kw_only=True, tag="generated_image", tag_field="type"):
+    """A generated image (``image`` is ``{"id", "url"}`` once available)."""
+
+    id: str
+    thread_id: str
+    created_at: datetime = msgspec.field(default_factory=now)
+    image: dict[str, Any] | None = None
+
+
+class StructuredInputItem(_Wire, kw_only=True, tag="structured_input", tag_field="type"):
+    """Questions for the user; ``inputs`` kept as plain JSON."""
+
+    id: str
+    thread_id: str
+    created_at: datetime = msgspec.field(default_factory=now)
+    status: Literal["pending", "answered", "skipped"] = msgspec.field(default_factory=lambda: "pending")
+    inputs: list[dict[str, Any]]
+
+
+class WorkflowItem(_Wire, kw_only=True, tag="workflow", tag_field="type"):
+    """A workflow (reasoning or custom tasks); ``workflow`` kept as plain JSON."""
+
+    id: str
+    thread_id: str
+    created_at: datetime = msgspec.field(default_factory=now)
+    workflow: dict[str, Any]
+
+
+class TaskItem(_Wire, kw_only=True, tag="task", tag_field="type"):
+    """A single task; ``task`` kept as plain JSON."""
+
+    id: str
+    thread_id: str
+    created_at: datetime = msgspec.field(default_factory=now)
+    task: dict[str, Any]
+
+
 ThreadItem = Union[
     WidgetItem,
     AssistantMessageItem,
@@ -261,8 +324,13 @@ ThreadItem = Union[
     HiddenContextItem,
     SDKHiddenContextItem,
     EndOfTurnItem,
+    ClientToolCallItem,
+    GeneratedImageItem,
+    StructuredInputItem,
+    WorkflowItem,
+    TaskItem,
 ]
-"""The thread items this package models (tagged by ``type``)."""
+"""Every chatkit thread item (tagged by ``type``); parts the framework never reads stay plain JSON."""
 
 HIDDEN_ITEM_TYPES = (HiddenContextItem, SDKHiddenContextItem)
 
@@ -291,7 +359,78 @@ class WidgetStreamingTextValueDelta(_Wire, tag="widget.streaming_text.value_delt
     done: bool
 
 
-ThreadItemUpdate = Union[WidgetRootUpdated, WidgetComponentUpdated, WidgetStreamingTextValueDelta]
+class AssistantMessageContentPartAdded(_Wire, tag="assistant_message.content_part.added", tag_field="type"):
+    """A content part was added to a streaming assistant message."""
+
+    content_index: int
+    content: AssistantMessageContent
+
+
+class AssistantMessageContentPartTextDelta(
+    _Wire, tag="assistant_message.content_part.text_delta", tag_field="type"
+):
+    """Text appended to a content part of a streaming assistant message."""
+
+    content_index: int
+    delta: str
+
+
+class AssistantMessageContentPartAnnotationAdded(
+    _Wire, tag="assistant_message.content_part.annotation_added", tag_field="type"
+):
+    """An annotation (a source reference, plain JSON) added to a content part."""
+
+    content_index: int
+    annotation_index: int
+    annotation: dict[str, Any]
+
+
+class AssistantMessageContentPartDone(_Wire, tag="assistant_message.content_part.done", tag_field="type"):
+    """A content part of an assistant message is final."""
+
+    content_index: int
+    content: AssistantMessageContent
+
+
+class WorkflowTaskAdded(_Wire, tag="workflow.task.added", tag_field="type"):
+    """A task (plain JSON) was appended to a workflow item."""
+
+    task_index: int
+    task: dict[str, Any]
+
+
+class WorkflowTaskUpdated(_Wire, tag="workflow.task.updated", tag_field="type"):
+    """A task (plain JSON) of a workflow item was replaced."""
+
+    task_index: int
+    task: dict[str, Any]
+
+
+class GeneratedImageUpdated(_Wire, tag="generated_image.updated", tag_field="type"):
+    """A generated image (``{"id", "url"}``) changed, with optional progress."""
+
+    image: dict[str, Any]
+    progress: float | None = None
+
+
+ThreadItemUpdate = Union[
+    WidgetRootUpdated,
+    WidgetComponentUpdated,
+    WidgetStreamingTextValueDelta,
+    AssistantMessageContentPartAdded,
+    AssistantMessageContentPartTextDelta,
+    AssistantMessageContentPartAnnotationAdded,
+    AssistantMessageContentPartDone,
+    WorkflowTaskAdded,
+    WorkflowTaskUpdated,
+    GeneratedImageUpdated,
+]
+"""Every chatkit item update; only the three widget updates change what the store holds."""
+
+WidgetUpdate = Union[WidgetRootUpdated, WidgetComponentUpdated, WidgetStreamingTextValueDelta]
+"""The updates that change a stored widget (the dispatcher applies and saves them)."""
+
+WIDGET_UPDATE_TYPES = (WidgetRootUpdated, WidgetComponentUpdated, WidgetStreamingTextValueDelta)
 
 
 # --------------------------------------------------------------------------- stream events

@@ -1,0 +1,127 @@
+"""Handing the other ChatKit request types to a ``ChatKitServer``.
+
+In the one-endpoint mode (``ChatKitPlugin(router, server=...)``) the action
+requests take the dispatcher's fast path and every other request type
+(``threads.create``, ``threads.list``, ``items.list``...) goes to
+``server.process(body, context)``; its ``StreamingResult`` (SSE) or
+``NonStreamingResult`` (JSON) is passed on byte for byte.
+
+What chatkit-python leaves to the integrator is done here, framework-free: a
+request it rejects (a pydantic ``ValidationError``, an unknown thread, a
+missing override) becomes a precise 4xx/5xx JSON answer instead of an
+exception; for a stream, the first event is produced before the answer
+starts, so those errors are still answered with a status; a failure after
+that ends the stream with an ``error`` event instead of a cut connection.
+No pydantic or chatkit import at module level: the types are looked up only
+when an error has to be classified.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import msgspec
+
+from ._dispatch import CHATKIT_REQUEST_TYPES, DispatchResult, _decode_type, error_body
+from ._stream import frame
+from .errors import NotFoundError
+from .types import ErrorEvent
+
+__all__ = ["ChatKitServerLike", "forward", "forwarded_type"]
+
+logger = logging.getLogger("chatkit_handlers")
+
+
+class ChatKitServerLike(Protocol):
+    """What the one-endpoint mode needs of an openai-chatkit ``ChatKitServer``."""
+
+    store: Any
+
+    async def process(self, request: bytes, context: Any) -> Any:
+        """Answer one ChatKit request: a ``StreamingResult`` or ``NonStreamingResult``."""
+        ...
+
+
+def forwarded_type(body: bytes) -> str | None:
+    """The request type if ``body`` is a ChatKit request other than an action, else ``None``.
+
+    Anything else (the two action types, a malformed body, an unknown type)
+    stays with the dispatcher, which answers it precisely.
+    """
+    try:
+        kind = _decode_type(body).type
+    except msgspec.MsgspecError:
+        return None
+    return kind if kind in CHATKIT_REQUEST_TYPES else None
+
+
+async def forward(server: ChatKitServerLike, body: bytes, kind: str, context: Any) -> DispatchResult:
+    """Answer a non-action request with ``server.process()``; never raises."""
+    try:
+        result = await server.process(body, context)
+        json = getattr(result, "json", None)
+        if isinstance(json, bytes):  # NonStreamingResult
+            return DispatchResult(200, json, request_type=kind)
+        events: AsyncIterator[bytes] = aiter(result)
+        try:
+            first = await anext(events)
+        except StopAsyncIteration:
+            first = b""
+        except BaseException:
+            await _close(events, result)
+            raise
+    except Exception as exc:
+        return _refusal(exc, kind)
+    return DispatchResult(200, stream=_relay(first, events, result, kind), request_type=kind)
+
+
+async def _relay(first: bytes, events: AsyncIterator[bytes], result: Any, kind: str) -> AsyncIterator[bytes]:
+    try:
+        if first:
+            yield first
+        async for chunk in events:
+            yield chunk
+    except Exception:
+        logger.exception("ChatKitServer.process() failed while streaming a %r answer", kind)
+        yield frame(ErrorEvent(code="stream.error", allow_retry=True))
+    finally:
+        await _close(events, result)
+
+
+async def _close(events: AsyncIterator[bytes], result: Any) -> None:
+    """Close the iterator and chatkit's inner generator (so cancellation reaches it)."""
+    for stream in (events, getattr(result, "json_events", None)):
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _refusal(exc: Exception, kind: str) -> DispatchResult:
+    """The JSON error answer for an exception ``server.process()`` raised before streaming."""
+    from chatkit.store import NotFoundError as ChatKitNotFoundError
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        if errors:
+            where = ".".join(str(part) for part in errors[0]["loc"]) or "$"
+            message = f"invalid {kind!r} request: {errors[0]['msg']} at {where}"
+        else:
+            message = f"invalid {kind!r} request: {exc}"
+        return DispatchResult(400, error_body("request.invalid", message))
+    if isinstance(exc, ChatKitNotFoundError | NotFoundError):
+        detail = str(exc) or "a thread, item or attachment it names does not exist"
+        return DispatchResult(404, error_body("not_found", f"{kind!r} request: {detail}"))
+    if isinstance(exc, NotImplementedError):
+        return DispatchResult(501, error_body("request.not_implemented", str(exc) or kind))
+    if isinstance(exc, ValueError):  # chatkit's way of refusing a request it cannot apply
+        return DispatchResult(400, error_body("request.invalid", f"{kind!r} request refused: {exc}"))
+    logger.error("ChatKitServer.process() failed on a %r request", kind, exc_info=exc)
+    return DispatchResult(
+        500,
+        error_body(
+            "server.error", f"the ChatKit server failed to answer a {kind!r} request", allow_retry=True
+        ),
+    )
