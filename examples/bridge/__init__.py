@@ -1,0 +1,1 @@
+"""An existing openai-chatkit ``ChatKitServer`` adopting chatkit-handlers for its actions."""
