@@ -29,7 +29,7 @@ from ._stream import frame
 from .errors import NotFoundError
 from .types import ErrorEvent
 
-__all__ = ["ChatKitServerLike", "forward", "forwarded_type"]
+__all__ = ["ChatKitServerLike", "Forwarder"]
 
 logger = logging.getLogger("chatkit_handlers")
 
@@ -44,37 +44,45 @@ class ChatKitServerLike(Protocol):
         ...
 
 
-def forwarded_type(body: bytes) -> str | None:
-    """The request type if ``body`` is a ChatKit request other than an action, else ``None``.
+class Forwarder:
+    """Hands the non-action requests of one endpoint to ``server``."""
 
-    Anything else (the two action types, a malformed body, an unknown type)
-    stays with the dispatcher, which answers it precisely.
-    """
-    try:
-        kind = _decode_type(body).type
-    except msgspec.MsgspecError:
-        return None
-    return kind if kind in CHATKIT_REQUEST_TYPES else None
+    __slots__ = ("server",)
 
+    def __init__(self, server: ChatKitServerLike) -> None:
+        self.server = server
 
-async def forward(server: ChatKitServerLike, body: bytes, kind: str, context: Any) -> DispatchResult:
-    """Answer a non-action request with ``server.process()``; never raises."""
-    try:
-        result = await server.process(body, context)
-        json = getattr(result, "json", None)
-        if isinstance(json, bytes):  # NonStreamingResult
-            return DispatchResult(200, json, request_type=kind)
-        events: AsyncIterator[bytes] = aiter(result)
+    @staticmethod
+    def request_type(body: bytes) -> str | None:
+        """The request type if ``body`` is a ChatKit request other than an action, else ``None``.
+
+        Anything else (the two action types, a malformed body, an unknown type)
+        stays with the dispatcher, which answers it precisely.
+        """
         try:
-            first = await anext(events)
-        except StopAsyncIteration:
-            first = b""
-        except BaseException:
-            await _close(events, result)
-            raise
-    except Exception as exc:
-        return _refusal(exc, kind)
-    return DispatchResult(200, stream=_relay(first, events, result, kind), request_type=kind)
+            kind = _decode_type(body).type
+        except msgspec.MsgspecError:
+            return None
+        return kind if kind in CHATKIT_REQUEST_TYPES else None
+
+    async def forward(self, body: bytes, kind: str, context: Any) -> DispatchResult:
+        """Answer a non-action request with ``server.process()``; never raises for its failures."""
+        try:
+            result = await self.server.process(body, context)
+            json = getattr(result, "json", None)
+            if isinstance(json, bytes):  # NonStreamingResult
+                return DispatchResult(200, json, request_type=kind)
+            events: AsyncIterator[bytes] = aiter(result)
+            try:
+                first = await anext(events)
+            except StopAsyncIteration:
+                first = b""
+            except BaseException:
+                await _close(events, result)
+                raise
+        except Exception as exc:
+            return _refusal(exc, kind)
+        return DispatchResult(200, stream=_relay(first, events, result, kind), request_type=kind)
 
 
 async def _relay(first: bytes, events: AsyncIterator[bytes], result: Any, kind: str) -> AsyncIterator[bytes]:

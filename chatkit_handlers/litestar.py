@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from litestar import Request
@@ -23,11 +23,9 @@ from litestar.plugins import InitPlugin
 from litestar.types import Guard, Receive, Scope, Send
 
 from ._dispatch import DEFAULT_MAX_BODY_SIZE, Dispatcher, DispatchResult, error_body
+from ._forward import ChatKitServerLike, Forwarder
 from ._router import ActionRouter
 from .stores import Store
-
-if TYPE_CHECKING:
-    from ._forward import ChatKitServerLike
 
 __all__ = ["ChatKitPlugin", "ContextFactory"]
 
@@ -72,7 +70,7 @@ class ChatKitPlugin(InitPlugin):
         opt: Litestar ``opt`` for the route handler.
     """
 
-    __slots__ = ("_context", "dispatcher", "guards", "opt", "path", "server")
+    __slots__ = ("_context", "_forwarder", "dispatcher", "guards", "opt", "path", "server")
 
     def __init__(
         self,
@@ -93,6 +91,7 @@ class ChatKitPlugin(InitPlugin):
 
             store = chatkit_store_adapter(server.store)
         self.server = server
+        self._forwarder = Forwarder(server) if server is not None else None
         self.dispatcher = Dispatcher(router, store, max_body_size=max_body_size)
         self.path = path
         self.guards = list(guards or ())
@@ -123,10 +122,11 @@ class ChatKitPlugin(InitPlugin):
             )
             return
         context = await self._derive_context(scope, receive) if self._context is not None else None
-        forwarded = _forwarded_type(body) if self.server is not None else None
-        if forwarded is not None:
-            assert self.server is not None
-            result = await _forward(self.server, body, forwarded, context)
+        forwarder = self._forwarder
+        kind = forwarder.request_type(body) if forwarder is not None else None
+        if kind is not None:
+            assert forwarder is not None
+            result = await forwarder.forward(body, kind, context)
         else:
             result = await self.dispatcher.dispatch(body, context)
         if result.stream is None:
@@ -139,18 +139,6 @@ class ChatKitPlugin(InitPlugin):
         request: Request[Any, Any, Any] = Request(scope, receive)
         value = self._context(request)
         return await value if inspect.isawaitable(value) else value
-
-
-def _forwarded_type(body: bytes) -> str | None:
-    from ._forward import forwarded_type
-
-    return forwarded_type(body)
-
-
-async def _forward(server: ChatKitServerLike, body: bytes, kind: str, context: Any) -> DispatchResult:
-    from ._forward import forward
-
-    return await forward(server, body, kind, context)
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
