@@ -4,7 +4,8 @@ In the one-endpoint mode (``ChatKitPlugin(router, server=...)``) the action
 requests take the dispatcher's fast path and every other request type
 (``threads.create``, ``threads.list``, ``items.list``...) goes to
 ``server.process(body, context)``; its ``StreamingResult`` (SSE) or
-``NonStreamingResult`` (JSON) is passed on byte for byte.
+``NonStreamingResult`` (JSON) is passed on byte for byte. So do the actions
+the router has no handler for, if the server answers actions itself.
 
 What chatkit-python leaves to the integrator is done here, framework-free: a
 request it rejects (a pydantic ``ValidationError``, an unknown thread, a
@@ -24,9 +25,10 @@ from typing import Any, Protocol
 
 import msgspec
 
-from ._dispatch import CHATKIT_REQUEST_TYPES, DispatchResult, _decode_type, error_body
+from ._dispatch import CHATKIT_REQUEST_TYPES, DispatchResult, error_body
+from ._router import ActionRouter
 from ._stream import frame
-from .errors import NotFoundError
+from .errors import ActionError, DispatchError, NotFoundError
 from .types import ErrorEvent
 
 __all__ = ["ChatKitServerLike", "Forwarder"]
@@ -44,26 +46,69 @@ class ChatKitServerLike(Protocol):
         ...
 
 
+class _PeekAction(msgspec.Struct):
+    type: Any = None
+
+
+class _PeekParams(msgspec.Struct):
+    action: _PeekAction | None = None
+
+
+class _Peek(msgspec.Struct):
+    type: Any = None
+    params: _PeekParams | None = None
+
+
+_peek = msgspec.json.Decoder(_Peek).decode
+
+_ACTION_METHODS = {"threads.custom_action": "action", "threads.sync_custom_action": "sync_action"}
+_NOT_OWN = ("chatkit.server", "chatkit_handlers.bridge")
+
+
+def _implements(server: object, method: str) -> bool:
+    """Whether ``server``'s class defines ``method`` itself (not chatkit's stub or the mixin's)."""
+    for cls in type(server).__mro__:
+        if method in cls.__dict__:
+            return cls.__module__ not in _NOT_OWN
+    return False
+
+
 class Forwarder:
-    """Hands the non-action requests of one endpoint to ``server``."""
+    """Hands the requests the router does not answer to ``server``.
 
-    __slots__ = ("server",)
+    That is every ChatKit request type other than the two action types, and
+    the actions the router has no handler for when the server implements
+    ``action()``/``sync_action()`` itself (an app moving its actions to
+    handlers one at a time); an unknown action otherwise stays a 404.
+    """
 
-    def __init__(self, server: ChatKitServerLike) -> None:
+    __slots__ = ("_fallback", "router", "server")
+
+    def __init__(self, server: ChatKitServerLike, router: ActionRouter) -> None:
         self.server = server
+        self.router = router
+        self._fallback = frozenset(
+            kind for kind, method in _ACTION_METHODS.items() if _implements(server, method)
+        )
 
-    @staticmethod
-    def request_type(body: bytes) -> str | None:
-        """The request type if ``body`` is a ChatKit request other than an action, else ``None``.
+    def request_type(self, body: bytes) -> str | None:
+        """The request type if ``server`` should answer ``body``, else ``None``.
 
-        Anything else (the two action types, a malformed body, an unknown type)
-        stays with the dispatcher, which answers it precisely.
+        Anything else (an action the router answers, a malformed body, an
+        unknown type) stays with the dispatcher, which answers it precisely.
         """
         try:
-            kind = _decode_type(body).type
+            peek = _peek(body)
         except msgspec.MsgspecError:
             return None
-        return kind if kind in CHATKIT_REQUEST_TYPES else None
+        kind = peek.type
+        if kind in CHATKIT_REQUEST_TYPES:
+            return str(kind)
+        if kind in self._fallback and peek.params is not None and peek.params.action is not None:
+            action_type = peek.params.action.type
+            if isinstance(action_type, str) and self.router.lookup(action_type) is None:
+                return str(kind)
+        return None
 
     async def forward(self, body: bytes, kind: str, context: Any) -> DispatchResult:
         """Answer a non-action request with ``server.process()``; never raises for its failures."""
@@ -111,6 +156,10 @@ def _refusal(exc: Exception, kind: str) -> DispatchResult:
     from chatkit.store import NotFoundError as ChatKitNotFoundError
     from pydantic import ValidationError
 
+    if isinstance(exc, DispatchError):  # a RoutedActions server's sync_action refused the request
+        return DispatchResult.error(exc)
+    if isinstance(exc, ActionError):
+        return DispatchResult(exc.status_code, error_body("custom", exc.message, allow_retry=exc.allow_retry))
     if isinstance(exc, ValidationError):
         errors = exc.errors()
         if errors:

@@ -60,7 +60,10 @@ class ChatKitPlugin(InitPlugin):
         store: where threads and items live. Optional with ``server=``: it
             defaults to ``ChatKitStoreAdapter(server.store)``, so both paths see
             the same data.
-        server: a ``ChatKitServer`` answering the non-action request types.
+        server: a ``ChatKitServer`` answering the non-action request types,
+            and the actions the router has no handler for if the server
+            implements ``action()``/``sync_action()`` itself (to move actions
+            to handlers one at a time).
         path: the endpoint's path (``/chatkit``).
         context: derives the per-request context handlers receive from the
             Litestar ``Request`` (e.g. ``lambda request: request.user``); sync
@@ -91,7 +94,7 @@ class ChatKitPlugin(InitPlugin):
 
             store = chatkit_store_adapter(server.store)
         self.server = server
-        self._forwarder = Forwarder(server) if server is not None else None
+        self._forwarder = Forwarder(server, router) if server is not None else None
         self.dispatcher = Dispatcher(router, store, max_body_size=max_body_size)
         self.path = path
         self.guards = list(guards or ())

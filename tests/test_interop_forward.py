@@ -11,7 +11,7 @@ from chatkit.store import NotFoundError as ChatKitNotFoundError
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from chatkit_handlers import ActionRouter
+from chatkit_handlers import ActionError, ActionRouter, DispatchError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore
 
@@ -75,6 +75,33 @@ async def test_action_and_invalid_requests_stay_with_the_dispatcher() -> None:
     assert (unknown.status_code, unknown.json()["code"]) == (400, "request.invalid")
     assert (malformed.status_code, malformed.json()["code"]) == (400, "request.malformed")
     assert (action.status_code, action.json()["code"]) == (404, "action.unknown")
+
+
+class Refuses:
+    """A server whose process() raises what a RoutedActions sync_action raises."""
+
+    store = None
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    async def process(self, request: bytes, context: Any) -> Any:
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [
+        (DispatchError(422, "payload.invalid", "bad"), 422, "payload.invalid"),
+        (ActionError("Not now", status_code=409), 409, "custom"),
+        (RuntimeError("secret detail"), 500, "server.error"),
+    ],
+)
+async def test_exceptions_of_process_become_statuses(exc: Exception, status: int, code: str) -> None:
+    async with AsyncTestClient(app(Refuses(exc))) as client:
+        response = await client.post("/chatkit", content=LIST)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert "secret detail" not in response.text
 
 
 def test_a_store_or_a_server_is_required() -> None:
