@@ -17,6 +17,7 @@ from __future__ import annotations
 from ._context import ActionContext
 from ._decorator import ActionSpec, on_action
 from ._dispatch import Dispatcher, DispatchResult
+from ._errorhandlers import ActionTimeoutError
 from ._router import ActionRouter, Route
 from .errors import ActionError, DispatchError, NotFoundError, RegistrationError
 
@@ -25,6 +26,7 @@ __all__ = [
     "ActionError",
     "ActionRouter",
     "ActionSpec",
+    "ActionTimeoutError",
     "DispatchError",
     "DispatchResult",
     "Dispatcher",

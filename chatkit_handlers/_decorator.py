@@ -1,17 +1,21 @@
 """``@on_action``: mark a function as the handler of one action type.
 
-The decorator only records what was asked (the action type and the dispatch
-mode) on the function and returns the very same function, so a handler module
-imports cleanly and every handler can be called directly in a unit test.
-Registration, signature inspection and validation happen when a router
-``include``s the function.
+The decorator only records what was asked (the action type, the dispatch mode
+and the handler's metadata) on the function and returns the very same function,
+so a handler module imports cleanly and every handler can be called directly in
+a unit test. Registration, signature inspection and validation happen when a
+router ``include``s the function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from ._match import parse_type
 
 __all__ = ["ActionSpec", "on_action", "specs_of"]
 
@@ -22,23 +26,74 @@ _ATTR = "__chatkit_actions__"
 
 @dataclass(frozen=True, slots=True)
 class ActionSpec:
-    """What ``@on_action`` recorded: the action type and how it is answered."""
+    """What ``@on_action`` recorded: the action type, how it is answered, and its metadata."""
 
-    type: str
+    type: str | re.Pattern[str]
     streaming: bool = True
+    guards: tuple[Callable[..., Any], ...] = ()
+    middleware: tuple[Callable[..., Any], ...] = ()
+    timeout: float | None = None
+    description: str | None = None
 
 
-def on_action(type: str, *, streaming: bool = True) -> Callable[[F], F]:
-    """Declare ``fn`` the handler of actions whose ``type`` equals ``type``.
+def make_spec(
+    type: str | re.Pattern[str],
+    *,
+    streaming: bool = True,
+    guards: Sequence[Callable[..., Any]] = (),
+    middleware: Sequence[Callable[..., Any]] = (),
+    timeout: float | None = None,
+    description: str | None = None,
+) -> ActionSpec:
+    """Validate what ``on_action`` was given (errors point at the decorator line)."""
+    if not isinstance(type, str | re.Pattern) or not type:
+        raise TypeError(
+            f"on_action() takes a non-empty action type string (or a compiled re.Pattern), got {type!r}"
+        )
+    try:
+        parse_type(type)
+    except ValueError as exc:
+        raise TypeError(f"on_action(): {exc}") from None
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (0 < timeout < math.inf)
+    ):
+        raise TypeError(f"on_action(): timeout must be a positive number of seconds, got {timeout!r}")
+    for kind, items in (("guards", guards), ("middleware", middleware)):
+        if isinstance(items, str) or not all(callable(item) for item in items):
+            raise TypeError(f"on_action(): {kind} must be a list of callables, got {items!r}")
+    return ActionSpec(type, streaming, tuple(guards), tuple(middleware), timeout, description)
+
+
+def on_action(
+    type: str | re.Pattern[str],
+    *,
+    streaming: bool = True,
+    guards: Sequence[Callable[..., Any]] = (),
+    middleware: Sequence[Callable[..., Any]] = (),
+    timeout: float | None = None,
+    description: str | None = None,
+) -> Callable[[F], F]:
+    """Declare ``fn`` the handler of actions whose ``type`` matches ``type``.
 
     Args:
-        type: the action type, matched exactly (``"cart.add"``).
+        type: the action type, matched exactly (``"cart.add"``) — a plain string
+            is never a pattern. Opt in to patterns explicitly: a trailing
+            wildcard (``"cart.*"``) or a compiled ``re.Pattern`` (matched against
+            the whole type; its named groups are injectable by parameter name).
         streaming: ``True`` (the default, as in ChatKit) answers
             ``threads.custom_action`` with a stream of events: the handler is an
             async generator. ``False`` answers ``threads.sync_custom_action``
             with one JSON response: the handler returns a new widget root, a
             whole item, or ``None``. The widget's ActionConfig must then set
             ``streaming: false``.
+        guards: checks run before the handler, after the router's own guards
+            (see :meth:`ActionRouter.guard`).
+        middleware: around-style wrappers, inside the router's middleware
+            (see :meth:`ActionRouter.middleware`).
+        timeout: seconds the handler may run; a sync action then answers 504, a
+            stream ends with an ``error`` event.
+        description: shown by ``router.routes()``, the CLI and the schemas
+            (defaults to the first line of the handler's docstring).
 
     Example::
 
@@ -49,12 +104,18 @@ def on_action(type: str, *, streaming: bool = True) -> Callable[[F], F]:
     The function is returned unchanged; stacking decorators registers it for
     several types.
     """
-    if not isinstance(type, str) or not type:
-        raise TypeError(f"on_action() takes a non-empty action type string, got {type!r}")
+    spec = make_spec(
+        type,
+        streaming=streaming,
+        guards=guards,
+        middleware=middleware,
+        timeout=timeout,
+        description=description,
+    )
 
     def mark(fn: F) -> F:
         existing: tuple[ActionSpec, ...] = getattr(fn, _ATTR, ())
-        setattr(fn, _ATTR, (*existing, ActionSpec(type, streaming)))
+        setattr(fn, _ATTR, (*existing, spec))
         return fn
 
     return mark

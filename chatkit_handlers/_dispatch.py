@@ -10,13 +10,15 @@ starts, and answered with a precise 4xx (see ``DispatchError``).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any, Union
 
 import msgspec
 
 from ._coerce import to_updated_item
 from ._context import ActionContext
+from ._errorhandlers import Reply
+from ._providers import Extras
 from ._router import ActionRouter, Route
 from ._stream import run_stream
 from .errors import ActionError, DispatchError, NotFoundError
@@ -129,19 +131,39 @@ class Dispatcher:
         router: the handlers.
         store: where threads and items are loaded from and persisted to.
         max_body_size: larger request bodies are refused with 413.
+        provides: the types an adapter supplies per request through ``extras``
+            (the Litestar adapter: its ``Request``). The router is checked at
+            once (``router.check``): a handler asking for a type nothing
+            provides is a ``RegistrationError`` here, not a failing request.
+
+    Attributes:
+        needs: the ``provides`` types some handler, guard or provider asks for;
+            an adapter builds those values only when this is not empty.
     """
 
-    __slots__ = ("max_body_size", "router", "store")
+    __slots__ = ("max_body_size", "needs", "router", "store")
 
     def __init__(
-        self, router: ActionRouter, store: Store, *, max_body_size: int = DEFAULT_MAX_BODY_SIZE
+        self,
+        router: ActionRouter,
+        store: Store,
+        *,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        provides: Collection[type] = (),
     ) -> None:
         self.router = router
         self.store = store
         self.max_body_size = max_body_size
+        self.needs = router.check(provided=provides)
 
-    async def dispatch(self, body: bytes, context: Any = None) -> DispatchResult:
-        """Answer one request body; never raises for bad input."""
+    async def dispatch(
+        self, body: bytes, context: Any = None, *, extras: Extras | None = None
+    ) -> DispatchResult:
+        """Answer one request body; never raises for bad input.
+
+        ``extras`` maps a type to a zero-argument factory of its value for this
+        request (see ``provides``); it is only called if a handler asks.
+        """
         try:
             request = self.decode(body)
             route, payload = self.resolve(request)
@@ -150,9 +172,9 @@ class Dispatcher:
             return DispatchResult.error(exc)
         if route.streaming:
             return DispatchResult(
-                200, stream=run_stream(route, ctx, payload), request_type=request_type(request)
+                200, stream=run_stream(route, ctx, payload, extras=extras), request_type=request_type(request)
             )
-        return await self.run_sync(route, ctx, payload)
+        return await self.run_sync(route, ctx, payload, extras)
 
     def decode(self, body: bytes) -> ActionRequest:
         """Decode the envelope; ``DispatchError`` names what is wrong with it."""
@@ -251,11 +273,13 @@ class Dispatcher:
             thread=thread, sender=sender, action_type=route.type, store=self.store, context=context
         )
 
-    async def run_sync(self, route: Route, ctx: ActionContext[Any], payload: Any) -> DispatchResult:
+    async def run_sync(
+        self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
+    ) -> DispatchResult:
         """Run a sync handler, persist its update, answer ``SyncCustomActionResponse``."""
         seen = _encode(ctx.thread)
         try:
-            result = await route.call_sync(ctx, payload)
+            result = await route.call_sync(ctx, payload, extras)
             item = to_updated_item(result, ctx.sender, route.type)
             if _encode(ctx.thread) != seen:
                 await self.store.save_thread(ctx.thread, context=ctx.context)
@@ -266,6 +290,8 @@ class Dispatcher:
             return DispatchResult(
                 exc.status_code, error_body("custom", exc.message, allow_retry=exc.allow_retry)
             )
+        except Reply as exc:  # a guard's refusal, a timeout, an error handler's answer
+            return DispatchResult(exc.status_code, exc.body())
         except Exception:
             logger.exception("sync handler for action %r failed", route.type)
             return DispatchResult(

@@ -1,198 +1,175 @@
-"""``ActionRouter``: registration, matching by action type, payload validation."""
+"""``ActionRouter``: registration, namespaces, matching by action type, payload validation.
+
+Routers form a tree (``include``); the root compiles it, once, into a flat
+table: exact types in a dict, patterns in a list tried after, in registration
+order. Each compiled ``Route`` carries everything its requests need — the
+effective type, guards, middleware, providers and error handlers of every
+router above it — so a request never walks the tree.
+"""
 
 from __future__ import annotations
 
 import difflib
-import functools
-import inspect
+import re
 import types
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar, overload
 
-import anyio.to_thread
-import msgspec
-import msgspec.inspect
-
-from ._context import ActionContext
-from ._decorator import ActionSpec, on_action, specs_of
-from ._signature import HandlerSignature, Source, inspect_handler, qualname
-from .errors import DispatchError, RegistrationError
+from ._decorator import ActionSpec, make_spec, specs_of
+from ._discovery import defined_handlers, import_package, module_objects
+from ._errorhandlers import ErrorHandler
+from ._guards import Guard
+from ._match import parse_type
+from ._middleware import check_middleware
+from ._providers import Provider, check_routes
+from ._route import NO_ERRORS, NO_PROVIDERS, Route, duplicate_error
+from ._signature import HandlerSignature, Source, dependency_key, inspect_callable, inspect_handler, qualname
+from .errors import RegistrationError
 
 __all__ = ["ActionRouter", "Route"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_NULL = b"null"
-_EMPTY_PAYLOADS = frozenset({b"null", b"{}"})
-_decode_any = msgspec.json.Decoder().decode
-_OBJECT_TYPES = (
-    msgspec.inspect.StructType,
-    msgspec.inspect.DictType,
-    msgspec.inspect.TypedDictType,
-    msgspec.inspect.DataclassType,
-)
+T = TypeVar("T")
 
 
-class Route:
-    """One registered handler: its action type, mode, and everything precomputed.
+class _Include:
+    """An included router and the prefix it was included under."""
 
-    Attributes:
-        type: the action type it answers.
-        handler: the decorated function, unchanged.
-        streaming: ``True`` for ``threads.custom_action``, ``False`` for
-            ``threads.sync_custom_action``.
-        payload_type: the type the payload is validated into (``None``: no payload).
-    """
+    __slots__ = ("prefix", "router")
 
-    __slots__ = (
-        "_decoder",
-        "_is_async",
-        "_null_as_empty",
-        "_params",
-        "handler",
-        "payload_type",
-        "sender_required",
-        "streaming",
-        "type",
-    )
+    def __init__(self, router: ActionRouter, prefix: str) -> None:
+        self.router = router
+        self.prefix = prefix
 
-    def __init__(self, spec: ActionSpec, handler: Callable[..., Any], sig: HandlerSignature) -> None:
-        self.type = spec.type
-        self.streaming = spec.streaming
-        self.handler = handler
-        self.payload_type = sig.payload_type
-        self.sender_required = sig.sender_required
-        self._params = sig.params
-        self._is_async = inspect.iscoroutinefunction(handler)
-        self._decoder = msgspec.json.Decoder(sig.payload_type) if sig.payload_type is not None else None
-        self._null_as_empty = self._decoder is not None and _null_as_empty(self._decoder)
-        _check_mode(spec, handler)
 
-    def __repr__(self) -> str:
-        mode = "streaming" if self.streaming else "sync"
-        return f"Route({self.type!r}, {qualname(self.handler)}, {mode})"
+class _Table:
+    """The compiled routes of a router tree."""
 
-    def decode_payload(self, raw: msgspec.Raw) -> Any:
-        """Validate the raw payload; raise ``DispatchError(422)`` naming the problem."""
-        data = bytes(raw)
-        if self._decoder is None:
-            if data in _EMPTY_PAYLOADS or _decode_any(data) in (None, {}):
-                return None
-            raise DispatchError(
-                422,
-                "payload.invalid",
-                f"action {self.type!r} takes no payload, but one was sent; "
-                f"handler {qualname(self.handler)} declares no payload parameter",
-            )
-        if data == _NULL and self._null_as_empty:
-            # An absent payload means "all defaults" for a Struct or mapping payload.
-            data = b"{}"
-        try:
-            return self._decoder.decode(data)
-        except msgspec.ValidationError as exc:
-            raise DispatchError(
-                422, "payload.invalid", f"invalid payload for action {self.type!r}: {exc}"
-            ) from None
-        except msgspec.DecodeError as exc:  # unreachable for a Raw from a valid envelope
-            raise DispatchError(422, "payload.invalid", f"malformed payload: {exc}") from None
+    __slots__ = ("exact", "ordered", "patterns")
 
-    def arguments(self, ctx: ActionContext[Any], payload: Any) -> dict[str, Any]:
-        """The keyword arguments for the handler, looked up from ``ctx``."""
-        kwargs: dict[str, Any] = {}
-        for name, source in self._params:
-            if source is Source.CONTEXT:
-                kwargs[name] = ctx
-            elif source is Source.PAYLOAD:
-                kwargs[name] = payload
-            elif source is Source.SENDER:
-                kwargs[name] = ctx.sender
-            elif source is Source.THREAD:
-                kwargs[name] = ctx.thread
-            elif source is Source.REQUEST_CONTEXT:
-                kwargs[name] = ctx.context
+    def __init__(self, ordered: list[Route]) -> None:
+        self.ordered = ordered
+        self.exact: dict[str, Route] = {}
+        self.patterns: list[Route] = []
+        seen: dict[tuple[str, bool], Route] = {}
+        for route in ordered:
+            key = (route.type, route.pattern is None)
+            existing = seen.get(key)
+            if existing is not None:
+                raise duplicate_error(existing, route)
+            seen[key] = route
+            if route.pattern is None:
+                self.exact[route.type] = route
             else:
-                kwargs[name] = ctx.store
-        return kwargs
-
-    async def call_sync(self, ctx: ActionContext[Any], payload: Any) -> Any:
-        """Run a ``streaming=False`` handler; a plain ``def`` runs in a worker thread."""
-        kwargs = self.arguments(ctx, payload)
-        if self._is_async:
-            return await self.handler(**kwargs)
-        return await anyio.to_thread.run_sync(functools.partial(self.handler, **kwargs))
-
-    def call_stream(self, ctx: ActionContext[Any], payload: Any) -> Any:
-        """Start a streaming handler: returns its async generator."""
-        return self.handler(**self.arguments(ctx, payload))
+                self.patterns.append(route)
 
 
-def _null_as_empty(decoder: msgspec.json.Decoder[Any]) -> bool:
-    """Whether an absent (null) payload is decoded as ``{}``: only for object-shaped types
-    that refuse null, so that a scalar payload's error still says it got ``null``."""
-    try:
-        decoder.decode(_NULL)
-    except msgspec.ValidationError:
-        info = msgspec.inspect.type_info(decoder.type)
-        members = info.types if isinstance(info, msgspec.inspect.UnionType) else (info,)
-        return any(isinstance(m, _OBJECT_TYPES) for m in members)
-    return False
+def _context_provider(context_type: type) -> Provider:
+    """The router's ``context_type`` as a provided type: the request context itself."""
 
+    def request_context(context: Any) -> Any:
+        return context
 
-def _check_mode(spec: ActionSpec, fn: Callable[..., Any]) -> None:
-    is_agen = inspect.isasyncgenfunction(fn)
-    if spec.streaming and not is_agen:
-        raise RegistrationError(
-            f"handler {qualname(fn)} for {spec.type!r} is registered with streaming=True "
-            "(the default), so it must be an async generator (async def with yield). "
-            "For a handler that returns one result, use @on_action(..., streaming=False)"
-        )
-    if not spec.streaming and (is_agen or inspect.isgeneratorfunction(fn)):
-        raise RegistrationError(
-            f"handler {qualname(fn)} for {spec.type!r} is registered with streaming=False "
-            "but is a generator; a sync action returns one widget root, item or None. "
-            "Drop streaming=False to stream events instead"
-        )
+    return Provider(
+        context_type, request_context, HandlerSignature((("context", Source.REQUEST_CONTEXT),), None, False)
+    )
 
 
 class ActionRouter:
-    """A table of action handlers, matched by exact action type.
+    """A table of action handlers: exact types, namespaces, patterns, and what runs around them.
 
     Example::
 
-        router = ActionRouter()
-        router.include(handlers)          # a module: all its @on_action functions
+        router = ActionRouter(context_type=User)
+        router.provide(Db, open_session)          # injected wherever a parameter is annotated Db
+        router.include("myapp.actions")           # every handler of a package
+        router.include(cart_router, prefix="shop.")
 
-        @router.on_action("cart.clear")   # or register directly
-        async def clear(ctx: ActionContext): ...
+        @router.on_action("cart.clear", guards=[require_role("admin")])
+        async def clear(ctx: ActionContext, db: Db): ...
 
     Args:
+        prefix: a namespace for every type registered on (or included into) this
+            router: ``ActionRouter(prefix="cart.")`` turns ``"add"`` into ``"cart.add"``.
         context_type: the type of the per-request context your app derives
-            (e.g. ``User``); handler parameters annotated with it receive it.
+            (e.g. ``User``); parameters annotated with it receive it.
+        guards: router-level guards (see :meth:`guard`).
+        middleware: router-level middleware (see :meth:`middleware`).
     """
 
-    __slots__ = ("_context_type", "_included", "_routes")
+    __slots__ = (
+        "_context_type",
+        "_entries",
+        "_errors",
+        "_guards",
+        "_local",
+        "_middleware",
+        "_parent",
+        "_providers",
+        "_sources",
+        "_table",
+        "prefix",
+    )
 
-    def __init__(self, *, context_type: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        prefix: str = "",
+        context_type: Any = None,
+        guards: Sequence[Callable[..., Any]] = (),
+        middleware: Sequence[Callable[..., Any]] = (),
+    ) -> None:
+        if not isinstance(prefix, str) or "*" in prefix:
+            raise TypeError(f"ActionRouter(prefix=...) takes a plain string, got {prefix!r}")
+        self.prefix = prefix
         self._context_type = context_type
-        self._routes: dict[str, Route] = {}
-        self._included: set[int] = set()
+        self._entries: list[Route | _Include] = []
+        self._local: dict[tuple[str, bool], Route] = {}
+        self._sources: set[str] = set()
+        self._providers: dict[type, Provider] = {}
+        self._errors: dict[type, ErrorHandler] = {}
+        self._guards: tuple[Guard, ...] = ()
+        self._middleware: tuple[Callable[..., Any], ...] = ()
+        self._parent: ActionRouter | None = None
+        self._table: _Table | None = None
+        for fn in guards:
+            self.guard(fn)
+        for fn in middleware:
+            self.middleware(fn)
 
     def __repr__(self) -> str:
-        return f"ActionRouter({len(self._routes)} routes)"
+        prefix = f"prefix={self.prefix!r}, " if self.prefix else ""
+        return f"ActionRouter({prefix}{len(self)} routes)"
 
     def __contains__(self, action_type: object) -> bool:
-        return action_type in self._routes
+        return action_type in self._compile().exact
 
     def __len__(self) -> int:
-        return len(self._routes)
+        return len(self._compile().ordered)
 
-    def on_action(self, type: str, *, streaming: bool = True) -> Callable[[F], F]:
-        """Like :func:`chatkit_handlers.on_action`, registering on this router at once."""
-        mark = on_action(type, streaming=streaming)
+    # ----------------------------------------------------------- registration
+
+    def on_action(
+        self,
+        type: str | re.Pattern[str],
+        *,
+        streaming: bool = True,
+        guards: Sequence[Callable[..., Any]] = (),
+        middleware: Sequence[Callable[..., Any]] = (),
+        timeout: float | None = None,
+        description: str | None = None,
+    ) -> Callable[[F], F]:
+        """Like :func:`chatkit_handlers.on_action`, registering on this router at once.
+
+        The function is not marked for module discovery: it belongs to this router only.
+        """
+        spec = make_spec(
+            type, streaming=streaming, guards=guards, middleware=middleware, timeout=timeout,
+            description=description,
+        )  # fmt: skip
 
         def register(fn: F) -> F:
-            mark(fn)
-            self._register(specs_of(fn)[-1], fn)
+            self._register(spec, fn)
             return fn
 
         return register
@@ -205,59 +182,310 @@ class ActionRouter:
         for spec in specs:
             self._register(spec, fn)
 
-    def include(self, source: types.ModuleType | ActionRouter | Callable[..., Any]) -> None:
-        """Register the handlers of a module, of another router, or one function.
+    def include(
+        self, source: str | types.ModuleType | ActionRouter | Callable[..., Any], *, prefix: str = ""
+    ) -> None:
+        """Register the handlers of a package, a module, another router, or one function.
 
-        A module contributes the ``@on_action`` functions it defines (not those it
-        imports from elsewhere), in definition order.
+        Args:
+            source: a dotted package name (``"myapp.actions"``: the package and
+                every module below it, imported in sorted order); a module (the
+                ``@on_action`` functions it defines — not those it imports — and
+                its module-level routers no other router includes); a router (it
+                stays live: handlers registered on it later are seen too); or an
+                ``@on_action`` function.
+            prefix: a namespace for what is included (``"shop."``), in front of
+                the included router's own prefix.
+
+        A router can be included once (in one router); including a router into
+        itself or into one of its descendants is a cycle; both are errors, as
+        is including the same module or package twice.
         """
+        if not isinstance(prefix, str) or "*" in prefix:
+            raise TypeError(f"include(prefix=...) takes a plain string, got {prefix!r}")
         if isinstance(source, ActionRouter):
-            if source is self:
-                raise RegistrationError("a router cannot include itself")
-            if id(source) in self._included:
-                raise RegistrationError(f"{source!r} is already included in this router")
-            self._included.add(id(source))
-            for route in source._routes.values():
-                self._add_route(route)
+            self._include_router(source, prefix)
+        elif isinstance(source, str):
+            modules = import_package(source)
+            if not self._include_modules(modules, prefix):
+                raise RegistrationError(f"package {source!r} defines no @on_action handler")
         elif isinstance(source, types.ModuleType):
-            found = False
-            for value in list(vars(source).values()):
-                if callable(value) and getattr(value, "__module__", None) == source.__name__:
-                    for spec in specs_of(value):
-                        self._register(spec, value)
-                        found = True
-            if not found:
+            if not self._include_modules([source], prefix):
                 raise RegistrationError(f"module {source.__name__!r} defines no @on_action handler")
         elif callable(source):
-            self.add(source)
+            specs = specs_of(source)
+            if not specs:
+                raise RegistrationError(f"{qualname(source)} has no @on_action decorator")
+            for spec in specs:
+                self._register(spec, source, prefix)
         else:
-            raise TypeError(f"include() takes a module, an ActionRouter or a handler, got {source!r}")
+            raise TypeError(
+                f"include() takes a module, a dotted package name, an ActionRouter or a handler, got {source!r}"
+            )
+        self._root()._compile()  # duplicates across the tree are reported here, at include time
+
+    @overload
+    def provide(self, type: type[T], factory: Callable[..., Any]) -> None: ...
+    @overload
+    def provide(self, type: type[T], factory: None = None) -> Callable[[F], F]: ...
+
+    def provide(self, type: type[T], factory: Callable[..., Any] | None = None) -> Callable[[F], F] | None:
+        """Inject ``factory(...)``'s value wherever a parameter is annotated ``type``.
+
+        ``factory`` is injected like a handler (it may ask for the ``ActionContext``,
+        the payload by the name ``payload``, another provided type, or the
+        Litestar ``Request`` when served by the Litestar adapter); it may be sync,
+        async, or a (sync or async) generator whose code after ``yield`` runs
+        when the handler is done. It is called at most once per request, and only
+        when a handler, guard or provider of that request asks for ``type``.
+        A router's providers apply to its handlers and to those of the routers
+        it includes; the innermost router's provider wins.
+
+        Usable as a decorator: ``@router.provide(Db)``.
+        """
+        key = dependency_key(type)
+        if key is None:
+            raise RegistrationError(
+                f"provide(): {type!r} cannot be provided; use a class of your own (not a builtin type)"
+            )
+
+        def register(fn: F) -> F:
+            if not callable(fn):
+                raise TypeError(f"provide({key.__qualname__}, ...) takes a callable factory, got {fn!r}")
+            sig = inspect_callable(
+                fn, role="provider", owner=f"provider {qualname(fn)} of {key.__qualname__}",
+                context_type=self._context_type, provided=self._visible_types(),
+            )  # fmt: skip
+            self._providers[key] = Provider(key, fn, sig)
+            self._invalidate()
+            return fn
+
+        if factory is None:
+            return register
+        register(factory)
+        return None
+
+    def guard(self, fn: F) -> F:
+        """Add a router-level guard: it runs before every handler of this router and those it includes.
+
+        A guard is injected like a handler and returns ``False`` to refuse (403
+        / an ``error`` event), or raises ``ActionError``. Usable as a decorator.
+        """
+        self._guards = (*self._guards, self._make_guard(fn))
+        self._invalidate()
+        return fn
+
+    def middleware(self, fn: F) -> F:
+        """Add a router-level middleware ``async def mw(call_next, ctx)``; usable as a decorator.
+
+        It wraps every handler of this router and of those it includes; the
+        first added is the outermost.
+        """
+        self._middleware = (*self._middleware, check_middleware(fn))
+        self._invalidate()
+        return fn
+
+    @overload
+    def on_error(
+        self, exc_type: type[BaseException], handler: Callable[..., Any], *, status_code: int = 400
+    ) -> None: ...
+    @overload
+    def on_error(
+        self, exc_type: type[BaseException], handler: None = None, *, status_code: int = 400
+    ) -> Callable[[F], F]: ...
+
+    def on_error(
+        self,
+        exc_type: type[BaseException],
+        handler: Callable[..., Any] | None = None,
+        *,
+        status_code: int = 400,
+    ) -> Callable[[F], F] | None:
+        """Map exceptions of ``exc_type`` raised by handlers to an answer; usable as a decorator.
+
+        ``handler(exc, ctx)`` (sync or async) returns an ``ActionError``, an
+        ``ErrorEvent``, a ``NoticeEvent`` or ``None`` (see the module
+        ``_errorhandlers``); ``status_code`` is the HTTP status of a sync
+        action's answer for an event. The most specific type wins.
+        """
+        if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
+            raise TypeError(f"on_error() takes an exception class, got {exc_type!r}")
+
+        def register(fn: F) -> F:
+            self._errors[exc_type] = ErrorHandler(fn, status_code)
+            self._invalidate()
+            return fn
+
+        if handler is None:
+            return register
+        register(handler)
+        return None
+
+    # ------------------------------------------------------------------ lookup
 
     def lookup(self, action_type: str) -> Route | None:
-        """The route for ``action_type``, or ``None``."""
-        return self._routes.get(action_type)
+        """The route for ``action_type``: an exact type first, then patterns in registration order."""
+        table = self._table or self._compile()
+        route = table.exact.get(action_type)
+        if route is not None or not table.patterns:
+            return route
+        for candidate in table.patterns:
+            assert candidate.pattern is not None
+            match = candidate.pattern.fullmatch(action_type)
+            if match is not None:
+                return candidate._bind(action_type, match.groupdict())
+        return None
 
     def routes(self) -> list[Route]:
-        """Every registered route, in registration order."""
-        return list(self._routes.values())
+        """Every registered route (of this router and those it includes), in registration order."""
+        return list(self._compile().ordered)
 
     def suggest(self, action_type: str, n: int = 3) -> list[str]:
         """The registered types closest to ``action_type`` (for "did you mean")."""
-        return difflib.get_close_matches(action_type, self._routes, n=n, cutoff=0.5)
+        return difflib.get_close_matches(action_type, self._compile().exact, n=n, cutoff=0.5)
 
-    def _register(self, spec: ActionSpec, fn: Callable[..., Any]) -> None:
-        self._add_route(Route(spec, fn, inspect_handler(fn, context_type=self._context_type)))
+    def check(self, *, provided: Collection[type] = ()) -> frozenset[type]:
+        """Compile the table and verify that everything asked for can be injected.
 
-    def _add_route(self, route: Route) -> None:
-        existing = self._routes.get(route.type)
+        ``provided`` are the types the adapter supplies per request (the Litestar
+        adapter: its ``Request``). Raises ``RegistrationError`` naming the
+        parameter and the handler, guard or provider that asks for a type
+        nothing provides, or a provider cycle. Returns the ``provided`` types
+        that some route does ask for. The dispatcher calls this when it is created.
+        """
+        return check_routes(self._compile().ordered, frozenset(provided))
+
+    def json_schema(self) -> dict[str, Any]:
+        """JSON Schema of every action's payload, keyed by action type (see ``_schema``)."""
+        from ._schema import json_schema
+
+        return json_schema(self.routes())
+
+    def typescript(self) -> str:
+        """TypeScript declarations of every action and its payload (see ``_schema``)."""
+        from ._schema import typescript
+
+        return typescript(self.routes())
+
+    # ---------------------------------------------------------------- internals
+
+    def _root(self) -> ActionRouter:
+        router = self
+        while router._parent is not None:
+            router = router._parent
+        return router
+
+    def _invalidate(self) -> None:
+        router: ActionRouter | None = self
+        while router is not None:
+            router._table = None
+            router = router._parent
+
+    def _visible_types(self) -> set[type]:
+        """Types provided here or above, known now (they decide which Struct is the payload)."""
+        found: set[type] = set()
+        router: ActionRouter | None = self
+        while router is not None:
+            found.update(router._providers)
+            router = router._parent
+        return found
+
+    def _make_guard(self, fn: Callable[..., Any]) -> Guard:
+        if not callable(fn):
+            raise TypeError(f"a guard must be callable, got {fn!r}")
+        sig = inspect_callable(
+            fn, role="guard", owner=f"guard {qualname(fn)}", context_type=self._context_type,
+            provided=self._visible_types(),
+        )  # fmt: skip
+        return Guard(fn, sig)
+
+    def _register(self, spec: ActionSpec, fn: Callable[..., Any], prefix: str = "") -> None:
+        matcher = parse_type(spec.type).prefixed(prefix)
+        sig = inspect_handler(
+            fn, context_type=self._context_type, provided=self._visible_types(), groups=matcher.groups
+        )
+        route = Route(spec, fn, sig, matcher=matcher, guards=tuple(self._make_guard(g) for g in spec.guards))
+        key = (route.type, route.pattern is None)
+        existing = self._local.get(key)
         if existing is not None:
-            if existing.handler is route.handler:
+            raise duplicate_error(existing, route)
+        self._local[key] = route
+        self._entries.append(route)
+        self._invalidate()
+
+    def _include_router(self, router: ActionRouter, prefix: str) -> None:
+        if router is self:
+            raise RegistrationError("a router cannot include itself")
+        ancestor = self._parent
+        while ancestor is not None:
+            if ancestor is router:
                 raise RegistrationError(
-                    f"action {route.type!r}: handler {qualname(route.handler)} is already "
-                    "registered (was its module or router included twice?)"
+                    f"including {router!r} here is a cycle: it already includes this router"
                 )
+            ancestor = ancestor._parent
+        if router._parent is self:
+            raise RegistrationError(f"{router!r} is already included in this router")
+        if router._parent is not None:
             raise RegistrationError(
-                f"action {route.type!r} has two handlers: {qualname(existing.handler)} and "
-                f"{qualname(route.handler)}"
+                f"{router!r} is already included in {router._parent!r}; a router can be included once"
             )
-        self._routes[route.type] = route
+        entry = _Include(router, prefix)
+        self._entries.append(entry)
+        router._parent = self
+        self._invalidate()
+        try:
+            self._root()._compile()
+        except RegistrationError:
+            self._entries.remove(entry)
+            router._parent = None
+            self._invalidate()
+            raise
+
+    def _include_modules(self, modules: list[types.ModuleType], prefix: str) -> bool:
+        for module in modules:
+            if module.__name__ in self._sources:
+                raise RegistrationError(
+                    f"module {module.__name__!r} is already included in this router (included twice?)"
+                )
+        found = False
+        for module in modules:
+            self._sources.add(module.__name__)
+            for spec, fn in defined_handlers(module):
+                self._register(spec, fn, prefix)
+                found = True
+            for router in module_objects(module, ActionRouter):
+                if router._parent is None and router is not self._root():
+                    self._include_router(router, prefix)
+                    found = True
+        return found
+
+    def _compile(self) -> _Table:
+        if self._table is None:
+            ordered: list[Route] = []
+            self._collect(ordered, "", (), (), NO_PROVIDERS, NO_ERRORS)
+            self._table = _Table(ordered)
+        return self._table
+
+    def _collect(
+        self,
+        out: list[Route],
+        prefix: str,
+        guards: tuple[Guard, ...],
+        middleware: tuple[Callable[..., Any], ...],
+        providers: Mapping[type, Provider],
+        errors: Mapping[type, ErrorHandler],
+    ) -> None:
+        prefix += self.prefix
+        guards += self._guards
+        middleware += self._middleware
+        if self._context_type is not None and dependency_key(self._context_type) is not None:
+            providers = {**providers, self._context_type: _context_provider(self._context_type)}
+        if self._providers:
+            providers = {**providers, **self._providers}
+        if self._errors:
+            errors = {**errors, **self._errors}
+        for entry in self._entries:
+            if isinstance(entry, Route):
+                out.append(entry._derive(prefix, guards, middleware, providers, errors))
+            else:
+                entry.router._collect(out, prefix + entry.prefix, guards, middleware, providers, errors)

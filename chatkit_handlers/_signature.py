@@ -1,9 +1,10 @@
-"""Handler signature inspection, done once at registration.
+"""Signature inspection for handlers, guards and providers, done once at registration.
 
-A handler asks for what it needs by annotation (or, for the payload and the
+A callable asks for what it needs by annotation (or, for the payload and the
 request context, by name). This module turns a signature into a tuple of
-``(parameter name, source)`` pairs and a payload decoder, so that a request
-only has to look values up, never to inspect anything.
+``(parameter name, source)`` pairs (plus, for pattern groups and provided
+types, the key to look up) and a payload decoder, so that a request only has to
+look values up, never to inspect anything.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import enum
 import inspect
 import types
 import typing
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Union
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
 
 import msgspec
 import msgspec.inspect
@@ -24,7 +25,7 @@ from .errors import RegistrationError
 from .stores import Store
 from .types import ThreadMetadata, WidgetItem
 
-__all__ = ["HandlerSignature", "Source", "inspect_handler", "qualname"]
+__all__ = ["HandlerSignature", "Source", "dependency_key", "inspect_callable", "inspect_handler", "qualname"]
 
 
 class Source(enum.Enum):
@@ -36,17 +37,32 @@ class Source(enum.Enum):
     SENDER = "sender"
     STORE = "store"
     REQUEST_CONTEXT = "request context"
+    MATCH = "pattern group"
+    """A named group of the action type pattern (key: the group name)."""
+    DEPENDENCY = "provided"
+    """A provider's value or a value the adapter supplies (key: the type)."""
 
 
 @dataclass(frozen=True, slots=True)
 class HandlerSignature:
-    """What a handler asks for, computed from its signature."""
+    """What a handler (or guard, or provider) asks for, computed from its signature."""
 
     params: tuple[tuple[str, Source], ...]
     payload_type: Any
     """The payload parameter's type, or ``None`` when the handler takes no payload."""
     sender_required: bool
     """``True`` when a parameter is annotated ``WidgetItem`` (not ``WidgetItem | None``)."""
+    keys: Mapping[str, Any] = field(default_factory=dict)
+    """For ``MATCH`` and ``DEPENDENCY`` parameters: the group name or the type, by parameter name."""
+
+
+Role = Literal["handler", "guard", "provider"]
+
+# Classes nobody should register a provider for: a parameter annotated with one
+# is a mistake we can report at registration rather than wait for a provider.
+_NEVER_PROVIDED = frozenset(
+    {int, float, complex, str, bytes, bytearray, bool, list, dict, tuple, set, frozenset, object, type}
+)
 
 
 def qualname(fn: Callable[..., Any]) -> str:
@@ -68,8 +84,26 @@ def _is_struct(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
 
 
-def _source_of(name: str, annotation: Any, context_type: Any) -> tuple[Source, bool] | None:
+def dependency_key(annotation: Any) -> type | None:
+    """The class a provider is registered for: ``Request[User, Token, Any]`` -> ``Request``."""
+    bare = typing.get_origin(annotation) or annotation
+    if isinstance(bare, type) and bare not in _NEVER_PROVIDED and bare is not type(None):
+        return bare
+    return None
+
+
+def _source_of(
+    name: str,
+    annotation: Any,
+    *,
+    role: Role,
+    context_type: Any,
+    provided: Collection[type],
+    groups: Collection[str],
+) -> tuple[Source, bool] | None:
     """The source for one parameter and whether it is optional, or None if unknown."""
+    if name in groups:
+        return Source.MATCH, False
     if annotation is inspect.Parameter.empty:
         annotation = Any
     bare, optional = _strip_optional(annotation)
@@ -84,10 +118,16 @@ def _source_of(name: str, annotation: Any, context_type: Any) -> tuple[Source, b
         return Source.REQUEST_CONTEXT, optional
     if isinstance(bare, type) and not _is_struct(bare) and _is_store_type(bare):
         return Source.STORE, optional
+    if dependency_key(bare) in provided:
+        return Source.DEPENDENCY, optional
     if name == "context":
         return Source.REQUEST_CONTEXT, optional
-    if name == "payload" or _is_struct(bare):
+    if name == "payload" or (role == "handler" and _is_struct(bare)):
         return Source.PAYLOAD, optional
+    if dependency_key(bare) is not None:
+        # Resolved when the route table is compiled: by a provider of this router
+        # or of one that includes it, or by the adapter (the Litestar Request).
+        return Source.DEPENDENCY, optional
     return None
 
 
@@ -118,54 +158,99 @@ def _custom_class(info: Any, seen: set[int]) -> type | None:
     return None
 
 
-def inspect_handler(fn: Callable[..., Any], *, context_type: Any = None) -> HandlerSignature:
-    """Inspect ``fn`` once; raise ``RegistrationError`` naming what cannot be injected."""
+def inspect_handler(
+    fn: Callable[..., Any],
+    *,
+    context_type: Any = None,
+    provided: Collection[type] = (),
+    groups: Collection[str] = (),
+) -> HandlerSignature:
+    """Inspect a handler once; raise ``RegistrationError`` naming what cannot be injected.
+
+    Args:
+        context_type: the router's request-context type.
+        provided: types that providers visible at registration offer (a
+            Struct-annotated parameter of such a type is not the payload).
+        groups: the named groups of the handler's action type pattern.
+    """
+    return inspect_callable(
+        fn, role="handler", owner=f"handler {qualname(fn)}", context_type=context_type,
+        provided=provided, groups=groups,
+    )  # fmt: skip
+
+
+def inspect_callable(
+    fn: Callable[..., Any],
+    *,
+    role: Role,
+    owner: str,
+    context_type: Any = None,
+    provided: Collection[type] = (),
+    groups: Collection[str] = (),
+) -> HandlerSignature:
+    """Inspect a handler, guard or provider (``owner`` names it in errors).
+
+    Only a handler has a decoded payload: a guard or provider gets the validated
+    payload through a parameter named ``payload``.
+    """
     try:
         hints = typing.get_type_hints(fn)
     except Exception as exc:  # an unresolvable forward reference names itself in exc
-        raise RegistrationError(f"cannot resolve the annotations of handler {qualname(fn)}: {exc}") from exc
+        raise RegistrationError(f"cannot resolve the annotations of {owner}: {exc}") from exc
     params: list[tuple[str, Source]] = []
+    keys: dict[str, Any] = {}
     payload_type: Any = None
     payload_name: str | None = None
     sender_required = False
     for param in inspect.signature(fn).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
             raise RegistrationError(
-                f"handler {qualname(fn)}: parameter {param.name!r} must be a plain named "
+                f"{owner}: parameter {param.name!r} must be a plain named "
                 "parameter (no *args, **kwargs or positional-only parameters)"
             )
         annotation = hints.get(param.name, param.annotation)
-        found = _source_of(param.name, annotation, context_type)
+        found = _source_of(
+            param.name, annotation, role=role, context_type=context_type, provided=provided, groups=groups
+        )
         if found is None:
             raise RegistrationError(
-                f"handler {qualname(fn)}: cannot inject parameter {param.name!r} "
+                f"{owner}: cannot inject parameter {param.name!r} "
                 f"(annotated {annotation!r}). Ask for ActionContext, ThreadMetadata, "
-                "WidgetItem, Store, the request context (named 'context'), or the payload "
-                "(a msgspec.Struct, or a parameter named 'payload')"
+                "WidgetItem, Store, the request context (named 'context'), the payload "
+                "(a msgspec.Struct, or a parameter named 'payload'), a named group of the "
+                "action type pattern, or a type registered with router.provide(Type, factory)"
             )
         source, optional = found
         if source is Source.PAYLOAD:
             if payload_name is not None:
                 raise RegistrationError(
-                    f"handler {qualname(fn)}: two payload parameters, {payload_name!r} and "
-                    f"{param.name!r}; an action has one payload"
+                    f"{owner}: two payload parameters, {payload_name!r} and "
+                    f"{param.name!r}; an action has one payload (a Struct type that a provider "
+                    "offers is injected only if router.provide() was called before registration)"
                 )
             payload_name = param.name
             payload_type = Any if annotation is inspect.Parameter.empty else annotation
         elif source is Source.SENDER and not optional:
             sender_required = True
+        elif source is Source.MATCH:
+            keys[param.name] = param.name
+        elif source is Source.DEPENDENCY:
+            bare, _ = _strip_optional(annotation)
+            keys[param.name] = dependency_key(bare)
         params.append((param.name, source))
+    if role != "handler":
+        return HandlerSignature(tuple(params), None, False, keys)
     if payload_type is not None:
         try:
             msgspec.json.Decoder(payload_type)
             custom = _custom_class(msgspec.inspect.type_info(payload_type), set())
         except (TypeError, ValueError) as exc:
             raise RegistrationError(
-                f"handler {qualname(fn)}: payload type {payload_type!r} cannot be decoded by msgspec: {exc}"
+                f"{owner}: payload type {payload_type!r} cannot be decoded by msgspec: {exc}"
             ) from exc
         if custom is not None:
             raise RegistrationError(
-                f"handler {qualname(fn)}: payload type {payload_type!r} cannot be decoded by msgspec: "
+                f"{owner}: payload type {payload_type!r} cannot be decoded by msgspec: "
                 f"{custom.__qualname__} is not a msgspec-decodable type (use a msgspec.Struct)"
             )
-    return HandlerSignature(tuple(params), payload_type, sender_required)
+    return HandlerSignature(tuple(params), payload_type, sender_required, keys)

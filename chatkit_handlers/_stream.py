@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ._coerce import to_event
+from ._errorhandlers import Reply
 from ._persist import WriteBuffer
 from .errors import ActionError
 from .types import (
@@ -31,6 +32,7 @@ from .types import (
 
 if TYPE_CHECKING:
     from ._context import ActionContext
+    from ._providers import Extras
     from ._router import Route
 
 __all__ = ["frame", "run_stream"]
@@ -52,7 +54,12 @@ STREAM_OPTIONS = frame(StreamOptionsEvent(stream_options=StreamOptions(allow_can
 
 
 async def run_stream(
-    route: Route, ctx: ActionContext[Any], payload: Any, *, first: bytes = STREAM_OPTIONS
+    route: Route,
+    ctx: ActionContext[Any],
+    payload: Any,
+    *,
+    first: bytes = STREAM_OPTIONS,
+    extras: Extras | None = None,
 ) -> AsyncIterator[bytes]:
     """Run ``route``'s handler and yield the framed events of its stream."""
     yield first
@@ -60,7 +67,7 @@ async def run_stream(
     writes = WriteBuffer(thread.id, ctx.sender)
     seen = _encoder.encode(thread)
     try:
-        async with aclosing(route.call_stream(ctx, payload)) as events:
+        async with aclosing(route.call_stream(ctx, payload, extras)) as events:
             async for produced in events:
                 event = to_event(produced)
                 writes.record(event)
@@ -78,6 +85,8 @@ async def run_stream(
             await writes.flush(ctx.store, ctx.context)
     except ActionError as exc:
         yield frame(ErrorEvent(code="custom", message=exc.message, allow_retry=exc.allow_retry))
+    except Reply as exc:  # a guard's refusal, a timeout, an error handler's answer
+        yield frame(exc.event)
     except Exception:
         logger.exception("streaming handler for action %r failed", route.type)
         yield frame(ErrorEvent(code="stream.error", allow_retry=True))

@@ -7,10 +7,17 @@ itself (the dispatch core decodes, validates and encodes), so it does not pay
 for Litestar's per-request signature and response pipeline, while the app's
 middleware, the route's guards, authentication (``scope["user"]``), exception
 handling and lifespan all apply as to any other route.
+
+Handlers (and their guards and providers) may ask for the Litestar ``Request``:
+it is built only for requests whose handler needs it. Being an ASGI route, the
+endpoint is not in Litestar's generated OpenAPI document on its own; the plugin
+adds it, with the request body as a discriminated union of the registered actions.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -19,12 +26,16 @@ import anyio
 from litestar import Request
 from litestar.config.app import AppConfig
 from litestar.handlers import asgi
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import OpenAPI
 from litestar.plugins import InitPlugin
-from litestar.types import Guard, Receive, Scope, Send
+from litestar.types import Guard, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
 from ._dispatch import DEFAULT_MAX_BODY_SIZE, Dispatcher, DispatchResult, error_body
 from ._forward import ChatKitServerLike, Forwarder
+from ._providers import Extras
 from ._router import ActionRouter
+from ._schema import openapi_operation
 from .stores import Store
 
 __all__ = ["ChatKitPlugin", "ContextFactory"]
@@ -71,9 +82,21 @@ class ChatKitPlugin(InitPlugin):
         max_body_size: larger bodies are refused with 413 (1 MiB by default).
         guards: Litestar guards for the endpoint.
         opt: Litestar ``opt`` for the route handler.
+        include_in_schema: add the endpoint to the app's OpenAPI document
+            (when the app has one).
     """
 
-    __slots__ = ("_context", "_forwarder", "dispatcher", "guards", "opt", "path", "server")
+    __slots__ = (
+        "_context",
+        "_forwarder",
+        "_wants_request",
+        "dispatcher",
+        "guards",
+        "include_in_schema",
+        "opt",
+        "path",
+        "server",
+    )
 
     def __init__(
         self,
@@ -86,6 +109,7 @@ class ChatKitPlugin(InitPlugin):
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         guards: Sequence[Guard] | None = None,
         opt: dict[str, Any] | None = None,
+        include_in_schema: bool = True,
     ) -> None:
         if store is None:
             if server is None:
@@ -95,14 +119,23 @@ class ChatKitPlugin(InitPlugin):
             store = chatkit_store_adapter(server.store)
         self.server = server
         self._forwarder = Forwarder(server, router) if server is not None else None
-        self.dispatcher = Dispatcher(router, store, max_body_size=max_body_size)
+        self.dispatcher = Dispatcher(router, store, max_body_size=max_body_size, provides=(Request,))
         self.path = path
         self.guards = list(guards or ())
         self.opt = dict(opt or {})
+        self.include_in_schema = include_in_schema
         self._context = context
+        self._wants_request = Request in self.dispatcher.needs
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        """Register the endpoint with the app."""
+        """Register the endpoint with the app (and in its OpenAPI document)."""
+        # Handlers registered since the plugin was made are checked now, at app creation.
+        self.dispatcher.needs = self.dispatcher.router.check(provided=(Request,))
+        self._wants_request = Request in self.dispatcher.needs
+        if self.include_in_schema and app_config.openapi_config is not None:
+            app_config.openapi_config = _documented(
+                app_config.openapi_config, self.path, self.dispatcher.router
+            )
         app_config.route_handlers.append(
             asgi(self.path, guards=self.guards, opt=self.opt, copy_scope=False, name="chatkit")(
                 self._endpoint
@@ -124,24 +157,96 @@ class ChatKitPlugin(InitPlugin):
                 error_body("request.too_large", f"request body exceeds the limit of {limit} bytes"),
             )
             return
-        context = await self._derive_context(scope, receive) if self._context is not None else None
+        context: Any = None
+        extras: Extras | None = None
+        if self._context is not None or self._wants_request:
+            request = _LazyRequest(scope, receive, body)
+            if self._context is not None:
+                context = await self._derive_context(request.get())
+            if self._wants_request:
+                extras = {Request: request.get}
         forwarder = self._forwarder
         kind = forwarder.request_type(body) if forwarder is not None else None
         if kind is not None:
             assert forwarder is not None
             result = await forwarder.forward(body, kind, context)
         else:
-            result = await self.dispatcher.dispatch(body, context)
+            result = await self.dispatcher.dispatch(body, context, extras=extras)
         if result.stream is None:
             await _send_json(send, result.status_code, result.body or b"")
         else:
             await _send_stream(result, receive, send)
 
-    async def _derive_context(self, scope: Scope, receive: Receive) -> Any:
+    async def _derive_context(self, request: Request[Any, Any, Any]) -> Any:
         assert self._context is not None
-        request: Request[Any, Any, Any] = Request(scope, receive)
         value = self._context(request)
         return await value if inspect.isawaitable(value) else value
+
+
+class _LazyRequest:
+    """The Litestar ``Request`` of one call, built on first use.
+
+    The endpoint has already read the body; the request replays it, so
+    ``await request.body()`` still works.
+    """
+
+    __slots__ = ("_body", "_receive", "_request", "_scope")
+
+    def __init__(self, scope: Scope, receive: Receive, body: bytes) -> None:
+        self._scope = scope
+        self._receive = receive
+        self._body: bytes | None = body
+        self._request: Request[Any, Any, Any] | None = None
+
+    def get(self) -> Request[Any, Any, Any]:
+        if self._request is None:
+            self._request = Request(self._scope, self._replay)
+        return self._request
+
+    async def _replay(self) -> ReceiveMessage:
+        body, self._body = self._body, None
+        if body is None:
+            message: ReceiveMessage = await self._receive()
+            return message
+        replayed: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": False}
+        return replayed
+
+
+class _DocumentedOpenAPI(OpenAPI):
+    """Litestar's OpenAPI document plus the ChatKit endpoints, which as ASGI routes it leaves out."""
+
+    chatkit_endpoints: list[tuple[str, ActionRouter]]
+
+    def to_schema(self) -> dict[str, Any]:
+        result = super().to_schema()
+        for path, router in self.chatkit_endpoints:
+            # Built when the document is, so routes registered after app creation are in it too.
+            operation, components = openapi_operation(router.routes())
+            result.setdefault("paths", {}).setdefault(path, {})["post"] = operation
+            schemas = result.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in components.items():
+                schemas.setdefault(name, schema)
+        return result
+
+
+def _documented(config: OpenAPIConfig, path: str, router: ActionRouter) -> OpenAPIConfig:
+    """A copy of ``config`` whose documents include ``path``'s operation."""
+    config = copy.copy(config)
+    build = config.to_openapi_schema
+
+    def to_openapi_schema() -> OpenAPI:
+        openapi = build()
+        if not isinstance(openapi, _DocumentedOpenAPI):
+            fields = {f.name: getattr(openapi, f.name) for f in dataclasses.fields(openapi) if f.init}
+            openapi = _DocumentedOpenAPI(**fields)
+            openapi.chatkit_endpoints = []
+        openapi.chatkit_endpoints.append((path, router))
+        return openapi
+
+    # Litestar's OpenAPI plugin builds its document through this method; there is no public
+    # hook to add an ASGI route's operation, so the copy's method is replaced.
+    vars(config)["to_openapi_schema"] = to_openapi_schema
+    return config
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
