@@ -194,7 +194,8 @@ def inspect_callable(
     payload through a parameter named ``payload``.
     """
     try:
-        hints = typing.get_type_hints(fn)
+        # A class is called: what it asks for is its __init__'s parameters.
+        hints = typing.get_type_hints(fn.__init__ if isinstance(fn, type) else fn)
     except Exception as exc:  # an unresolvable forward reference names itself in exc
         raise RegistrationError(f"cannot resolve the annotations of {owner}: {exc}") from exc
     params: list[tuple[str, Source]] = []
@@ -212,6 +213,8 @@ def inspect_callable(
         found = _source_of(
             param.name, annotation, role=role, context_type=context_type, provided=provided, groups=groups
         )
+        if found is None and param.default is not param.empty:
+            continue  # left to its default
         if found is None:
             raise RegistrationError(
                 f"{owner}: cannot inject parameter {param.name!r} "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -29,7 +29,7 @@ from litestar.handlers import asgi
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPI
 from litestar.plugins import InitPlugin
-from litestar.types import Guard, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
+from litestar.types import Guard, Receive, Scope, Send
 
 from ._dispatch import DEFAULT_MAX_BODY_SIZE, Dispatcher, DispatchResult, error_body
 from ._forward import ChatKitServerLike, Forwarder
@@ -183,33 +183,34 @@ class ChatKitPlugin(InitPlugin):
         return await value if inspect.isawaitable(value) else value
 
 
-class _LazyRequest:
-    """The Litestar ``Request`` of one call, built on first use.
+class _BufferedRequest(Request[Any, Any, Any]):
+    """A Litestar ``Request`` whose body the endpoint has already read."""
 
-    The endpoint has already read the body; the request replays it, so
-    ``await request.body()`` still works.
-    """
+    __slots__ = ("_buffered",)
+
+    async def body(self) -> bytes:
+        return self._buffered
+
+    async def stream(self) -> AsyncGenerator[bytes, None]:
+        yield self._buffered
+
+
+class _LazyRequest:
+    """The Litestar ``Request`` of one call, built on first use."""
 
     __slots__ = ("_body", "_receive", "_request", "_scope")
 
     def __init__(self, scope: Scope, receive: Receive, body: bytes) -> None:
         self._scope = scope
         self._receive = receive
-        self._body: bytes | None = body
-        self._request: Request[Any, Any, Any] | None = None
+        self._body = body
+        self._request: _BufferedRequest | None = None
 
     def get(self) -> Request[Any, Any, Any]:
         if self._request is None:
-            self._request = Request(self._scope, self._replay)
+            self._request = _BufferedRequest(self._scope, self._receive)
+            self._request._buffered = self._body
         return self._request
-
-    async def _replay(self) -> ReceiveMessage:
-        body, self._body = self._body, None
-        if body is None:
-            message: ReceiveMessage = await self._receive()
-            return message
-        replayed: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": False}
-        return replayed
 
 
 class _DocumentedOpenAPI(OpenAPI):

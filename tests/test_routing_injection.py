@@ -1,0 +1,291 @@
+"""Injection: built-in sources, providers (sync, async, generators), the Litestar Request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from litestar.testing import TestClient
+from routing_support import ITEM, THREAD, body, call, event_types, parse_sse, seeded_store
+
+from chatkit_handlers import ActionContext, ActionRouter, Dispatcher, RegistrationError, on_action
+from chatkit_handlers.litestar import ChatKitPlugin
+from chatkit_handlers.stores import MemoryStore
+
+
+class Db:
+    """A stand-in for a resource the app manages."""
+
+    def __init__(self, name: str = "db") -> None:
+        self.name = name
+        self.closed = False
+
+
+class Clock:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+
+class User(msgspec.Struct):
+    name: str
+    roles: list[str] = []
+
+
+class Qty(msgspec.Struct):
+    n: int = 1
+
+
+def test_builtin_annotations_are_refused_at_registration() -> None:
+    router = ActionRouter()
+    with pytest.raises(RegistrationError) as info:
+
+        @router.on_action("x", streaming=False)
+        async def handler(ctx: ActionContext[Any], limit: int) -> None: ...
+
+    message = str(info.value)
+    assert "cannot inject parameter 'limit'" in message
+    assert "test_builtin_annotations_are_refused_at_registration.<locals>.handler" in message
+    assert "router.provide(Type, factory)" in message
+    with pytest.raises(RegistrationError, match=r"provide\(\): <class 'int'> cannot be provided"):
+        router.provide(int, lambda: 1)
+
+
+def test_unprovided_type_is_an_error_when_the_dispatcher_is_made() -> None:
+    router = ActionRouter()
+
+    @router.on_action("x", streaming=False)
+    async def handler(db: Db) -> None: ...
+
+    with pytest.raises(RegistrationError) as info:
+        Dispatcher(router, MemoryStore())
+    message = str(info.value)
+    assert "handler test_routing_injection." in message
+    assert "cannot inject parameter 'db'" in message
+    assert "nothing provides Db for action 'x'" in message
+    assert "router.provide(Db, factory)" in message
+    router.provide(Db, Db)
+    assert Dispatcher(router, MemoryStore()).needs == frozenset()
+
+
+def test_a_class_is_a_provider_and_defaults_are_kept() -> None:
+    router = ActionRouter()
+    router.provide(Db, Db)  # Db(name="db"): 'name' keeps its default
+    router.provide(Clock, Clock)  # Clock(db): injected
+
+    @router.on_action("x", streaming=False)
+    async def handler(clock: Clock, page: int = 1) -> None: ...
+
+    assert router.check() == frozenset()
+
+
+def test_provider_cycle_is_an_error() -> None:
+    router = ActionRouter()
+
+    def make_db(clock: Clock) -> Db:
+        return clock.db
+
+    router.provide(Db, make_db)
+    router.provide(Clock, Clock)
+
+    @router.on_action("x", streaming=False)
+    async def handler(db: Db) -> None: ...
+
+    with pytest.raises(RegistrationError, match="providers form a cycle: Db -> Clock -> Db"):
+        router.check()
+
+
+@pytest.mark.anyio
+async def test_providers_sync_async_chained_and_cached_per_request() -> None:
+    calls: list[str] = []
+    router = ActionRouter()
+
+    @router.provide(Db)
+    async def open_db(ctx: ActionContext[Any], payload: Any) -> Db:
+        calls.append(f"db for {ctx.action_type} n={payload.n}")
+        return Db()
+
+    def make_clock(db: Db) -> Clock:
+        calls.append("clock")
+        return Clock(db)
+
+    router.provide(Clock, make_clock)
+    seen: list[tuple[Db, Clock]] = []
+
+    @router.on_action("x", streaming=False)
+    async def handler(payload: Qty, db: Db, clock: Clock) -> None:
+        seen.append((db, clock))
+
+    assert (await call(router, "x", {"n": 2}))[0] == 200
+    assert (await call(router, "x", {"n": 3}))[0] == 200
+    # Once per request (the clock's Db is the handler's Db), fresh for the next request.
+    assert calls == ["db for x n=2", "clock", "db for x n=3", "clock"]
+    assert seen[0][1].db is seen[0][0]
+    assert seen[0][0] is not seen[1][0]
+
+
+@pytest.mark.anyio
+async def test_generator_provider_tears_down_after_the_stream() -> None:
+    log: list[str] = []
+    router = ActionRouter()
+
+    @router.provide(Db)
+    async def session() -> AsyncIterator[Db]:
+        db = Db()
+        log.append("open")
+        try:
+            yield db
+        finally:
+            log.append("close")
+
+    @router.provide(Clock)
+    def clock(db: Db) -> Iterator[Clock]:
+        yield Clock(db)
+        log.append("clock done")
+
+    @router.on_action("x")
+    async def handler(ctx: ActionContext[Any], clock: Clock) -> AsyncIterator[Any]:
+        log.append("handler start")
+        yield ctx.progress("working")
+        log.append("handler end")
+
+    status, events = await call(router, "x")
+    assert status == 200
+    assert event_types(events) == ["stream_options", "progress_update"]
+    assert log == ["open", "handler start", "handler end", "clock done", "close"]
+
+
+class Account:
+    """A request context type that is not a Struct."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@pytest.mark.anyio
+async def test_providers_and_context_type_of_including_routers() -> None:
+    inner = ActionRouter(prefix="in.")
+    root = ActionRouter(context_type=Account)
+    root.provide(Db, lambda: Db("root"))
+    inner.provide(Db, lambda: Db("inner"))  # the innermost router's provider wins
+    root.provide(Clock, Clock)  # only the root provides a Clock
+    got: list[Any] = []
+
+    # Registered before the sub-router is included anywhere: resolved when the root compiles.
+    @inner.on_action("x", streaming=False)
+    async def handler(account: Account, db: Db, clock: Clock, payload: Qty) -> None:
+        got.append((account.name, db.name, clock.db is db, payload))
+
+    root.include(inner)
+    status, _ = await call(root, "in.x", {"n": 5}, context=Account("ann"))
+    assert status == 200
+    assert got == [("ann", "inner", True, Qty(5))]
+
+
+@pytest.mark.anyio
+async def test_a_provided_struct_is_not_taken_for_the_payload() -> None:
+    router = ActionRouter()
+    router.provide(User, lambda context: context)
+    got: list[Any] = []
+
+    @router.on_action("x", streaming=False)
+    async def handler(user: User, payload: Qty) -> None:
+        got.append((user, payload))
+
+    await call(router, "x", {"n": 1}, context=User("bob"))
+    assert got == [(User("bob"), Qty(1))]
+
+
+def _litestar_app(router: ActionRouter, store: MemoryStore, **plugin: Any) -> Litestar:
+    return Litestar(
+        plugins=[ChatKitPlugin(router, store=store, **plugin)], state=State({"greeting": "hello"})
+    )
+
+
+def _post(client: TestClient[Any], action: str, payload: Any = None, **kwargs: Any) -> Any:
+    return client.post("/chatkit", content=body(action, payload, streaming=False), **kwargs)
+
+
+@pytest.mark.anyio
+async def test_litestar_request_reaches_providers_and_handlers() -> None:
+    router = ActionRouter()
+
+    @router.provide(User)
+    async def current_user(request: Request[Any, Any, Any]) -> User:
+        raw = await request.body()  # the endpoint already read it: replayed
+        assert b"threads.sync_custom_action" in raw
+        return User(request.headers.get("x-user", "anonymous"))
+
+    @router.on_action("whoami", streaming=False)
+    async def whoami(user: User, request: Request[Any, Any, Any], ctx: ActionContext[Any]) -> Any:
+        assert request.app.state.greeting == "hello"
+        assert ctx.context == "derived"
+        return {"type": "Card", "children": [{"type": "Text", "value": user.name}]}
+
+    store = await seeded_store()
+    app = _litestar_app(router, store, context=lambda request: "derived")
+    with TestClient(app) as client:
+        response = _post(client, "whoami", headers={"x-user": "ann"})
+        assert response.status_code == 200, response.text
+        assert response.json()["updated_item"]["widget"]["children"][0]["value"] == "ann"
+
+
+@pytest.mark.anyio
+async def test_litestar_request_is_built_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    import chatkit_handlers.litestar as adapter
+
+    built: list[object] = []
+    original = adapter._LazyRequest.get
+
+    def counting(self: Any) -> Any:
+        built.append(self)
+        return original(self)
+
+    monkeypatch.setattr(adapter._LazyRequest, "get", counting)
+    router = ActionRouter()
+
+    @on_action("plain", streaming=False)
+    async def plain() -> None: ...
+
+    router.add(plain)
+
+    @router.on_action("needs")
+    async def needs(ctx: ActionContext[Any], request: Request[Any, Any, Any]) -> AsyncIterator[Any]:
+        yield ctx.progress(request.url.path)
+
+    plain_only = ActionRouter()
+    plain_only.add(plain)
+    with TestClient(_litestar_app(plain_only, await seeded_store())) as client:
+        assert _post(client, "plain").status_code == 200
+    assert built == []  # the router asks for no Request: none is built
+    with TestClient(_litestar_app(router, await seeded_store())) as client:
+        assert _post(client, "plain").status_code == 200
+        assert built == []  # this handler asks for none
+        response = client.post("/chatkit", content=body("needs"))
+        assert [e.get("text") for e in parse_sse(response.content)] == [None, "/chatkit"]
+        assert len(built) == 1
+
+
+def test_request_outside_litestar_is_refused_at_dispatcher_creation() -> None:
+    router = ActionRouter()
+
+    @router.on_action("x", streaming=False)
+    async def handler(request: Request[Any, Any, Any]) -> None: ...
+
+    with pytest.raises(RegistrationError, match="nothing provides Request"):
+        Dispatcher(router, MemoryStore())
+
+
+def test_arguments_by_source_are_looked_up_once() -> None:
+    router = ActionRouter()
+
+    @router.on_action("x", streaming=False)
+    async def handler(payload: Qty, ctx: ActionContext[Any]) -> None: ...
+
+    route = router.lookup("x")
+    assert route is not None
+    assert route._plain  # nothing runs around it: the handler is called directly
+    assert THREAD and ITEM  # the support module's ids are what call() uses
