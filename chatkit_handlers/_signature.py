@@ -158,6 +158,17 @@ def _custom_class(info: Any, seen: set[int]) -> type | None:
     return None
 
 
+def _annotated(fn: Callable[..., Any]) -> Any:
+    """What holds ``fn``'s parameter annotations: a class is called, so its ``__init__``
+    (a Struct or a class without a Python ``__init__`` annotates its fields instead)."""
+    if isinstance(fn, type):
+        for klass in fn.__mro__:
+            init = vars(klass).get("__init__")
+            if init is not None:
+                return init if inspect.isfunction(init) else fn
+    return fn
+
+
 def inspect_handler(
     fn: Callable[..., Any],
     *,
@@ -194,8 +205,7 @@ def inspect_callable(
     payload through a parameter named ``payload``.
     """
     try:
-        # A class is called: what it asks for is its __init__'s parameters.
-        hints = typing.get_type_hints(fn.__init__ if isinstance(fn, type) else fn)
+        hints = typing.get_type_hints(_annotated(fn))
     except Exception as exc:  # an unresolvable forward reference names itself in exc
         raise RegistrationError(f"cannot resolve the annotations of {owner}: {exc}") from exc
     params: list[tuple[str, Source]] = []

@@ -187,6 +187,7 @@ class _BufferedRequest(Request[Any, Any, Any]):
     """A Litestar ``Request`` whose body the endpoint has already read."""
 
     __slots__ = ("_buffered",)
+    _buffered: bytes
 
     async def body(self) -> bytes:
         return self._buffered

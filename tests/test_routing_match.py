@@ -199,7 +199,7 @@ def test_cycles_and_double_inclusion_are_errors() -> None:
         a.include(b)
     other = ActionRouter()
     with pytest.raises(
-        RegistrationError, match="already included in ActionRouter.*a router can be included once"
+        RegistrationError, match=r"already included in ActionRouter.*a router can be included once"
     ):
         other.include(c)
 

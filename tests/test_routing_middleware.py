@@ -121,7 +121,7 @@ async def test_stream_middleware_may_short_circuit_with_events() -> None:
         ran.append("work")
         yield ctx.progress("x")
 
-    status, events = await call(router, "work")
+    _, events = await call(router, "work")
     assert event_types(events) == ["stream_options", "notice"]
     assert events[1]["message"] == "Down for maintenance"
     assert ran == []
