@@ -264,12 +264,66 @@ def _doc(text: str | None) -> list[str]:
     return ["/**", *(f" * {line}".rstrip() for line in text.splitlines()), " */"]
 
 
+def _closing(source: str, start: int) -> int:
+    """The index of the parenthesis closing the group opened at ``source[start]``."""
+    depth, i, in_class = 0, start, False
+    while i < len(source):
+        c = source[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _template(source: str) -> str | None:
+    """A TypeScript template literal body for a regular expression made of literal text and
+    groups (each group becomes ``${string}``), or ``None`` when it is anything more."""
+    out: list[str] = []
+    i = 0
+    while i < len(source):
+        c = source[i]
+        if source.startswith((".+", ".*"), i):  # a wildcard's tail
+            out.append("${string}")
+            i += 2
+        elif c == "\\" and i + 1 < len(source) and not source[i + 1].isalnum():
+            out.append(source[i + 1])
+            i += 2
+        elif c == "(":
+            end = _closing(source, i)
+            if end == -1 or (end + 1 < len(source) and source[end + 1] in "*+?{"):
+                return None
+            if source.startswith("(?:", i):
+                inner = _template(source[i + 3 : end])
+                if inner is None:
+                    return None
+                out.append(inner)
+            else:
+                out.append("${string}")
+            i = end + 1
+        elif c in ".^$*+?{}[]|)\\":
+            return None
+        else:
+            out.append(c.replace("`", "\\`"))
+            i += 1
+    return "".join(out)
+
+
 def _ts_type_literal(route: Route) -> str:
     if route.pattern is None:
         return json.dumps(route.type)
-    if route.type.endswith("*") and "*" not in route.type[:-1]:
-        return "`" + route.type[:-1].replace("`", "\\`").replace("${", "\\${") + "${string}`"
-    return "string"
+    template = _template(route.pattern.pattern)
+    return f"`{template}`" if template is not None else "string"
 
 
 def typescript(routes: Sequence[Route], *, source: str | None = None) -> str:

@@ -96,7 +96,7 @@ def _source_of(
     name: str,
     annotation: Any,
     *,
-    role: Role,
+    struct_payload: bool,
     context_type: Any,
     provided: Collection[type],
     groups: Collection[str],
@@ -122,7 +122,7 @@ def _source_of(
         return Source.DEPENDENCY, optional
     if name == "context":
         return Source.REQUEST_CONTEXT, optional
-    if name == "payload" or (role == "handler" and _is_struct(bare)):
+    if name == "payload" or (struct_payload and _is_struct(bare)):
         return Source.PAYLOAD, optional
     if dependency_key(bare) is not None:
         # Resolved when the route table is compiled: by a provider of this router
@@ -169,6 +169,13 @@ def _annotated(fn: Callable[..., Any]) -> Any:
     return fn
 
 
+def _two_payloads(owner: str, first: str, second: str) -> RegistrationError:
+    return RegistrationError(
+        f"{owner}: two payload parameters, {first!r} and {second!r}; an action has one payload "
+        "(name it 'payload'; other Struct-annotated parameters are then provided types)"
+    )
+
+
 def inspect_handler(
     fn: Callable[..., Any],
     *,
@@ -201,8 +208,10 @@ def inspect_callable(
 ) -> HandlerSignature:
     """Inspect a handler, guard or provider (``owner`` names it in errors).
 
-    Only a handler has a decoded payload: a guard or provider gets the validated
-    payload through a parameter named ``payload``.
+    Only a handler has a decoded payload: a parameter named ``payload``, or else
+    the one parameter annotated with a ``msgspec.Struct`` (beside a parameter
+    named ``payload``, a Struct-annotated parameter is a provided type). A guard
+    or provider gets the validated payload through a parameter named ``payload``.
     """
     try:
         hints = typing.get_type_hints(_annotated(fn))
@@ -213,7 +222,10 @@ def inspect_callable(
     payload_type: Any = None
     payload_name: str | None = None
     sender_required = False
-    for param in inspect.signature(fn).parameters.values():
+    signature = inspect.signature(fn)
+    named = "payload" in signature.parameters and "payload" not in groups
+    struct_payload = role == "handler" and not named
+    for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
             raise RegistrationError(
                 f"{owner}: parameter {param.name!r} must be a plain named "
@@ -221,7 +233,12 @@ def inspect_callable(
             )
         annotation = hints.get(param.name, param.annotation)
         found = _source_of(
-            param.name, annotation, role=role, context_type=context_type, provided=provided, groups=groups
+            param.name,
+            annotation,
+            struct_payload=struct_payload,
+            context_type=context_type,
+            provided=provided,
+            groups=groups,
         )
         if found is None and param.default is not param.empty:
             continue  # left to its default
@@ -236,11 +253,7 @@ def inspect_callable(
         source, optional = found
         if source is Source.PAYLOAD:
             if payload_name is not None:
-                raise RegistrationError(
-                    f"{owner}: two payload parameters, {payload_name!r} and "
-                    f"{param.name!r}; an action has one payload (a Struct type that a provider "
-                    "offers is injected only if router.provide() was called before registration)"
-                )
+                raise _two_payloads(owner, payload_name, param.name)
             payload_name = param.name
             payload_type = Any if annotation is inspect.Parameter.empty else annotation
         elif source is Source.SENDER and not optional:
@@ -253,6 +266,10 @@ def inspect_callable(
         params.append((param.name, source))
     if role != "handler":
         return HandlerSignature(tuple(params), None, False, keys)
+    if named and payload_type is not None:
+        for name, key in keys.items():
+            if key is not None and key is dependency_key(_strip_optional(payload_type)[0]):
+                raise _two_payloads(owner, "payload", name)
     if payload_type is not None:
         try:
             msgspec.json.Decoder(payload_type)

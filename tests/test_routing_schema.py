@@ -55,6 +55,9 @@ def shop_router() -> ActionRouter:
     @router.on_action(re.compile(r"item\.(?P<sku>\w+)"), streaming=False)
     async def item_action(sku: str, payload: Line) -> None: ...
 
+    @router.on_action(re.compile(r"legacy[0-9]+"), streaming=False)
+    async def legacy() -> None: ...
+
     return router
 
 
@@ -66,6 +69,7 @@ def test_json_schema_is_keyed_by_action_type() -> None:
         "shop.cart.add",
         "shop.admin.*",
         r"shop.item\.(?P<sku>\w+)",
+        "shop.legacy[0-9]+",
     ]
     checkout = schema["shop.checkout"]
     assert checkout["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -92,11 +96,13 @@ def test_typescript_declarations() -> None:
     assert 'export interface ShopCheckoutAction {\n  type: "shop.checkout";\n  payload: Checkout;\n}' in ts
     assert 'export interface ShopCartClearAction {\n  type: "shop.cart.clear";\n  payload?: null;\n}' in ts
     assert "  type: `shop.admin.${string}`;" in ts
-    assert "export interface ItemActionAction {\n  type: string;\n  payload: Line;\n}" in ts
+    # A regular expression of literal text and groups becomes a template literal type.
+    assert "export interface ItemActionAction {\n  type: `shop.item.${string}`;\n  payload: Line;\n}" in ts
+    assert "export interface LegacyAction {\n  type: string;\n  payload?: null;\n}" in ts
     assert " * Pay for the cart\n * Sync action: set `streaming: false` in the widget's ActionConfig." in ts
     assert (
         "export type Action = ShopCheckoutAction | ShopCartClearAction | ShopCartAddAction"
-        " | ShopAdminAnyAction | ItemActionAction;" in ts
+        " | ShopAdminAnyAction | ItemActionAction | LegacyAction;" in ts
     )
     assert (
         'export interface ActionPayloads {\n  "shop.checkout": Checkout;\n  "shop.cart.clear": null;\n'

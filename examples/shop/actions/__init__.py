@@ -1,0 +1,1 @@
+"""The shop's actions, one module per namespace; the app includes the whole package."""
