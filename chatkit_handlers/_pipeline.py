@@ -55,16 +55,17 @@ async def call_sync(route: Route, ctx: ActionContext[Any], payload: Any, extras:
             raise ActionTimeoutError(route.type, timeout)
         return result
 
+    failure: BaseException | None = None
     try:
-        result = await link(route.middleware, innermost, ctx)
+        return await link(route.middleware, innermost, ctx)
     except Exception as exc:
-        await scope.close(exc)
+        failure = exc
         mapped = await translate(exc, ctx, route._errors)
         if mapped is exc:
             raise
         raise mapped from exc
-    await scope.close()
-    return result
+    finally:
+        await scope.close(failure)
 
 
 async def _run(route: Route, kwargs: dict[str, Any], *, abandon: bool) -> Any:

@@ -105,10 +105,10 @@ class ActionRouter:
         "_local",
         "_middleware",
         "_parent",
+        "_prefix",
         "_providers",
         "_sources",
         "_table",
-        "prefix",
     )
 
     def __init__(
@@ -121,7 +121,7 @@ class ActionRouter:
     ) -> None:
         if not isinstance(prefix, str) or "*" in prefix:
             raise TypeError(f"ActionRouter(prefix=...) takes a plain string, got {prefix!r}")
-        self.prefix = prefix
+        self._prefix = prefix
         self._context_type = context_type
         self._entries: list[Route | _Include] = []
         self._local: dict[tuple[str, bool], Route] = {}
@@ -136,6 +136,11 @@ class ActionRouter:
             self.guard(fn)
         for fn in middleware:
             self.middleware(fn)
+
+    @property
+    def prefix(self) -> str:
+        """The namespace in front of every type registered on or included into this router."""
+        return self._prefix
 
     def __repr__(self) -> str:
         prefix = f"prefix={self.prefix!r}, " if self.prefix else ""
@@ -164,9 +169,13 @@ class ActionRouter:
         The function is not marked for module discovery: it belongs to this router only.
         """
         spec = make_spec(
-            type, streaming=streaming, guards=guards, middleware=middleware, timeout=timeout,
+            type,
+            streaming=streaming,
+            guards=guards,
+            middleware=middleware,
+            timeout=timeout,
             description=description,
-        )  # fmt: skip
+        )
 
         def register(fn: F) -> F:
             self._register(spec, fn)
@@ -253,9 +262,12 @@ class ActionRouter:
             if not callable(fn):
                 raise TypeError(f"provide({key.__qualname__}, ...) takes a callable factory, got {fn!r}")
             sig = inspect_callable(
-                fn, role="provider", owner=f"provider {qualname(fn)} of {key.__qualname__}",
-                context_type=self._context_type, provided=self._visible_types(),
-            )  # fmt: skip
+                fn,
+                role="provider",
+                owner=f"provider {qualname(fn)} of {key.__qualname__}",
+                context_type=self._context_type,
+                provided=self._visible_types(),
+            )
             self._providers[key] = Provider(key, fn, sig)
             self._invalidate()
             return fn
@@ -287,16 +299,16 @@ class ActionRouter:
 
     @overload
     def on_error(
-        self, exc_type: type[BaseException], handler: Callable[..., Any], *, status_code: int = 400
+        self, exc_type: type[Exception], handler: Callable[..., Any], *, status_code: int = 400
     ) -> None: ...
     @overload
     def on_error(
-        self, exc_type: type[BaseException], handler: None = None, *, status_code: int = 400
+        self, exc_type: type[Exception], handler: None = None, *, status_code: int = 400
     ) -> Callable[[F], F]: ...
 
     def on_error(
         self,
-        exc_type: type[BaseException],
+        exc_type: type[Exception],
         handler: Callable[..., Any] | None = None,
         *,
         status_code: int = 400,
@@ -308,8 +320,10 @@ class ActionRouter:
         ``_errorhandlers``); ``status_code`` is the HTTP status of a sync
         action's answer for an event. The most specific type wins.
         """
-        if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
-            raise TypeError(f"on_error() takes an exception class, got {exc_type!r}")
+        if not (isinstance(exc_type, type) and issubclass(exc_type, Exception)):
+            raise TypeError(
+                f"on_error() takes an exception class (a subclass of Exception), got {exc_type!r}"
+            )
 
         def register(fn: F) -> F:
             self._errors[exc_type] = ErrorHandler(fn, status_code)
@@ -394,9 +408,12 @@ class ActionRouter:
         if not callable(fn):
             raise TypeError(f"a guard must be callable, got {fn!r}")
         sig = inspect_callable(
-            fn, role="guard", owner=f"guard {qualname(fn)}", context_type=self._context_type,
+            fn,
+            role="guard",
+            owner=f"guard {qualname(fn)}",
+            context_type=self._context_type,
             provided=self._visible_types(),
-        )  # fmt: skip
+        )
         return Guard(fn, sig)
 
     def _register(self, spec: ActionSpec, fn: Callable[..., Any], prefix: str = "") -> None:
@@ -475,7 +492,7 @@ class ActionRouter:
         providers: Mapping[type, Provider],
         errors: Mapping[type, ErrorHandler],
     ) -> None:
-        prefix += self.prefix
+        prefix += self._prefix
         guards += self._guards
         middleware += self._middleware
         if self._context_type is not None and dependency_key(self._context_type) is not None:

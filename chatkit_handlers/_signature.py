@@ -192,9 +192,13 @@ def inspect_handler(
         groups: the named groups of the handler's action type pattern.
     """
     return inspect_callable(
-        fn, role="handler", owner=f"handler {qualname(fn)}", context_type=context_type,
-        provided=provided, groups=groups,
-    )  # fmt: skip
+        fn,
+        role="handler",
+        owner=f"handler {qualname(fn)}",
+        context_type=context_type,
+        provided=provided,
+        groups=groups,
+    )
 
 
 def inspect_callable(
