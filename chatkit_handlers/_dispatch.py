@@ -286,12 +286,12 @@ class Dispatcher:
             if item is None:
                 return DispatchResult(200, _EMPTY_RESPONSE, request_type="threads.sync_custom_action")
             await self.store.save_item(ctx.thread.id, item, context=ctx.context)
+        except Reply as exc:  # a guard's refusal, a timeout, an error handler's answer
+            return DispatchResult(exc.status_code, exc.body())
         except ActionError as exc:
             return DispatchResult(
                 exc.status_code, error_body("custom", exc.message, allow_retry=exc.allow_retry)
             )
-        except Reply as exc:  # a guard's refusal, a timeout, an error handler's answer
-            return DispatchResult(exc.status_code, exc.body())
         except Exception:
             logger.exception("sync handler for action %r failed", route.type)
             return DispatchResult(

@@ -53,16 +53,22 @@ class ActionTimeoutError(TimeoutError):
         self.timeout = timeout
 
 
-class Reply(Exception):
+class Reply(ActionError):
     """The answer is decided before or instead of the handler's: a refusal or a mapped error.
 
     Internal: the dispatcher answers ``status_code`` with the event as the JSON
-    error body (sync), or ends the stream with the event.
+    error body (sync), or ends the stream with the event. Being an
+    ``ActionError``, it is also understood where only that is (the ChatKitServer
+    bridge shows its message as a ``custom`` error).
     """
 
     def __init__(self, status_code: int, event: ErrorEvent | NoticeEvent) -> None:
-        super().__init__(event.message)
-        self.status_code = status_code
+        if isinstance(event, ErrorEvent):
+            super().__init__(
+                event.message or event.code, allow_retry=event.allow_retry, status_code=status_code
+            )
+        else:
+            super().__init__(event.message, status_code=status_code)
         self.event = event
 
     def body(self) -> bytes:

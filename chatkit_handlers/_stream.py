@@ -83,10 +83,10 @@ async def run_stream(
         if writes:
             assert ctx.store is not None
             await writes.flush(ctx.store, ctx.context)
-    except ActionError as exc:
-        yield frame(ErrorEvent(code="custom", message=exc.message, allow_retry=exc.allow_retry))
     except Reply as exc:  # a guard's refusal, a timeout, an error handler's answer
         yield frame(exc.event)
+    except ActionError as exc:
+        yield frame(ErrorEvent(code="custom", message=exc.message, allow_retry=exc.allow_retry))
     except Exception:
         logger.exception("streaming handler for action %r failed", route.type)
         yield frame(ErrorEvent(code="stream.error", allow_retry=True))

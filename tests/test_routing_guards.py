@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -174,3 +175,38 @@ def test_guard_parameters_are_checked_at_registration() -> None:
         ActionRouter().add(handler)
     with pytest.raises(TypeError, match="guards must be a list of callables"):
         on_action("x", guards=["admin"])  # type: ignore[list-item]
+
+
+@pytest.mark.anyio
+async def test_guards_also_apply_through_the_chatkit_server_bridge() -> None:
+    from chatkit import types as ck
+    from chatkit.actions import Action
+    from chatkit.server import ChatKitServer, StreamingResult
+
+    from chatkit_handlers.bridge import RoutedActions
+    from examples.bridge.store import MemoryChatKitStore
+
+    ran: list[str] = []
+    router = make_router(ran)
+
+    class Server(RoutedActions, ChatKitServer[Any]):
+        actions = router
+
+        async def respond(self, thread: Any, input_user_message: Any, context: Any) -> AsyncIterator[Any]:
+            return
+            yield
+
+    store = MemoryChatKitStore()
+    thread = ck.ThreadMetadata(id="thr_b", created_at=datetime.now())
+    await store.save_thread(thread, context=None)
+    server = Server(store=store)
+    params = ck.ThreadCustomActionParams(thread_id="thr_b", action=Action[str, Any](type="order.cancel"))
+    result = await server.process(
+        ck.ThreadsCustomActionReq(params=params).model_dump_json().encode(), User("eve")
+    )
+    assert isinstance(result, StreamingResult)
+    chunks = [chunk async for chunk in result]
+    events = [msgspec.json.decode(c.removeprefix(b"data: ")) for c in b"".join(chunks).split(b"\n\n") if c]
+    assert events[-1]["type"] == "error"
+    assert "refused by guard require_role('admin')" in events[-1]["message"]
+    assert ran == []

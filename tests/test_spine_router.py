@@ -436,9 +436,10 @@ def test_context_type_is_injected_by_annotation() -> None:
     assert route.payload_type is Increment
     ctx: ActionContext[Any] = ActionContext(thread=ThreadMetadata(id="t"), context=User("ann"))
     assert route.arguments(ctx, None) == {"user": User("ann"), "payload": None}
-    # Without context_type, a Struct-annotated parameter is a payload: two payloads.
-    with pytest.raises(RegistrationError, match="two payload parameters"):
-        register(handler)
+    # Without context_type, a Struct-annotated parameter beside the one named 'payload' is a
+    # provided type (issue 5); nothing provides it, which the router reports when checked.
+    with pytest.raises(RegistrationError, match="cannot inject parameter 'user': nothing provides User"):
+        register(handler).check()
 
 
 def test_widget_item_parameter_requires_a_sender() -> None:
