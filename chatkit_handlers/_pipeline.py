@@ -5,8 +5,8 @@ calls the handler directly. Otherwise the order is::
 
     middleware (router, outermost first; then the handler's own)
       -> guards (router guards, then the handler's)
-        -> providers (resolved lazily, once per request)
-          -> the handler, bounded by its timeout
+        -> providers (resolved lazily, once per request)  } bounded together
+          -> the handler                                  } by its timeout
 
 and whatever escapes the middleware is mapped by the route's error handlers
 (``_errorhandlers.translate``) into what the dispatcher answers.
@@ -15,9 +15,9 @@ and whatever escapes the middleware is mapped by the route's error handlers
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
-from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing, asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -33,9 +33,44 @@ if TYPE_CHECKING:
 
 __all__ = ["call_stream", "call_sync"]
 
+T = TypeVar("T")
+
 
 def _scope(route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None) -> Scope:
     return Scope(ctx, payload, route._providers, route._groups, extras)
+
+
+async def _within(route: Route, deadline: float | None, step: Callable[[], Awaitable[T]]) -> T:
+    """Await ``step()``, cancelled at ``deadline`` (then ``ActionTimeoutError``)."""
+    if deadline is None:
+        return await step()
+    # Each scope covers the handler's own work only, never a yield to the client.
+    with anyio.CancelScope(deadline=deadline) as limit:
+        result = await step()
+    if limit.cancelled_caught:
+        assert route.timeout is not None
+        raise ActionTimeoutError(route.type, route.timeout)
+    return result
+
+
+@asynccontextmanager
+async def _answered(route: Route, scope: Scope) -> AsyncIterator[None]:
+    """Map what escapes the chain to what the dispatcher answers; close the scope whatever happens."""
+    failure: BaseException | None = None
+    try:
+        yield
+    except Exception as exc:
+        failure = exc
+        mapped = await translate(exc, scope.ctx, route._errors)
+        if mapped is exc:
+            raise
+        raise mapped from exc
+    finally:
+        await scope.close(failure)
+
+
+def _deadline(route: Route) -> float | None:
+    return anyio.current_time() + route.timeout if route.timeout is not None else None
 
 
 async def call_sync(route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None) -> Any:
@@ -44,28 +79,13 @@ async def call_sync(route: Route, ctx: ActionContext[Any], payload: Any, extras:
 
     async def innermost() -> Any:
         await run_guards(route._guards, scope)
-        kwargs = await scope.arguments(route._signature)
-        timeout = route.timeout
-        if timeout is None:
-            return await _run(route, kwargs, abandon=False)
-        with anyio.CancelScope(deadline=anyio.current_time() + timeout) as deadline:
-            # A plain-def handler's thread cannot be stopped: it is abandoned (it runs on, unheard).
-            result = await _run(route, kwargs, abandon=True)
-        if deadline.cancelled_caught:
-            raise ActionTimeoutError(route.type, timeout)
-        return result
+        deadline = _deadline(route)
+        kwargs = await _within(route, deadline, lambda: scope.arguments(route._signature))
+        # A plain-def handler's thread cannot be stopped: past a deadline it is abandoned.
+        return await _within(route, deadline, lambda: _run(route, kwargs, abandon=deadline is not None))
 
-    failure: BaseException | None = None
-    try:
+    async with _answered(route, scope):
         return await link(route.middleware, innermost, ctx)
-    except Exception as exc:
-        failure = exc
-        mapped = await translate(exc, ctx, route._errors)
-        if mapped is exc:
-            raise
-        raise mapped from exc
-    finally:
-        await scope.close(failure)
 
 
 async def _run(route: Route, kwargs: dict[str, Any], *, abandon: bool) -> Any:
@@ -84,35 +104,20 @@ async def call_stream(
 
     async def innermost() -> None:
         await run_guards(route._guards, scope)
-        kwargs = await scope.arguments(route._signature)
+        deadline = _deadline(route)
+        kwargs = await _within(route, deadline, lambda: scope.arguments(route._signature))
         async with aclosing(route.handler(**kwargs)) as events:
-            timeout = route.timeout
-            if timeout is None:
+            if deadline is None:
                 async for event in events:
                     await emit(event)
                 return
-            deadline = anyio.current_time() + timeout
             while True:
-                # The scope covers the handler's work only, never a yield to the client.
-                with anyio.CancelScope(deadline=deadline) as limit:
-                    try:
-                        event = await events.__anext__()
-                    except StopAsyncIteration:
-                        return
-                if limit.cancelled_caught:
-                    raise ActionTimeoutError(route.type, timeout)
+                try:
+                    event = await _within(route, deadline, events.__anext__)
+                except StopAsyncIteration:
+                    return
                 await emit(event)
 
-    failure: BaseException | None = None
-    try:
-        async with aclosing(drive(link(route.middleware, innermost, ctx))) as events:
-            async for event in events:
-                yield event
-    except Exception as exc:
-        failure = exc
-        mapped = await translate(exc, ctx, route._errors)
-        if mapped is exc:
-            raise
-        raise mapped from exc
-    finally:
-        await scope.close(failure)
+    async with _answered(route, scope), aclosing(drive(link(route.middleware, innermost, ctx))) as events:
+        async for event in events:
+            yield event

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._signature import HandlerSignature, Source, qualname
+from ._signature import HandlerSignature, Source, plain_arguments, qualname
 from .errors import RegistrationError
 
 if TYPE_CHECKING:
@@ -84,25 +84,10 @@ class Scope:
 
     async def arguments(self, sig: HandlerSignature) -> dict[str, Any]:
         """The keyword arguments for a callable with signature ``sig``."""
-        ctx = self.ctx
-        kwargs: dict[str, Any] = {}
+        kwargs = plain_arguments(sig.params, self.ctx, self.payload, self.groups)
         for name, source in sig.params:
             if source is Source.DEPENDENCY:
                 kwargs[name] = await self.get(sig.keys[name])
-            elif source is Source.CONTEXT:
-                kwargs[name] = ctx
-            elif source is Source.PAYLOAD:
-                kwargs[name] = self.payload
-            elif source is Source.SENDER:
-                kwargs[name] = ctx.sender
-            elif source is Source.THREAD:
-                kwargs[name] = ctx.thread
-            elif source is Source.REQUEST_CONTEXT:
-                kwargs[name] = ctx.context
-            elif source is Source.MATCH:
-                kwargs[name] = self.groups[sig.keys[name]] if self.groups is not None else None
-            else:
-                kwargs[name] = ctx.store
         return kwargs
 
     async def get(self, key: type) -> Any:

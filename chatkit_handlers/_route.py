@@ -26,7 +26,7 @@ from ._match import TypeMatcher, parse_type
 from ._middleware import check_middleware
 from ._pipeline import call_stream, call_sync
 from ._providers import Extras, Provider
-from ._signature import HandlerSignature, Source, qualname
+from ._signature import HandlerSignature, Source, plain_arguments, qualname
 from .errors import DispatchError, RegistrationError
 
 __all__ = ["Route", "duplicate_error"]
@@ -200,26 +200,8 @@ class Route:
             raise DispatchError(422, "payload.invalid", f"malformed payload: {exc}") from None
 
     def arguments(self, ctx: ActionContext[Any], payload: Any) -> dict[str, Any]:
-        """The keyword arguments for the handler, looked up from ``ctx`` (no provided types)."""
-        kwargs: dict[str, Any] = {}
-        for name, source in self._params:
-            if source is Source.CONTEXT:
-                kwargs[name] = ctx
-            elif source is Source.PAYLOAD:
-                kwargs[name] = payload
-            elif source is Source.SENDER:
-                kwargs[name] = ctx.sender
-            elif source is Source.THREAD:
-                kwargs[name] = ctx.thread
-            elif source is Source.REQUEST_CONTEXT:
-                kwargs[name] = ctx.context
-            elif source is Source.MATCH:
-                kwargs[name] = self._groups[name] if self._groups is not None else None
-            elif source is Source.STORE:
-                kwargs[name] = ctx.store
-            else:
-                raise RuntimeError(f"parameter {name!r} of {qualname(self.handler)} is provided per request")
-        return kwargs
+        """The keyword arguments for the handler, looked up from ``ctx`` (a route without provided types)."""
+        return plain_arguments(self._params, ctx, payload, self._groups)
 
     async def call_sync(self, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None) -> Any:
         """Run a ``streaming=False`` handler; a plain ``def`` runs in a worker thread."""

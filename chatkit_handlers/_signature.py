@@ -25,7 +25,15 @@ from .errors import RegistrationError
 from .stores import Store
 from .types import ThreadMetadata, WidgetItem
 
-__all__ = ["HandlerSignature", "Source", "dependency_key", "inspect_callable", "inspect_handler", "qualname"]
+__all__ = [
+    "HandlerSignature",
+    "Source",
+    "dependency_key",
+    "inspect_callable",
+    "inspect_handler",
+    "plain_arguments",
+    "qualname",
+]
 
 
 class Source(enum.Enum):
@@ -63,6 +71,32 @@ Role = Literal["handler", "guard", "provider"]
 _NEVER_PROVIDED = frozenset(
     {int, float, complex, str, bytes, bytearray, bool, list, dict, tuple, set, frozenset, object, type}
 )
+
+
+def plain_arguments(
+    params: tuple[tuple[str, Source], ...],
+    ctx: ActionContext[Any],
+    payload: Any,
+    groups: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """The keyword arguments looked up from ``ctx`` (all but provided types, which a Scope adds)."""
+    kwargs: dict[str, Any] = {}
+    for name, source in params:
+        if source is Source.CONTEXT:
+            kwargs[name] = ctx
+        elif source is Source.PAYLOAD:
+            kwargs[name] = payload
+        elif source is Source.SENDER:
+            kwargs[name] = ctx.sender
+        elif source is Source.THREAD:
+            kwargs[name] = ctx.thread
+        elif source is Source.REQUEST_CONTEXT:
+            kwargs[name] = ctx.context
+        elif source is Source.STORE:
+            kwargs[name] = ctx.store
+        elif source is Source.MATCH:  # a pattern group is named as the parameter
+            kwargs[name] = groups[name] if groups is not None else None
+    return kwargs
 
 
 def qualname(fn: Callable[..., Any]) -> str:
