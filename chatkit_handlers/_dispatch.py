@@ -5,10 +5,15 @@ ChatKitServer bridge are thin shells over :meth:`Dispatcher.dispatch`.
 
 Everything a request can get wrong is found before a handler runs or a stream
 starts, and answered with a precise 4xx (see ``DispatchError``).
+
+Concurrent actions on one widget or thread are serialized with the store's
+locks (see ``_locking``), and what the dispatcher persists for a handler is
+written in one store transaction.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Collection
 from typing import Any, Union
@@ -18,10 +23,11 @@ import msgspec
 from ._coerce import to_updated_item
 from ._context import ActionContext
 from ._errorhandlers import Reply
+from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, sync_keys
 from ._providers import Extras
 from ._router import ActionRouter, Route
 from ._stream import run_stream
-from .errors import ActionError, DispatchError, NotFoundError
+from .errors import ActionError, DispatchError, LockTimeoutError, NotFoundError
 from .stores import Store
 from .types import (
     CustomActionRequest,
@@ -135,13 +141,16 @@ class Dispatcher:
             (the Litestar adapter: its ``Request``). The router is checked at
             once (``router.check``): a handler asking for a type nothing
             provides is a ``RegistrationError`` here, not a failing request.
+        lock_timeout: seconds an action waits for another action on the same
+            widget (or, streaming, the same thread) before it is refused as busy
+            (``None``: no limit, ``0``: refuse at once).
 
     Attributes:
         needs: the ``provides`` types some handler, guard or provider asks for;
             an adapter builds those values only when this is not empty.
     """
 
-    __slots__ = ("max_body_size", "needs", "router", "store")
+    __slots__ = ("lock_timeout", "max_body_size", "needs", "router", "store")
 
     def __init__(
         self,
@@ -150,10 +159,12 @@ class Dispatcher:
         *,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         provides: Collection[type] = (),
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self.router = router
         self.store = store
         self.max_body_size = max_body_size
+        self.lock_timeout = lock_timeout
         self.needs = router.check(provided=provides)
 
     async def dispatch(
@@ -167,14 +178,39 @@ class Dispatcher:
         try:
             request = self.decode(body)
             route, payload = self.resolve(request)
+            if not route.streaming:
+                return await self.run_locked(request, route, payload, context, extras)
             ctx = await self.load_context(request, route, context)
         except DispatchError as exc:
             return DispatchResult.error(exc)
-        if route.streaming:
-            return DispatchResult(
-                200, stream=run_stream(route, ctx, payload, extras=extras), request_type=request_type(request)
-            )
-        return await self.run_sync(route, ctx, payload, extras)
+        params = request.params
+        lock = StreamLock(
+            self.store,
+            params.thread_id,
+            params.item_id,
+            timeout=self.lock_timeout,
+            context=context,
+            load=functools.partial(self.load_context, request, route, context),
+        )
+        return DispatchResult(
+            200,
+            stream=run_stream(route, ctx, payload, extras=extras, lock=lock),
+            request_type=request_type(request),
+        )
+
+    async def run_locked(
+        self, request: ActionRequest, route: Route, payload: Any, context: Any, extras: Extras | None = None
+    ) -> DispatchResult:
+        """Run a sync action holding its sender widget's lock from loading it to saving it."""
+        params = request.params
+        keys = sync_keys(params.thread_id, params.item_id)
+        try:
+            async with self.store.lock(*keys, timeout=self.lock_timeout, context=context) as store:
+                ctx = await self.load_context(request, route, context, store)
+                return await self.run_sync(route, ctx, payload, extras)
+        except LockTimeoutError as exc:
+            busy = busy_event(exc)
+            return DispatchResult(409, _encode(busy), request_type="threads.sync_custom_action")
 
     def decode(self, body: bytes) -> ActionRequest:
         """Decode the envelope; ``DispatchError`` names what is wrong with it."""
@@ -234,17 +270,20 @@ class Dispatcher:
             )
         return route, route.decode_payload(action.payload)
 
-    async def load_context(self, request: ActionRequest, route: Route, context: Any) -> ActionContext[Any]:
-        """Load the thread and the sender item; 404 for either missing."""
+    async def load_context(
+        self, request: ActionRequest, route: Route, context: Any, store: Store | None = None
+    ) -> ActionContext[Any]:
+        """Load the thread and the sender item (through ``store``, the locked one); 404 for either missing."""
         params = request.params
+        store = self.store if store is None else store
         try:
-            thread: ThreadMetadata = await self.store.load_thread(params.thread_id, context=context)
+            thread: ThreadMetadata = await store.load_thread(params.thread_id, context=context)
         except NotFoundError:
             raise DispatchError(404, "thread.not_found", f"thread {params.thread_id!r} not found") from None
         sender = None
         if params.item_id is not None:
             try:
-                item = await self.store.load_item(params.thread_id, params.item_id, context=context)
+                item = await store.load_item(params.thread_id, params.item_id, context=context)
             except NotFoundError:
                 raise DispatchError(
                     404, "item.not_found", f"item {params.item_id!r} not found in thread {params.thread_id!r}"
@@ -256,10 +295,15 @@ class Dispatcher:
                     f"item {params.item_id!r} is a {item.__struct_config__.tag!r}, not a widget",
                 )
             sender = item
-        return self.context_for(route, thread, sender, context)
+        return self.context_for(route, thread, sender, context, store)
 
     def context_for(
-        self, route: Route, thread: ThreadMetadata, sender: WidgetItem | None, context: Any
+        self,
+        route: Route,
+        thread: ThreadMetadata,
+        sender: WidgetItem | None,
+        context: Any,
+        store: Store | None = None,
     ) -> ActionContext[Any]:
         """The handler's context; ``DispatchError(400)`` if it needs a sender and has none."""
         if sender is None and route.sender_required:
@@ -269,23 +313,27 @@ class Dispatcher:
                 f"action {route.type!r} needs the widget that sent it, but no item_id was "
                 "given; send it from a widget (or pass itemId to sendCustomAction)",
             )
-        return ActionContext(
-            thread=thread, sender=sender, action_type=route.type, store=self.store, context=context
-        )
+        store = self.store if store is None else store
+        return ActionContext(thread=thread, sender=sender, action_type=route.type, store=store, context=context)
 
     async def run_sync(
         self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
     ) -> DispatchResult:
-        """Run a sync handler, persist its update, answer ``SyncCustomActionResponse``."""
+        """Run a sync handler, persist its update (one transaction), answer ``SyncCustomActionResponse``."""
         seen = _encode(ctx.thread)
+        store = self.store if ctx.store is None else ctx.store
         try:
             result = await route.call_sync(ctx, payload, extras)
             item = to_updated_item(result, ctx.sender, route.type)
-            if _encode(ctx.thread) != seen:
-                await self.store.save_thread(ctx.thread, context=ctx.context)
+            changed = _encode(ctx.thread) != seen
+            if changed or item is not None:
+                async with store.transaction(context=ctx.context) as tx:
+                    if changed:
+                        await tx.save_thread(ctx.thread, context=ctx.context)
+                    if item is not None:
+                        await tx.save_item(ctx.thread.id, item, context=ctx.context)
             if item is None:
                 return DispatchResult(200, _EMPTY_RESPONSE, request_type="threads.sync_custom_action")
-            await self.store.save_item(ctx.thread.id, item, context=ctx.context)
         except Reply as exc:  # a guard's refusal, a timeout, an error handler's answer
             return DispatchResult(exc.status_code, exc.body())
         except ActionError as exc:

@@ -8,16 +8,24 @@ a changed thread is saved. chatkit-python writes each of these as the event
 passes and never persists widget updates; here they are collected while the
 handler runs and written only once it has finished without an error, so a
 handler that raises (or a client that disconnects) leaves the store as it was.
+
+The flush is one store transaction (all or nothing on every backend), shielded
+from cancellation (a client that disconnects once the handler has finished
+does not cut it in half), and holds the item lock of every stored widget it
+rewrites from a partial update, so it never loses a concurrent sync action's
+update of that widget.
 """
 
 from __future__ import annotations
 
 from typing import Any, Union
 
+import anyio
 import msgspec
 
+from ._locking import DEFAULT_LOCK_TIMEOUT
 from .errors import NotFoundError
-from .stores import Store
+from .stores import Store, item_lock
 from .types import (
     WIDGET_UPDATE_TYPES,
     ThreadItem,
@@ -152,8 +160,23 @@ class WriteBuffer:
         self._known[item.id] = item
         self._updates.pop(item.id, None)
 
-    async def flush(self, store: Store, context: Any) -> None:
-        """Apply every collected write, in the order the events implied them."""
+    async def flush(
+        self, store: Store, context: Any, *, lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT
+    ) -> None:
+        """Apply every collected write, in the order the events implied them, in one transaction.
+
+        ``lock_timeout`` bounds the wait for the locks of widgets updated in place
+        (``LockTimeoutError`` then, and nothing is written).
+        """
+        rewritten = [item_lock(self._thread_id, item_id) for item_id in self._updates]
+        with anyio.CancelScope(shield=True):
+            async with (
+                store.lock(*rewritten, timeout=lock_timeout, context=context) as locked,
+                locked.transaction(context=context) as tx,
+            ):
+                await self._write(tx, context)
+
+    async def _write(self, store: Store, context: Any) -> None:
         tid = self._thread_id
         if self._thread is not None:
             await store.save_thread(self._thread, context=context)

@@ -4,7 +4,9 @@ Framing follows chatkit exactly: every event is ``data: <json>\\n\\n`` with no
 ``event:``/``id:`` lines and no end marker, and the first event is
 ``stream_options``. Errors raised by the handler end the stream with an
 ``error`` event (never a traceback); the store is written only if the handler
-finished cleanly (see ``_persist``).
+finished cleanly (see ``_persist``). With a ``StreamLock`` (see ``_locking``),
+the handler runs only once the thread is free, and the lock is released
+however the stream ends (finished, error, cancelled by a client disconnect).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import msgspec
 
 from ._coerce import to_event
 from ._errorhandlers import Reply
+from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event
 from ._persist import WriteBuffer
-from .errors import ActionError
+from .errors import ActionError, DispatchError, LockTimeoutError
 from .types import (
     HIDDEN_ITEM_TYPES,
     ErrorEvent,
@@ -60,13 +63,19 @@ async def run_stream(
     *,
     first: bytes = STREAM_OPTIONS,
     extras: Extras | None = None,
+    lock: StreamLock | None = None,
 ) -> AsyncIterator[bytes]:
-    """Run ``route``'s handler and yield the framed events of its stream."""
+    """Run ``route``'s handler and yield the framed events of its stream.
+
+    With ``lock``, the handler gets the context ``lock.acquire()`` reloaded.
+    """
     yield first
-    thread = ctx.thread
-    writes = WriteBuffer(thread.id, ctx.sender)
-    seen = _encoder.encode(thread)
     try:
+        if lock is not None:
+            ctx = await lock.acquire()
+        thread = ctx.thread
+        writes = WriteBuffer(thread.id, ctx.sender)
+        seen = _encoder.encode(thread)
         async with aclosing(route.call_stream(ctx, payload, extras)) as events:
             async for produced in events:
                 event = to_event(produced)
@@ -82,7 +91,13 @@ async def run_stream(
             yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
         if writes:
             assert ctx.store is not None
-            await writes.flush(ctx.store, ctx.context)
+            await writes.flush(
+                ctx.store, ctx.context, lock_timeout=lock.timeout if lock else DEFAULT_LOCK_TIMEOUT
+            )
+    except LockTimeoutError as exc:
+        yield frame(busy_event(exc))
+    except DispatchError as exc:  # the thread or the widget vanished while waiting for the lock
+        yield frame(ErrorEvent(code=exc.code, message=exc.message))
     except Reply as exc:  # a guard's refusal, a timeout, an error handler's answer
         yield frame(exc.event)
     except ActionError as exc:
@@ -90,3 +105,6 @@ async def run_stream(
     except Exception:
         logger.exception("streaming handler for action %r failed", route.type)
         yield frame(ErrorEvent(code="stream.error", allow_retry=True))
+    finally:
+        if lock is not None:
+            await lock.release()

@@ -8,7 +8,7 @@ machine-readable ``code`` and a message meant for the developer reading it.
 
 from __future__ import annotations
 
-__all__ = ["ActionError", "DispatchError", "NotFoundError", "RegistrationError"]
+__all__ = ["ActionError", "DispatchError", "LockTimeoutError", "NotFoundError", "RegistrationError"]
 
 
 class ActionError(Exception):
@@ -33,6 +33,23 @@ class NotFoundError(Exception):
     The dispatcher answers 404 before any stream starts; a store that scopes
     threads per user raises this for another user's thread, so ids do not leak.
     """
+
+
+class LockTimeoutError(Exception):
+    """Raised by a store's ``lock()`` when another holder kept a key past the timeout.
+
+    The dispatcher answers a sync action with 409 ``item.busy`` and a streaming
+    action with an ``error`` event ``thread.busy`` (both ``allow_retry: true``).
+
+    Attributes:
+        key: the lock key that could not be taken.
+        timeout: how long it was waited for, in seconds.
+    """
+
+    def __init__(self, key: tuple[str, ...], timeout: float | None) -> None:
+        super().__init__(f"lock {key!r} is still held by another action after {timeout}s")
+        self.key = key
+        self.timeout = timeout
 
 
 class RegistrationError(Exception):

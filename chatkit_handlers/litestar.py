@@ -32,6 +32,7 @@ from litestar.plugins import InitPlugin
 from litestar.types import Guard, Receive, Scope, Send
 
 from ._dispatch import DEFAULT_MAX_BODY_SIZE, Dispatcher, DispatchResult, error_body
+from ._locking import DEFAULT_LOCK_TIMEOUT
 from ._forward import ChatKitServerLike, Forwarder
 from ._providers import Extras
 from ._router import ActionRouter
@@ -80,6 +81,8 @@ class ChatKitPlugin(InitPlugin):
             Litestar ``Request`` (e.g. ``lambda request: request.user``); sync
             or async. Without it the context is ``None``.
         max_body_size: larger bodies are refused with 413 (1 MiB by default).
+        lock_timeout: seconds an action waits for another action on the same
+            widget or thread before it is refused as busy (see ``Dispatcher``).
         guards: Litestar guards for the endpoint.
         opt: Litestar ``opt`` for the route handler.
         include_in_schema: add the endpoint to the app's OpenAPI document
@@ -107,6 +110,7 @@ class ChatKitPlugin(InitPlugin):
         path: str = "/chatkit",
         context: ContextFactory | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
         guards: Sequence[Guard] | None = None,
         opt: dict[str, Any] | None = None,
         include_in_schema: bool = True,
@@ -119,7 +123,9 @@ class ChatKitPlugin(InitPlugin):
             store = chatkit_store_adapter(server.store)
         self.server = server
         self._forwarder = Forwarder(server, router) if server is not None else None
-        self.dispatcher = Dispatcher(router, store, max_body_size=max_body_size, provides=(Request,))
+        self.dispatcher = Dispatcher(
+            router, store, max_body_size=max_body_size, provides=(Request,), lock_timeout=lock_timeout
+        )
         self.path = path
         self.guards = list(guards or ())
         self.opt = dict(opt or {})

@@ -5,6 +5,8 @@ Other test areas append fixtures here; keep each one small and documented.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -22,6 +24,11 @@ with warnings.catch_warnings():
     # while defining them; import it once, quietly, before any test module does.
     warnings.filterwarnings("ignore", "Direct usage of named widget classes", DeprecationWarning)
     import chatkit.types  # noqa: F401
+
+# The counter example keeps its SQLite file in the working directory; tests must not.
+os.environ.setdefault(
+    "CHATKIT_SQLITE_PATH", os.path.join(tempfile.mkdtemp(prefix="chatkit-tests-"), "example.sqlite3")
+)
 
 THREAD_ID = "thr_test"
 """The thread the ``store`` fixture holds."""

@@ -1,13 +1,49 @@
 """Stores: where threads and widget items are persisted.
 
-``Store`` is the protocol the dispatcher talks to; ``MemoryStore`` keeps
-everything in the process.
+``Store`` is the protocol the dispatcher talks to. ``SQLiteStore`` is the
+embedded default, ``PostgresStore`` the backend for several server processes
+(``chatkit-handlers[postgres]``), ``ChatKitStoreAdapter`` reuses an existing
+openai-chatkit store (``chatkit-handlers[chatkit]``), and ``MemoryStore`` keeps
+everything in the process (tests, demos). ``PostgresStore`` and
+``ChatKitStoreAdapter`` import their optional dependencies only when first
+accessed.
 """
 
 from __future__ import annotations
 
-from ..errors import NotFoundError
-from ._base import Store
-from .memory import MemoryStore
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["MemoryStore", "NotFoundError", "Store"]
+from ..errors import LockTimeoutError, NotFoundError
+from ._base import LockKey, Owner, Store, item_lock, thread_lock
+from ._locks import LocalLocks
+from .memory import MemoryStore
+from .sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from .chatkit_adapter import ChatKitStoreAdapter
+    from .postgres import PostgresStore
+
+__all__ = [
+    "ChatKitStoreAdapter",
+    "LocalLocks",
+    "LockKey",
+    "LockTimeoutError",
+    "MemoryStore",
+    "NotFoundError",
+    "Owner",
+    "PostgresStore",
+    "SQLiteStore",
+    "Store",
+    "item_lock",
+    "thread_lock",
+]
+
+_LAZY = {"PostgresStore": ".postgres", "ChatKitStoreAdapter": ".chatkit_adapter"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)

@@ -1,16 +1,51 @@
-"""The ``Store`` protocol: where threads and items live.
+"""The ``Store`` protocol: where threads and items live, and how actions on them are serialized.
 
-Names and arguments follow chatkit's ``Store`` so that anyone who wrote one
-recognises it; every method takes the per-request context as ``context``.
+Names and arguments of the data methods follow chatkit's ``Store`` so that
+anyone who wrote one recognises them; every method takes the per-request
+context as ``context``.
+
+Two methods beyond chatkit's make concurrent actions safe:
+
+``lock(*keys, timeout=..., context=...)``
+    Exclusive locks on keys such as ``item_lock(thread_id, item_id)``, held for
+    the ``async with`` block. The dispatcher holds the sender widget's lock from
+    loading it until its update is committed (sync actions), and the thread's
+    lock plus the sender's for a whole stream. Locks are advisory: they exclude
+    other lock holders, not plain reads or writes.
+``transaction(context=...)``
+    Writes made through the yielded store are applied all together or not at
+    all. The dispatcher writes everything it persists on a handler's behalf in
+    one transaction.
+
+Both yield a store (often a view bound to one database connection): do the
+block's reads and writes through it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..types import Page, ThreadItem, ThreadMetadata
 
-__all__ = ["Store"]
+__all__ = ["LockKey", "Owner", "Store", "item_lock", "thread_lock"]
+
+LockKey = tuple[str, ...]
+"""A lock's name: ``("thread", thread_id)`` or ``("item", thread_id, item_id)``."""
+
+Owner = Callable[[Any], "str | None"]
+"""Derives the owning user's id from the request context (for per-user scoping)."""
+
+
+def thread_lock(thread_id: str) -> LockKey:
+    """The key streaming actions on ``thread_id`` hold (one stream per thread)."""
+    return ("thread", thread_id)
+
+
+def item_lock(thread_id: str, item_id: str) -> LockKey:
+    """The key actions reading and rewriting item ``item_id`` hold."""
+    return ("item", thread_id, item_id)
 
 
 @runtime_checkable
@@ -18,7 +53,9 @@ class Store(Protocol):
     """Async persistence for threads and their items.
 
     Lookups of a missing thread or item (or one the ``context``'s user may not
-    see) raise :class:`chatkit_handlers.errors.NotFoundError`.
+    see) raise :class:`chatkit_handlers.errors.NotFoundError`, and so do writes
+    into such a thread: the dispatcher answers 404 either way, so ids of other
+    users' threads do not leak.
     """
 
     async def load_thread(self, thread_id: str, *, context: Any) -> ThreadMetadata:
@@ -55,4 +92,25 @@ class Store(Protocol):
 
     async def delete_thread_item(self, thread_id: str, item_id: str, *, context: Any) -> None:
         """Remove an item from the thread (no error if it is already gone)."""
+        ...
+
+    def lock(self, *keys: LockKey, timeout: float | None, context: Any) -> AbstractAsyncContextManager[Store]:
+        """Hold ``keys`` exclusively for the ``async with`` block.
+
+        Waits at most ``timeout`` seconds (``None``: without limit, ``0``: not at
+        all) for other holders, then raises
+        :class:`~chatkit_handlers.errors.LockTimeoutError` holding none of the
+        keys. Yields the store to do the block's reads and writes through; keys
+        that store already holds are not taken again, so locking more keys on it
+        never waits for itself. The keys are released when the block exits,
+        however it exits (error, cancellation).
+        """
+        ...
+
+    def transaction(self, *, context: Any) -> AbstractAsyncContextManager[Store]:
+        """Apply the writes made through the yielded store all together, or none.
+
+        The block's writes are committed when it exits normally and rolled back
+        when it raises. A transaction inside a transaction joins it.
+        """
         ...

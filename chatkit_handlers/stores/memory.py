@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import copy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal, Self
 
 import msgspec
 
 from ..errors import NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
+from ._base import Owner
+from ._locks import LocalLocks
 
 __all__ = ["MemoryStore"]
 
@@ -16,31 +21,55 @@ _decode_thread = msgspec.json.Decoder(ThreadMetadata).decode
 _item_decoder: msgspec.json.Decoder[ThreadItem] = msgspec.json.Decoder(ThreadItem)
 _decode_item = _item_decoder.decode
 
+_MISSING: Any = object()
 
-class MemoryStore:
+# thread id -> (encoded thread, owner, copy of its items) as they were before a transaction wrote
+_Journal = dict[str, tuple[Any, Any, Any]]
+
+
+class MemoryStore(LocalLocks):
     """Keeps threads and items in dicts, encoded as JSON.
 
     Storing encoded bytes (not the objects) means a handler that mutates what it
     loaded cannot change the store behind the dispatcher's back, exactly as with
     a database. Data lives as long as the process.
 
-    >>> store = MemoryStore()
+    Locks are per process. A transaction is atomic (a block that raises is
+    rolled back) but not isolated: a task reading while another task's
+    transaction is suspended in the middle sees its writes so far (the
+    dispatcher's transactions never suspend between writes on this store).
+
+    Args:
+        owner: derives the owning user's id from the request context. Threads
+            are stamped with it when first saved; to another owner they (and
+            their items) do not exist. Without it, every context sees every
+            thread.
+
+    >>> store = MemoryStore(owner=lambda user: user.id)  # doctest: +SKIP
     """
 
-    __slots__ = ("_items", "_threads")
+    __slots__ = ("_items", "_journal", "_owner", "_owners", "_threads")
 
-    def __init__(self) -> None:
+    def __init__(self, *, owner: Owner | None = None) -> None:
         self._threads: dict[str, bytes] = {}
         self._items: dict[str, dict[str, bytes]] = {}
+        self._owners: dict[str, str | None] = {}
+        self._owner = owner
+        LocalLocks.__init__(self)
+        self._journal: _Journal | None = None
 
     async def load_thread(self, thread_id: str, *, context: Any = None) -> ThreadMetadata:
-        try:
-            return _decode_thread(self._threads[thread_id])
-        except KeyError:
-            raise NotFoundError(f"thread {thread_id!r} not found") from None
+        self._check(thread_id, context)
+        return _decode_thread(self._threads[thread_id])
 
     async def save_thread(self, thread: ThreadMetadata, *, context: Any = None) -> None:
-        self._threads[thread.id] = _encode(thread)
+        owner = self._owner(context) if self._owner is not None else None
+        if thread.id in self._threads:
+            self._check(thread.id, context)
+        encoded = _encode(thread)
+        self._remember(thread.id)
+        self._threads[thread.id] = encoded
+        self._owners.setdefault(thread.id, owner)
         self._items.setdefault(thread.id, {})
 
     async def load_thread_items(
@@ -52,12 +81,12 @@ class MemoryStore:
         *,
         context: Any = None,
     ) -> Page:
-        ids = list(self._thread_items(thread_id))
+        items = self._thread_items(thread_id, context)
+        ids = list(items)
         if order == "desc":
             ids.reverse()
         start = ids.index(after) + 1 if after in ids else 0
         chosen = ids[start : start + limit]
-        items = self._thread_items(thread_id)
         return Page(
             data=[_decode_item(items[i]) for i in chosen],
             has_more=start + limit < len(ids),
@@ -66,21 +95,65 @@ class MemoryStore:
 
     async def load_item(self, thread_id: str, item_id: str, *, context: Any = None) -> ThreadItem:
         try:
-            return _decode_item(self._thread_items(thread_id)[item_id])
+            return _decode_item(self._thread_items(thread_id, context)[item_id])
         except KeyError:
             raise NotFoundError(f"item {item_id!r} not found in thread {thread_id!r}") from None
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
-        self._thread_items(thread_id)[item.id] = _encode(item)
+        await self.save_item(thread_id, item, context=context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
-        self._thread_items(thread_id)[item.id] = _encode(item)
+        items = self._thread_items(thread_id, context)
+        encoded = _encode(item)
+        self._remember(thread_id)
+        items[item.id] = encoded
 
     async def delete_thread_item(self, thread_id: str, item_id: str, *, context: Any = None) -> None:
-        self._thread_items(thread_id).pop(item_id, None)
+        items = self._thread_items(thread_id, context)
+        if item_id in items:
+            self._remember(thread_id)
+            del items[item_id]
 
-    def _thread_items(self, thread_id: str) -> dict[str, bytes]:
+    @asynccontextmanager
+    async def transaction(self, *, context: Any = None) -> AsyncIterator[Self]:
+        """All-or-nothing writes (see the class docstring for isolation)."""
+        if self._journal is not None:
+            yield self
+            return
+        view = copy.copy(self)
+        journal: _Journal = {}
+        view._journal = journal
         try:
-            return self._items[thread_id]
-        except KeyError:
-            raise NotFoundError(f"thread {thread_id!r} not found") from None
+            yield view
+        except BaseException:
+            self._rollback(journal)
+            raise
+
+    def _check(self, thread_id: str, context: Any) -> None:
+        if thread_id not in self._threads or (
+            self._owner is not None and self._owners.get(thread_id) != self._owner(context)
+        ):
+            raise NotFoundError(f"thread {thread_id!r} not found")
+
+    def _thread_items(self, thread_id: str, context: Any) -> dict[str, bytes]:
+        self._check(thread_id, context)
+        return self._items[thread_id]
+
+    def _remember(self, thread_id: str) -> None:
+        """Before the first write to ``thread_id`` in a transaction, note how it was."""
+        journal = self._journal
+        if journal is not None and thread_id not in journal:
+            items = self._items.get(thread_id)
+            journal[thread_id] = (
+                self._threads.get(thread_id, _MISSING),
+                self._owners.get(thread_id, _MISSING),
+                dict(items) if items is not None else _MISSING,
+            )
+
+    def _rollback(self, journal: _Journal) -> None:
+        for thread_id, (thread, owner, items) in journal.items():
+            for table, old in ((self._threads, thread), (self._owners, owner), (self._items, items)):
+                if old is _MISSING:
+                    table.pop(thread_id, None)
+                else:
+                    table[thread_id] = old

@@ -1,16 +1,20 @@
 """The counter example app: ``litestar --app examples.counter.app:app run``.
 
-On start it makes sure a demo thread ``thr_demo`` holding a counter widget
+Threads live in a SQLite file, ``./chatkit.sqlite3`` (or the path in
+``CHATKIT_SQLITE_PATH``), created with its schema on first start. On start the
+app makes sure a demo thread ``thr_demo`` holding a counter widget
 ``wid_counter`` exists, so the endpoint can be tried with curl at once.
 """
 
 from __future__ import annotations
 
+import os
+
 from litestar import Litestar
 
 from chatkit_handlers import ActionRouter, NotFoundError
 from chatkit_handlers.litestar import ChatKitPlugin
-from chatkit_handlers.stores import MemoryStore, Store
+from chatkit_handlers.stores import SQLiteStore, Store
 from chatkit_handlers.types import ThreadMetadata, WidgetItem
 from examples.counter import handlers
 from examples.counter.widgets import counter_card
@@ -20,7 +24,7 @@ DEMO_ITEM = "wid_counter"
 
 router = ActionRouter()
 router.include(handlers)
-store = MemoryStore()
+store = SQLiteStore(os.environ.get("CHATKIT_SQLITE_PATH", "chatkit.sqlite3"))
 
 
 async def seed(store: Store) -> None:
@@ -40,4 +44,5 @@ async def _seed_on_startup() -> None:
 app = Litestar(
     plugins=[ChatKitPlugin(router, store=store, path="/chatkit")],
     on_startup=[_seed_on_startup],
+    on_shutdown=[store.close],
 )

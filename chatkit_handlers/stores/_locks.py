@@ -1,0 +1,122 @@
+"""Per-process locks by key, for stores whose data has no locks of its own.
+
+``MemoryStore``, ``SQLiteStore`` and ``ChatKitStoreAdapter`` serialize actions
+with these; they exclude holders in the same process only (``PostgresStore``
+uses PostgreSQL advisory locks, which span processes).
+
+(``timeout`` here is a lock wait with its own error and a "do not wait" value
+``0``, not a cancel scope: hence the ``noqa: ASYNC109``.)
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager, nullcontext
+from typing import Any, Self
+
+import anyio
+
+from ..errors import LockTimeoutError
+from ._base import LockKey
+
+__all__ = ["KeyedLocks", "LocalLocks"]
+
+
+class _Entry:
+    __slots__ = ("gate", "users")
+
+    def __init__(self) -> None:
+        # A semaphore, not a Lock: an action's lock may be released by another task than
+        # the one that took it (a stream closed from the server's task, or by the GC hook).
+        self.gate = anyio.Semaphore(1, max_value=1)
+        self.users = 0  # holder + waiters; the entry is dropped when it reaches 0
+
+
+class KeyedLocks:
+    """Exclusive locks named by key, created on demand and dropped when free.
+
+    Keys are taken in sorted order, all or none, within one deadline; waiters
+    are served first come, first served.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[LockKey, _Entry] = {}
+
+    async def acquire(self, keys: Sequence[LockKey], timeout: float | None) -> None:  # noqa: ASYNC109
+        """Take every key in ``keys`` or raise ``LockTimeoutError`` holding none."""
+        taken: list[LockKey] = []
+        key: LockKey = ()
+        try:
+            with anyio.fail_after(timeout) if timeout is not None and timeout > 0 else nullcontext():
+                for key in sorted(keys):
+                    await self._take(key, wait=timeout is None or timeout > 0)
+                    taken.append(key)
+        except (TimeoutError, anyio.WouldBlock):
+            self.release(taken)
+            raise LockTimeoutError(key, timeout) from None
+        except BaseException:
+            self.release(taken)
+            raise
+
+    def release(self, keys: Iterable[LockKey]) -> None:
+        """Release keys taken by :meth:`acquire`."""
+        for key in keys:
+            entry = self._entries[key]
+            entry.gate.release()
+            self._leave(key, entry)
+
+    def held(self) -> int:
+        """How many keys are held or waited for (0 once every action has finished)."""
+        return len(self._entries)
+
+    async def _take(self, key: LockKey, *, wait: bool) -> None:
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry()
+        entry.users += 1
+        try:
+            if wait:
+                await entry.gate.acquire()
+            else:
+                entry.gate.acquire_nowait()
+        except BaseException:
+            self._leave(key, entry)
+            raise
+
+    def _leave(self, key: LockKey, entry: _Entry) -> None:
+        entry.users -= 1
+        if entry.users == 0:
+            del self._entries[key]
+
+
+class LocalLocks:
+    """Mixin giving a store ``lock()`` with per-process :class:`KeyedLocks`.
+
+    For custom stores without locks of their own: call
+    ``LocalLocks.__init__(self)`` from ``__init__``. ``lock()`` yields a copy of
+    the store (``copy.copy``) that remembers which keys it holds.
+    """
+
+    __slots__ = ("_held", "_locks")
+
+    def __init__(self) -> None:
+        self._locks = KeyedLocks()
+        self._held: frozenset[LockKey] = frozenset()
+
+    @asynccontextmanager
+    async def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> AsyncIterator[Self]:  # noqa: ASYNC109
+        """Hold ``keys`` (see :meth:`chatkit_handlers.stores.Store.lock`); this process only."""
+        new = [key for key in dict.fromkeys(keys) if key not in self._held]
+        if not new:
+            yield self
+            return
+        await self._locks.acquire(new, timeout)
+        try:
+            view = copy.copy(self)
+            view._held = self._held.union(new)
+            yield view
+        finally:
+            self._locks.release(new)

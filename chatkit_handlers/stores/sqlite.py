@@ -1,0 +1,392 @@
+"""``SQLiteStore``: the embedded default, one file, no server.
+
+Runs the standard library's ``sqlite3`` in anyio worker threads, so the event
+loop never waits on the disk. One writer connection (SQLite allows one writer
+at a time anyway) and a few reader connections in WAL mode, so reads proceed
+while a write commits. Items and threads are JSON text columns holding exactly
+the wire encoding, so what is read back encodes to the very same bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal, Self, TypeVar
+
+import anyio
+import anyio.to_thread
+import msgspec
+
+from ..errors import NotFoundError
+from ..types import Page, ThreadItem, ThreadMetadata
+from ._base import Owner
+from ._locks import LocalLocks
+
+__all__ = ["SQLiteStore"]
+
+T = TypeVar("T")
+_Conn = sqlite3.Connection
+
+_encode = msgspec.json.Encoder().encode
+_decode_thread = msgspec.json.Decoder(ThreadMetadata).decode
+_item_decoder: msgspec.json.Decoder[ThreadItem] = msgspec.json.Decoder(ThreadItem)
+_decode_item = _item_decoder.decode
+
+SCHEMA_VERSION = 1
+"""The schema this version creates; older files are migrated when opened."""
+
+# Migration n brings a database at user_version n-1 to n. Append, never edit.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE chatkit_threads (
+            id TEXT PRIMARY KEY,
+            owner TEXT,
+            created_at TEXT NOT NULL,
+            data TEXT NOT NULL CHECK (json_valid(data))
+        )""",
+        """CREATE TABLE chatkit_items (
+            seq INTEGER PRIMARY KEY,
+            thread_id TEXT NOT NULL REFERENCES chatkit_threads (id) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            data TEXT NOT NULL CHECK (json_valid(data)),
+            UNIQUE (thread_id, id)
+        )""",
+        "CREATE INDEX chatkit_items_by_thread ON chatkit_items (thread_id, seq)",
+    ),
+)
+
+
+def _queries(scoped: bool) -> dict[str, str]:
+    """The SQL of every operation; with ``scoped``, threads must belong to ``:owner``."""
+    own = " AND owner IS :owner" if scoped else ""
+    visible = f"SELECT 1 FROM chatkit_threads WHERE id = :thread{own}"
+    page = (
+        "SELECT id, data FROM chatkit_items WHERE thread_id = :thread AND seq {cmp} coalesce("
+        "(SELECT seq FROM chatkit_items WHERE thread_id = :thread AND id = :after), {edge}) "
+        "ORDER BY seq {direction} LIMIT :limit"
+    )
+    return {
+        "visible": visible,
+        "load_thread": f"SELECT data FROM chatkit_threads WHERE id = :thread{own}",
+        "save_thread": (
+            "INSERT INTO chatkit_threads (id, owner, created_at, data) VALUES (:thread, :owner, :at, :data) "
+            "ON CONFLICT (id) DO UPDATE SET data = excluded.data"
+            + (" WHERE chatkit_threads.owner IS excluded.owner" if scoped else "")
+        ),
+        "page_asc": page.format(cmp=">", edge=-1, direction="ASC"),
+        "page_desc": page.format(cmp="<", edge=2**63 - 1, direction="DESC"),
+        "load_item": (
+            "SELECT i.data FROM chatkit_items i JOIN chatkit_threads t ON t.id = i.thread_id "
+            "WHERE i.thread_id = :thread AND i.id = :item AND t.owner IS :owner"
+            if scoped
+            else "SELECT data FROM chatkit_items WHERE thread_id = :thread AND id = :item"
+        ),
+        "save_item": (
+            "INSERT INTO chatkit_items (thread_id, id, type, created_at, data) "
+            f"SELECT :thread, :item, :type, :at, :data WHERE EXISTS ({visible}) "
+            "ON CONFLICT (thread_id, id) DO UPDATE SET type = excluded.type, data = excluded.data"
+        ),
+        "delete_item": (
+            f"DELETE FROM chatkit_items WHERE thread_id = :thread AND id = :item AND EXISTS ({visible})"
+        ),
+    }
+
+
+_SQL = {False: _queries(False), True: _queries(True)}
+
+
+def _migrate(conn: _Conn) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > len(_MIGRATIONS):
+            raise RuntimeError(
+                f"the SQLite database has schema version {version}, newer than the {len(_MIGRATIONS)} "
+                "this chatkit-handlers knows; upgrade chatkit-handlers"
+            )
+        for target in range(version + 1, len(_MIGRATIONS) + 1):
+            for statement in _MIGRATIONS[target - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+class _Shared:
+    """What every view of one store shares: the connections."""
+
+    __slots__ = ("free_readers", "opening", "readers", "writer", "writer_gate")
+
+    def __init__(self) -> None:
+        self.opening = anyio.Lock()
+        self.writer: _Conn | None = None
+        self.writer_gate = anyio.Semaphore(1, max_value=1)
+        self.readers: list[_Conn] = []
+        self.free_readers = anyio.Semaphore(1)
+
+
+class _Tx:
+    __slots__ = ("begun", "conn", "gate")
+
+    def __init__(self, conn: _Conn) -> None:
+        self.conn = conn
+        self.begun = False
+        self.gate = anyio.Lock()
+
+
+class SQLiteStore(LocalLocks):
+    """Threads and items in a SQLite file (created, with its schema, on first use).
+
+    >>> store = SQLiteStore("chatkit.sqlite3")
+
+    Locks are per process: actions are serialized within one server process.
+    Several processes may share the file (each write is atomic, SQLite locks
+    the file), but they do not serialize each other's read-modify-write of a
+    widget: use :class:`~chatkit_handlers.stores.postgres.PostgresStore` for that.
+
+    Transactions are real SQLite transactions (``BEGIN IMMEDIATE``), so they are
+    atomic and isolated; WAL mode with ``synchronous=NORMAL`` makes a commit
+    survive an application crash (a power loss may drop the last commits).
+
+    Call :meth:`close` on shutdown (e.g. ``Litestar(on_shutdown=[store.close])``).
+
+    Args:
+        path: the database file; created on first use.
+        owner: derives the owning user's id from the request context (see
+            :class:`~chatkit_handlers.stores.MemoryStore`).
+        readers: how many reader connections to keep.
+        busy_timeout: seconds a write waits for another process's write.
+    """
+
+    __slots__ = ("_owner", "_path", "_readers", "_shared", "_sql", "_timeout_ms", "_tx")
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        owner: Owner | None = None,
+        readers: int = 2,
+        busy_timeout: float = 5.0,
+    ) -> None:
+        self._path = os.fspath(path)
+        self._owner = owner
+        self._sql = _SQL[owner is not None]
+        self._readers = max(1, readers)
+        self._timeout_ms = int(busy_timeout * 1000)
+        self._shared = _Shared()
+        LocalLocks.__init__(self)
+        self._tx: _Tx | None = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self._path!r})"
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def open(self) -> None:
+        """Open the file, creating or migrating its schema (done by first use otherwise)."""
+        shared = self._shared
+        async with shared.opening:
+            if shared.writer is None:
+                writer, readers = await anyio.to_thread.run_sync(self._connect)
+                shared.readers = readers
+                shared.free_readers = anyio.Semaphore(len(readers))
+                shared.writer_gate = anyio.Semaphore(1, max_value=1)
+                shared.writer = writer
+
+    async def close(self) -> None:
+        """Close the connections; the store reopens them if used again."""
+        shared = self._shared
+        async with shared.opening:
+            conns = [c for c in (shared.writer, *shared.readers) if c is not None]
+            shared.writer, shared.readers = None, []
+            for conn in conns:
+                await anyio.to_thread.run_sync(conn.close)
+
+    def _connect(self) -> tuple[_Conn, list[_Conn]]:
+        writer = self._new_connection()
+        try:
+            writer.execute("PRAGMA journal_mode = WAL")
+            _migrate(writer)
+            readers = [self._new_connection() for _ in range(self._readers)]
+        except BaseException:
+            writer.close()
+            raise
+        for reader in readers:
+            reader.execute("PRAGMA query_only = ON")
+        return writer, readers
+
+    def _new_connection(self) -> _Conn:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves; the connection moves
+        # between worker threads but is only ever used by one at a time.
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {self._timeout_ms}")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    async def _ready(self) -> _Shared:
+        if self._shared.writer is None:
+            await self.open()
+        return self._shared
+
+    # ----------------------------------------------------------------- running SQL
+
+    async def _read(self, fn: Callable[[_Conn], T]) -> T:
+        if self._tx is not None:  # read our own uncommitted writes
+            return await self._in_tx(fn)
+        shared = await self._ready()
+        async with shared.free_readers:
+            conn = shared.readers.pop()
+            try:
+                return await anyio.to_thread.run_sync(fn, conn)
+            finally:
+                shared.readers.append(conn)
+
+    async def _write(self, fn: Callable[[_Conn], T]) -> T:
+        if self._tx is not None:
+            return await self._in_tx(fn)
+        shared = await self._ready()
+        async with shared.writer_gate:
+            assert shared.writer is not None
+            return await anyio.to_thread.run_sync(_atomically, shared.writer, fn)
+
+    async def _in_tx(self, fn: Callable[[_Conn], T]) -> T:
+        tx = self._tx
+        assert tx is not None
+        async with tx.gate:  # one statement at a time, even if several tasks share the transaction
+            if tx.begun:
+                return await anyio.to_thread.run_sync(fn, tx.conn)
+            # BEGIN in the same worker-thread hop as the first statement
+            return await anyio.to_thread.run_sync(_begin_then, tx, fn)
+
+    @asynccontextmanager
+    async def transaction(self, *, context: Any = None) -> AsyncIterator[Self]:
+        """A SQLite transaction: atomic and isolated; holds the writer meanwhile."""
+        if self._tx is not None:
+            yield self
+            return
+        shared = await self._ready()
+        async with shared.writer_gate:
+            assert shared.writer is not None
+            view = copy.copy(self)
+            view._tx = tx = _Tx(shared.writer)
+            try:
+                yield view
+            except BaseException:
+                if tx.begun:
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(tx.conn.execute, "ROLLBACK")
+                raise
+            if tx.begun:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(tx.conn.execute, "COMMIT")
+
+    # ----------------------------------------------------------------- the Store methods
+
+    def _params(self, context: Any, **params: Any) -> dict[str, Any]:
+        params["owner"] = self._owner(context) if self._owner is not None else None
+        return params
+
+    async def load_thread(self, thread_id: str, *, context: Any = None) -> ThreadMetadata:
+        sql = self._sql["load_thread"]
+        params = self._params(context, thread=thread_id)
+        row = await self._read(lambda c: c.execute(sql, params).fetchone())
+        if row is None:
+            raise NotFoundError(f"thread {thread_id!r} not found")
+        return _decode_thread(row[0])
+
+    async def save_thread(self, thread: ThreadMetadata, *, context: Any = None) -> None:
+        sql = self._sql["save_thread"]
+        params = self._params(
+            context, thread=thread.id, at=thread.created_at.isoformat(), data=_encode(thread).decode()
+        )
+        if await self._write(lambda c: c.execute(sql, params).rowcount) == 0:
+            raise NotFoundError(f"thread {thread.id!r} not found")
+
+    async def load_thread_items(
+        self,
+        thread_id: str,
+        after: str | None,
+        limit: int,
+        order: Literal["asc", "desc"],
+        *,
+        context: Any = None,
+    ) -> Page:
+        visible, sql = self._sql["visible"], self._sql["page_asc" if order == "asc" else "page_desc"]
+        limit = max(limit, 0)
+        params = self._params(context, thread=thread_id, after=after, limit=limit + 1)
+
+        def page(conn: _Conn) -> list[Any] | None:
+            if conn.execute(visible, params).fetchone() is None:
+                return None
+            return conn.execute(sql, params).fetchall()
+
+        rows = await self._read(page)
+        if rows is None:
+            raise NotFoundError(f"thread {thread_id!r} not found")
+        chosen = rows[:limit]
+        return Page(
+            data=[_decode_item(data) for _, data in chosen],
+            has_more=len(rows) > limit,
+            after=chosen[-1][0] if chosen else None,
+        )
+
+    async def load_item(self, thread_id: str, item_id: str, *, context: Any = None) -> ThreadItem:
+        sql = self._sql["load_item"]
+        params = self._params(context, thread=thread_id, item=item_id)
+        row = await self._read(lambda c: c.execute(sql, params).fetchone())
+        if row is None:
+            raise NotFoundError(f"item {item_id!r} not found in thread {thread_id!r}")
+        return _decode_item(row[0])
+
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        await self.save_item(thread_id, item, context=context)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        sql = self._sql["save_item"]
+        params = self._params(
+            context,
+            thread=thread_id,
+            item=item.id,
+            type=item.__struct_config__.tag,
+            at=item.created_at.isoformat(),
+            data=_encode(item).decode(),
+        )
+        if await self._write(lambda c: c.execute(sql, params).rowcount) == 0:
+            raise NotFoundError(f"thread {thread_id!r} not found")
+
+    async def delete_thread_item(self, thread_id: str, item_id: str, *, context: Any = None) -> None:
+        sql, visible = self._sql["delete_item"], self._sql["visible"]
+        params = self._params(context, thread=thread_id, item=item_id)
+
+        def delete(conn: _Conn) -> bool:
+            return (
+                conn.execute(sql, params).rowcount > 0 or conn.execute(visible, params).fetchone() is not None
+            )
+
+        if not await self._write(delete):
+            raise NotFoundError(f"thread {thread_id!r} not found")
+
+
+def _begin_then(tx: _Tx, fn: Callable[[_Conn], T]) -> T:
+    tx.conn.execute("BEGIN IMMEDIATE")
+    tx.begun = True
+    return fn(tx.conn)
+
+
+def _atomically(conn: _Conn, fn: Callable[[_Conn], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
