@@ -17,10 +17,12 @@ holding exactly the wire encoding.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import re
 import time
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
@@ -119,16 +121,23 @@ def _queries(s: str, scoped: bool) -> dict[str, str]:
 
 
 class _Shared:
-    """What every view of one store shares: the pool, and whether the tables are ready."""
+    """What every view of one store shares: its pools, and whether the tables are ready."""
 
-    __slots__ = ("opening", "owns_pool", "pool", "ready", "schema")
+    __slots__ = ("given", "opening", "pools", "ready", "schema")
 
     def __init__(self, pool: _Pool | None, schema: str) -> None:
         self.opening = anyio.Lock()
-        self.pool = pool
-        self.owns_pool = pool is None
+        self.given = pool
+        # asyncpg connections belong to the event loop that opened them; a store used from
+        # several loops (test clients run apps in loops of their own) gets a pool per loop.
+        self.pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
         self.ready = False
         self.schema = schema
+
+    def pool(self) -> _Pool | None:
+        if self.given is not None:
+            return self.given
+        return self.pools.get(asyncio.get_running_loop())
 
 
 class PostgresStore:
@@ -189,29 +198,36 @@ class PostgresStore:
         await self._ready()
 
     async def close(self) -> None:
-        """Close the pool the store created; it is created again if the store is used again."""
+        """Close the pools the store created; they are created again if the store is used again."""
         shared = self._shared
         async with shared.opening:
-            pool, shared.ready = shared.pool, False
-            if shared.owns_pool and pool is not None:
-                shared.pool = None
-                await pool.close()
+            current = asyncio.get_running_loop()
+            pools = list(shared.pools.items())
+            shared.pools.clear()
+            for loop, pool in pools:
+                if loop is current:
+                    await pool.close()
+                elif not loop.is_closed():  # a loop running in another thread
+                    loop.call_soon_threadsafe(pool.terminate)
+                # a closed loop's connections were cut when it closed
 
     async def _ready(self) -> _Pool:
         shared = self._shared
-        pool = shared.pool
+        pool = shared.pool()
         if pool is not None and shared.ready:
             return pool
         async with shared.opening:
-            if shared.pool is None:
+            pool = shared.pool()
+            if pool is None:
                 assert self._dsn is not None
                 min_size, max_size = self._sizes
-                shared.pool = await asyncpg.create_pool(self._dsn, min_size=min_size, max_size=max_size)
+                pool = await asyncpg.create_pool(self._dsn, min_size=min_size, max_size=max_size)
+                shared.pools[asyncio.get_running_loop()] = pool
             if not shared.ready:
-                async with shared.pool.acquire() as conn:
+                async with pool.acquire() as conn:
                     await _migrate(conn, shared.schema)
                 shared.ready = True
-            return shared.pool
+            return pool
 
     # ----------------------------------------------------------------- locks and transactions
 
@@ -296,7 +312,7 @@ class PostgresStore:
         conn = self._conn
         if conn is not None:
             return conn
-        pool = self._shared.pool
+        pool = self._shared.pool()
         if pool is None or not self._shared.ready:
             raise _NotOpen
         return pool

@@ -1,0 +1,73 @@
+"""The app the end-to-end store tests run in uvicorn processes.
+
+The counter example's handlers plus a slow stream, over the store the
+environment names: ``STORE=sqlite`` (``SQLITE_PATH``) or ``STORE=postgres``
+(``POSTGRES_DSN``, ``POSTGRES_SCHEMA``). ``MARKER_DIR`` is where the slow
+stream notes that it was cancelled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+from litestar import Litestar, get
+
+from chatkit_handlers import ActionContext, ActionRouter
+from chatkit_handlers.litestar import ChatKitPlugin
+from chatkit_handlers.stores import SQLiteStore, Store
+from chatkit_handlers.types import ThreadStreamEvent
+from examples.counter import handlers
+from examples.counter.app import seed
+from examples.counter.widgets import counter_card
+
+router = ActionRouter()
+router.include(handlers)
+
+
+def _note_cancelled() -> None:
+    Path(os.environ["MARKER_DIR"], "cancelled").write_text("cancelled")
+
+
+@router.on_action("test.slow_stream")
+async def slow_stream(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
+    """Updates the widget and adds a message, then waits until the client goes away."""
+    yield ctx.update_widget(counter_card(999))
+    yield ctx.message("this message must not be stored if the client disconnects")
+    try:
+        await anyio.sleep(60)
+    except anyio.get_cancelled_exc_class():
+        _note_cancelled()
+        raise
+    yield ctx.progress("never reached in the tests")
+
+
+def _store() -> Store:
+    if os.environ["STORE"] == "postgres":
+        from chatkit_handlers.stores import PostgresStore
+
+        return PostgresStore(os.environ["POSTGRES_DSN"], schema=os.environ["POSTGRES_SCHEMA"], max_size=20)
+    return SQLiteStore(os.environ["SQLITE_PATH"])
+
+
+store = _store()
+
+
+@get("/health")
+async def health() -> str:
+    return "ok"
+
+
+async def _seed() -> None:
+    await seed(store)
+
+
+app = Litestar(
+    route_handlers=[health],
+    plugins=[ChatKitPlugin(router, store=store, lock_timeout=float(os.environ.get("LOCK_TIMEOUT", "30")))],
+    on_startup=[_seed],
+    on_shutdown=[store.close],
+)

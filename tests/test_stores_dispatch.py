@@ -1,0 +1,348 @@
+"""Concurrency and atomicity of actions, through the dispatcher, on every backend (in process)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import msgspec
+import pytest
+from _stores_support import BACKENDS, action, count_of, events, open_store
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from chatkit_handlers import ActionContext, ActionError, ActionRouter, Dispatcher
+from chatkit_handlers.litestar import ChatKitPlugin
+from chatkit_handlers.stores import LockKey, Store, item_lock
+from chatkit_handlers.types import ThreadItem, ThreadMetadata, ThreadStreamEvent, WidgetItem
+from examples.counter import handlers as counter_handlers
+from examples.counter.widgets import counter_card
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=BACKENDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def store(kind: str, tmp_path: Path) -> AsyncIterator[Store]:
+    async with open_store(kind, tmp_path) as opened:
+        await seed(opened)
+        yield opened
+
+
+async def seed(store: Store, context: Any = None) -> None:
+    await store.save_thread(ThreadMetadata(id="thr_1", title="Original"), context=context)
+    for item_id in ("wid_1", "wid_2"):
+        item = WidgetItem(id=item_id, thread_id="thr_1", widget=counter_card(0))
+        await store.add_thread_item("thr_1", item, context=context)
+
+
+class Gate:
+    """Lets a test hold a streaming handler in the middle of its stream."""
+
+    def __init__(self) -> None:
+        self.inside = anyio.Event()
+        self.proceed = anyio.Event()
+        self.log: list[str] = []
+
+
+def make_router(gate: Gate | None = None) -> ActionRouter:
+    router = ActionRouter()
+    router.include(counter_handlers)
+
+    @router.on_action("test.slow_increment", streaming=False)
+    async def slow_increment(ctx: ActionContext[Any]) -> dict[str, Any]:
+        assert ctx.sender is not None
+        n = int(ctx.sender.widget["children"][0]["value"])
+        await anyio.lowlevel.checkpoint()  # every other click runs here, between our read and write
+        return counter_card(n + 1)
+
+    @router.on_action("test.rename_and_fail", streaming=False)
+    async def rename_and_fail(ctx: ActionContext[Any]) -> dict[str, Any]:
+        ctx.thread.title = "Renamed"
+        raise ActionError("no")
+
+    @router.on_action("test.rename_and_set", streaming=False)
+    async def rename_and_set(ctx: ActionContext[Any]) -> dict[str, Any]:
+        ctx.thread.title = "Renamed"
+        return counter_card(41)
+
+    @router.on_action("test.hold")
+    async def hold(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
+        assert gate is not None
+        gate.log.append("start")
+        yield ctx.progress("holding")
+        gate.inside.set()
+        await gate.proceed.wait()
+        yield ctx.update_widget(counter_card(7), item_id="wid_1")
+        gate.log.append("end")
+
+    @router.on_action("test.everything_then_fail")
+    async def everything_then_fail(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
+        ctx.thread.title = "Half done"
+        yield ctx.update_widget(counter_card(50), item_id="wid_1")
+        yield ctx.update_component("count", {"type": "Text", "id": "count", "value": "60"}, item_id="wid_2")
+        yield ctx.message("a message")
+        yield ctx.hidden_context("context")
+        yield ctx.remove_item("wid_2")
+        if gate is not None:
+            gate.inside.set()
+            await gate.proceed.wait()
+        raise RuntimeError("handler failed after yielding")
+
+    @router.on_action("test.everything")
+    async def everything(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
+        ctx.thread.title = "Done"
+        yield ctx.update_widget(counter_card(50), item_id="wid_1")
+        yield ctx.message("a message")
+        yield ctx.remove_item("wid_2")
+
+    return router
+
+
+async def snapshot(store: Store) -> tuple[bytes, list[bytes]]:
+    """The thread and its items, encoded: equal snapshots mean an unchanged store."""
+    thread = await store.load_thread("thr_1", context=None)
+    page = await store.load_thread_items("thr_1", None, 100, "asc", context=None)
+    return msgspec.json.encode(thread), sorted(msgspec.json.encode(i) for i in page.data)
+
+
+async def count(store: Store, item_id: str = "wid_1") -> int:
+    item = await store.load_item("thr_1", item_id, context=None)
+    return count_of(msgspec.to_builtins(item))
+
+
+async def run(dispatcher: Dispatcher, body: bytes) -> list[dict[str, Any]]:
+    """Dispatch a streaming action and collect its events."""
+    result = await dispatcher.dispatch(body)
+    assert result.stream is not None, result.body
+    chunks = [chunk async for chunk in result.stream]
+    return events(b"".join(chunks))
+
+
+def click(action_type: str = "counter.increment", item: str = "wid_1", **payload: Any) -> bytes:
+    return action("sync", action_type, thread="thr_1", item=item, payload=payload or None)
+
+
+def stream(action_type: str, item: str | None = "wid_1") -> bytes:
+    return action("stream", action_type, thread="thr_1", item=item)
+
+
+# --------------------------------------------------------------------------- sync actions
+
+
+async def test_concurrent_clicks_on_one_widget_all_count(store: Store) -> None:
+    dispatcher = Dispatcher(make_router(), store, lock_timeout=60)
+    statuses: list[int] = []
+
+    async def one(body: bytes) -> None:
+        statuses.append((await dispatcher.dispatch(body)).status_code)
+
+    async with anyio.create_task_group() as tg:
+        for n in range(100):
+            tg.start_soon(one, click("test.slow_increment" if n % 2 else "counter.increment"))
+    assert statuses == [200] * 100
+    assert await count(store) == 100
+    assert await count(store, "wid_2") == 0
+
+
+class Unlocked:
+    """A store whose locks lock nothing: shows what the locks prevent."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @asynccontextmanager
+    async def lock(self, *keys: LockKey, timeout: float | None, context: Any) -> AsyncIterator[Any]:  # noqa: ASYNC109
+        yield self
+
+
+async def test_without_locks_concurrent_clicks_are_lost(tmp_path: Path) -> None:
+    async with open_store("memory", tmp_path) as inner:
+        await seed(inner)
+        dispatcher = Dispatcher(make_router(), Unlocked(inner))  # type: ignore[arg-type]
+        async with anyio.create_task_group() as tg:
+            for _ in range(20):
+                tg.start_soon(dispatcher.dispatch, click("test.slow_increment"))
+        assert await count(inner) < 20
+
+
+async def test_a_click_on_a_busy_widget_is_refused_with_409(store: Store) -> None:
+    dispatcher = Dispatcher(make_router(), store, lock_timeout=0)
+    async with store.lock(item_lock("thr_1", "wid_1"), timeout=None, context=None):
+        result = await dispatcher.dispatch(click())
+    assert result.status_code == 409
+    assert msgspec.json.decode(result.body or b"") == {
+        "type": "error",
+        "code": "item.busy",
+        "message": "another action on item 'wid_1' is still running (waited 0s); try again when it has finished",
+        "allow_retry": True,
+    }
+    assert (await dispatcher.dispatch(click())).status_code == 200  # free again
+    assert await count(store) == 1
+
+
+async def test_a_sync_handler_that_fails_changes_nothing(store: Store) -> None:
+    dispatcher = Dispatcher(make_router(), store)
+    before = await snapshot(store)
+    result = await dispatcher.dispatch(click("test.rename_and_fail"))
+    assert result.status_code == 400
+    assert await snapshot(store) == before
+
+
+async def test_a_sync_handler_persists_thread_and_widget_together(store: Store) -> None:
+    dispatcher = Dispatcher(make_router(), store)
+    result = await dispatcher.dispatch(click("test.rename_and_set"))
+    assert result.status_code == 200
+    assert (await store.load_thread("thr_1", context=None)).title == "Renamed"
+    assert await count(store) == 41
+
+
+# --------------------------------------------------------------------------- streaming actions
+
+
+async def test_a_second_stream_on_a_busy_thread_is_refused(store: Store) -> None:
+    gate = Gate()
+    dispatcher = Dispatcher(make_router(gate), store, lock_timeout=0)
+    first = await dispatcher.dispatch(stream("test.hold"))
+    assert first.stream is not None
+    async with aclosing(first.stream) as held:
+        await held.__anext__()  # stream_options
+        await held.__anext__()  # the handler holds the thread now
+        second = await run(dispatcher, stream("counter.reset", item="wid_2"))
+        assert second[-1] == {
+            "type": "error",
+            "code": "thread.busy",
+            "message": "another action is still streaming in thread 'thr_1' (waited 0s); "
+            "try again when it has finished",
+            "allow_retry": True,
+        }
+        gate.proceed.set()
+        rest = events(b"".join([chunk async for chunk in held]))
+    assert [e["type"] for e in rest] == ["thread.item.updated"]
+    assert await count(store) == 7
+    again = await run(dispatcher, stream("counter.reset"))
+    assert all(e["type"] != "error" for e in again)
+    assert await count(store) == 0
+
+
+async def test_a_second_stream_waits_for_the_first(store: Store) -> None:
+    gate = Gate()
+    dispatcher = Dispatcher(make_router(gate), store, lock_timeout=None)
+    second_events: list[dict[str, Any]] = []
+
+    async def second() -> None:
+        second_events.extend(await run(dispatcher, stream("counter.reset", item="wid_2")))
+        gate.log.append("second done")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run, dispatcher, stream("test.hold"))
+        await gate.inside.wait()
+        tg.start_soon(second)
+        await anyio.sleep(0.05)
+        assert gate.log == ["start"]  # the second stream is still waiting
+        gate.proceed.set()
+    assert gate.log == ["start", "end", "second done"]
+    assert [e["type"] for e in second_events] == ["stream_options", "progress_update", "thread.item.updated"]
+
+
+async def test_a_stream_whose_handler_raises_changes_nothing(store: Store) -> None:
+    dispatcher = Dispatcher(make_router(), store)
+    before = await snapshot(store)
+    got = await run(dispatcher, stream("test.everything_then_fail"))
+    assert got[-1] == {"type": "error", "code": "stream.error", "allow_retry": True}
+    assert "thread.item.updated" in [e["type"] for e in got]  # events were streamed...
+    assert await snapshot(store) == before  # ...but nothing was persisted
+
+
+class FailingWrites:
+    """Wraps a store; inside a transaction, ``delete_thread_item`` fails (after other writes)."""
+
+    def __init__(self, inner: Store, *, in_tx: bool = False) -> None:
+        self.inner = inner
+        self.in_tx = in_tx
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def delete_thread_item(self, thread_id: str, item_id: str, *, context: Any) -> None:
+        await self.inner.delete_thread_item(thread_id, item_id, context=context)
+        if self.in_tx:
+            raise OSError("disk full")
+
+    @asynccontextmanager
+    async def lock(self, *keys: LockKey, timeout: float | None, context: Any) -> AsyncIterator[Any]:  # noqa: ASYNC109
+        async with self.inner.lock(*keys, timeout=timeout, context=context) as locked:
+            yield FailingWrites(locked, in_tx=self.in_tx)
+
+    @asynccontextmanager
+    async def transaction(self, *, context: Any) -> AsyncIterator[Any]:
+        async with self.inner.transaction(context=context) as tx:
+            yield FailingWrites(tx, in_tx=True)
+
+
+async def test_a_flush_that_fails_halfway_is_rolled_back(store: Store, kind: str) -> None:
+    dispatcher = Dispatcher(make_router(), FailingWrites(store))  # type: ignore[arg-type]
+    before = await snapshot(store)
+    got = await run(dispatcher, stream("test.everything"))
+    assert got[-1] == {"type": "error", "code": "stream.error", "allow_retry": True}
+    assert await snapshot(store) == before
+    # and without the failure, the same stream persists everything
+    assert all(
+        e["type"] != "error" for e in await run(Dispatcher(make_router(), store), stream("test.everything"))
+    )
+    assert (await store.load_thread("thr_1", context=None)).title == "Done"
+    assert await count(store) == 50
+
+
+async def test_a_cancelled_stream_releases_its_locks_and_changes_nothing(store: Store) -> None:
+    gate = Gate()
+    dispatcher = Dispatcher(make_router(gate), store, lock_timeout=0)
+    before = await snapshot(store)
+    result = await dispatcher.dispatch(stream("test.everything_then_fail"))
+    assert result.stream is not None
+    stream_of = result.stream
+
+    async def consume() -> None:
+        async with aclosing(stream_of) as chunks:
+            async for _ in chunks:
+                pass
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(consume)
+        await gate.inside.wait()  # the handler has yielded its updates and is waiting
+        tg.cancel_scope.cancel()  # what a client disconnect does in the Litestar adapter
+    assert await snapshot(store) == before
+    # nothing is left locked: both a click on the widget and a stream in the thread go through at once
+    assert (await dispatcher.dispatch(click())).status_code == 200
+    assert all(e["type"] != "error" for e in await run(dispatcher, stream("counter.reset")))
+
+
+# --------------------------------------------------------------------------- per-user scoping over HTTP
+
+
+async def test_another_users_thread_is_404_not_403(kind: str, tmp_path: Path) -> None:
+    async with open_store(kind, tmp_path, owner=lambda user: user) as scoped:
+        await seed(scoped, context="alice")
+        plugin = ChatKitPlugin(
+            make_router(), store=scoped, context=lambda request: request.headers.get("x-user")
+        )
+        async with AsyncTestClient(Litestar(plugins=[plugin])) as client:
+            for body in (click(), stream("counter.reset")):
+                refused = await client.post("/chatkit", content=body, headers={"x-user": "bob"})
+                assert refused.status_code == 404
+                assert refused.json()["code"] == "thread.not_found"
+            allowed = await client.post("/chatkit", content=click(), headers={"x-user": "alice"})
+            assert allowed.status_code == 200
+            item: ThreadItem = msgspec.convert(allowed.json()["updated_item"], ThreadItem)
+            assert count_of(msgspec.to_builtins(item)) == 1
