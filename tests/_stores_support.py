@@ -200,16 +200,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(env: dict[str, str], *, log: Path) -> Iterator[str]:
-    """Run ``tests/_stores_app.py`` in a uvicorn process on 127.0.0.1; yield its base URL."""
+def serve(
+    env: dict[str, str | None],
+    *,
+    log: Path,
+    app: str = "_stores_app:app",
+    app_dir: Path = REPO / "tests",
+    cwd: Path = REPO,
+) -> Iterator[str]:
+    """Run ``app`` (``tests/_stores_app.py``) in a uvicorn process on 127.0.0.1; yield its base URL.
+
+    ``env`` adds to this process's environment; a ``None`` value removes the variable.
+    """
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        "_stores_app:app",
+        app,
         "--app-dir",
-        str(REPO / "tests"),
+        str(app_dir),
         "--host",
         "127.0.0.1",
         "--port",
@@ -219,7 +229,11 @@ def serve(env: dict[str, str], *, log: Path) -> Iterator[str]:
     ]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            command, cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+            command,
+            cwd=cwd,
+            env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -240,7 +254,7 @@ def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> Non
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
         try:
-            httpx.get(url + "/health", timeout=1)
+            httpx.get(url + "/", timeout=1)  # any answer, even a 404, means it is up
             return
         except httpx.TransportError:
             time.sleep(0.1)

@@ -16,6 +16,7 @@ import msgspec
 import pytest
 from _stores_support import (
     POSTGRES_DSN,
+    REPO,
     action,
     count_of,
     drop_schema,
@@ -34,7 +35,7 @@ CLICKS = 100
 @contextmanager
 def servers(kind: str, tmp_path: Path, n: int = 1, **env: str) -> Iterator[tuple[list[str], dict[str, str]]]:
     """``n`` server processes sharing one ``kind`` store; yields their base URLs and environment."""
-    base = {"MARKER_DIR": str(tmp_path), "LOCK_TIMEOUT": "30", **env}
+    base: dict[str, str] = {"MARKER_DIR": str(tmp_path), "LOCK_TIMEOUT": "30", **env}
     if kind == "postgres":
         require_postgres()
         schema = new_schema()
@@ -44,7 +45,10 @@ def servers(kind: str, tmp_path: Path, n: int = 1, **env: str) -> Iterator[tuple
     try:
         with ExitStack() as stack:
             # started one after the other, so that only the first one seeds the demo thread
-            yield [stack.enter_context(serve(base, log=tmp_path / f"server{i}.log")) for i in range(n)], base
+            started = [
+                stack.enter_context(serve(dict(base), log=tmp_path / f"server{i}.log")) for i in range(n)
+            ]
+            yield started, base
     finally:
         if kind == "postgres":
             anyio.run(drop_schema, base["POSTGRES_SCHEMA"])
@@ -144,3 +148,15 @@ def test_a_client_disconnecting_mid_stream_cancels_the_handler_and_leaves_no_tra
             "progress_update",
             "thread.item.updated",
         ]
+
+
+def test_the_example_keeps_its_counter_in_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
+    env: dict[str, str | None] = {"CHATKIT_SQLITE_PATH": None}  # the example's own default
+    for expected in (1, 2):  # the second server process starts from what the first one stored
+        with serve(
+            env, log=tmp_path / "example.log", app="examples.counter.app:app", app_dir=REPO, cwd=tmp_path
+        ) as url:
+            response = httpx.post(url + "/chatkit", content=click(), timeout=10)
+            assert response.status_code == 200, response.text
+            assert count_of(response.json()["updated_item"]) == expected
+    assert (tmp_path / "chatkit.sqlite3").is_file()

@@ -29,7 +29,7 @@ class _Entry:
     def __init__(self) -> None:
         # A semaphore, not a Lock: an action's lock may be released by another task than
         # the one that took it (a stream closed from the server's task, or by the GC hook).
-        self.gate = anyio.Semaphore(1, max_value=1)
+        self.gate = anyio.Semaphore(1, max_value=1, fast_acquire=True)
         self.users = 0  # holder + waiters; the entry is dropped when it reaches 0
 
 

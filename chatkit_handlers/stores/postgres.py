@@ -267,7 +267,10 @@ class PostgresStore:
             try:
                 yield self._bound(proxy, held=held)
             finally:
-                await _release(proxy, None)
+                if self._shared.given is not None:
+                    # Our own pools reset a connection they get back with pg_advisory_unlock_all();
+                    # an application's pool may reset its connections its own way.
+                    await _release(proxy, None)
         finally:
             with anyio.CancelScope(shield=True):
                 await pool.release(proxy)

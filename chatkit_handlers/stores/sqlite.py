@@ -127,18 +127,25 @@ class _Shared:
     def __init__(self) -> None:
         self.opening = anyio.Lock()
         self.writer: _Conn | None = None
-        self.writer_gate = anyio.Semaphore(1, max_value=1)
+        self.writer_gate = anyio.Semaphore(1, max_value=1, fast_acquire=True)
         self.readers: list[_Conn] = []
         self.free_readers = anyio.Semaphore(1)
 
 
 class _Tx:
-    __slots__ = ("begun", "conn", "gate")
+    """A transaction in progress.
 
-    def __init__(self, conn: _Conn) -> None:
-        self.conn = conn
-        self.begun = False
-        self.gate = anyio.Lock()
+    Writes wait in ``pending`` and go to the worker thread with the next read
+    or with the commit: a transaction costs one trip per read, plus one.
+    """
+
+    __slots__ = ("gate", "gated", "open", "pending")
+
+    def __init__(self) -> None:
+        self.pending: list[Callable[[_Conn], None]] = []
+        self.gated = False  # holds the writer
+        self.open = False  # BEGIN done, COMMIT or ROLLBACK not yet
+        self.gate = anyio.Lock()  # one trip at a time, even if several tasks share the transaction
 
 
 class SQLiteStore(LocalLocks):
@@ -196,8 +203,8 @@ class SQLiteStore(LocalLocks):
             if shared.writer is None:
                 writer, readers = await anyio.to_thread.run_sync(self._connect)
                 shared.readers = readers
-                shared.free_readers = anyio.Semaphore(len(readers))
-                shared.writer_gate = anyio.Semaphore(1, max_value=1)
+                shared.free_readers = anyio.Semaphore(len(readers), fast_acquire=True)
+                shared.writer_gate = anyio.Semaphore(1, max_value=1, fast_acquire=True)
                 shared.writer = writer
 
     async def close(self) -> None:
@@ -239,9 +246,13 @@ class SQLiteStore(LocalLocks):
     # ----------------------------------------------------------------- running SQL
 
     async def _read(self, fn: Callable[[_Conn], T]) -> T:
-        if self._tx is not None:  # read our own uncommitted writes
-            return await self._in_tx(fn)
         shared = await self._ready()
+        tx = self._tx
+        if tx is not None:  # read our own uncommitted writes
+            async with tx.gate:
+                writer = await self._writer(tx)
+                pending, tx.pending = tx.pending, []
+                return await anyio.to_thread.run_sync(_tx_read, writer, tx, pending, fn)
         async with shared.free_readers:
             conn = shared.readers.pop()
             try:
@@ -249,44 +260,52 @@ class SQLiteStore(LocalLocks):
             finally:
                 shared.readers.append(conn)
 
-    async def _write(self, fn: Callable[[_Conn], T]) -> T:
+    async def _write(self, fn: Callable[[_Conn], None]) -> None:
         if self._tx is not None:
-            return await self._in_tx(fn)
-        shared = await self._ready()
-        async with shared.writer_gate:
-            assert shared.writer is not None
-            return await anyio.to_thread.run_sync(_atomically, shared.writer, fn)
-
-    async def _in_tx(self, fn: Callable[[_Conn], T]) -> T:
-        tx = self._tx
-        assert tx is not None
-        async with tx.gate:  # one statement at a time, even if several tasks share the transaction
-            if tx.begun:
-                return await anyio.to_thread.run_sync(fn, tx.conn)
-            # BEGIN in the same worker-thread hop as the first statement
-            return await anyio.to_thread.run_sync(_begin_then, tx, fn)
-
-    @asynccontextmanager
-    async def transaction(self, *, context: Any = None) -> AsyncIterator[Self]:
-        """A SQLite transaction: atomic and isolated; holds the writer meanwhile."""
-        if self._tx is not None:
-            yield self
+            self._tx.pending.append(fn)
             return
         shared = await self._ready()
         async with shared.writer_gate:
             assert shared.writer is not None
-            view = copy.copy(self)
-            view._tx = tx = _Tx(shared.writer)
-            try:
-                yield view
-            except BaseException:
-                if tx.begun:
+            await anyio.to_thread.run_sync(_atomically, shared.writer, fn)
+
+    async def _writer(self, tx: _Tx) -> _Conn:
+        shared = self._shared
+        if not tx.gated:
+            await shared.writer_gate.acquire()
+            tx.gated = True
+        assert shared.writer is not None
+        return shared.writer
+
+    @asynccontextmanager
+    async def transaction(self, *, context: Any = None) -> AsyncIterator[Self]:
+        """A SQLite transaction: atomic and isolated.
+
+        Writes inside it are sent with the next read or at the end, so a
+        write's ``NotFoundError`` may surface there rather than at the write.
+        """
+        if self._tx is not None:
+            yield self
+            return
+        shared = await self._ready()
+        view = copy.copy(self)
+        view._tx = tx = _Tx()
+        try:
+            yield view
+            async with tx.gate:
+                if tx.pending or tx.open:
+                    writer = await self._writer(tx)
+                    pending, tx.pending = tx.pending, []
                     with anyio.CancelScope(shield=True):
-                        await anyio.to_thread.run_sync(tx.conn.execute, "ROLLBACK")
-                raise
-            if tx.begun:
+                        await anyio.to_thread.run_sync(_tx_commit, writer, tx, pending)
+        except BaseException:
+            if tx.open:
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(tx.conn.execute, "COMMIT")
+                    await anyio.to_thread.run_sync(_rollback, shared.writer, tx)
+            raise
+        finally:
+            if tx.gated:
+                shared.writer_gate.release()
 
     # ----------------------------------------------------------------- the Store methods
 
@@ -307,8 +326,7 @@ class SQLiteStore(LocalLocks):
         params = self._params(
             context, thread=thread.id, at=thread.created_at.isoformat(), data=_encode(thread).decode()
         )
-        if await self._write(lambda c: c.execute(sql, params).rowcount) == 0:
-            raise NotFoundError(f"thread {thread.id!r} not found")
+        await self._write(_changes_one(sql, params, f"thread {thread.id!r} not found"))
 
     async def load_thread_items(
         self,
@@ -359,34 +377,61 @@ class SQLiteStore(LocalLocks):
             at=item.created_at.isoformat(),
             data=_encode(item).decode(),
         )
-        if await self._write(lambda c: c.execute(sql, params).rowcount) == 0:
-            raise NotFoundError(f"thread {thread_id!r} not found")
+        await self._write(_changes_one(sql, params, f"thread {thread_id!r} not found"))
 
     async def delete_thread_item(self, thread_id: str, item_id: str, *, context: Any = None) -> None:
         sql, visible = self._sql["delete_item"], self._sql["visible"]
         params = self._params(context, thread=thread_id, item=item_id)
 
-        def delete(conn: _Conn) -> bool:
-            return (
-                conn.execute(sql, params).rowcount > 0 or conn.execute(visible, params).fetchone() is not None
-            )
+        def delete(conn: _Conn) -> None:
+            if conn.execute(sql, params).rowcount == 0 and conn.execute(visible, params).fetchone() is None:
+                raise NotFoundError(f"thread {thread_id!r} not found")
 
-        if not await self._write(delete):
-            raise NotFoundError(f"thread {thread_id!r} not found")
+        await self._write(delete)
 
 
-def _begin_then(tx: _Tx, fn: Callable[[_Conn], T]) -> T:
-    tx.conn.execute("BEGIN IMMEDIATE")
-    tx.begun = True
-    return fn(tx.conn)
+def _changes_one(sql: str, params: dict[str, Any], missing: str) -> Callable[[_Conn], None]:
+    """A write that must change a row (else the thread is missing, or not the caller's)."""
+
+    def write(conn: _Conn) -> None:
+        if conn.execute(sql, params).rowcount == 0:
+            raise NotFoundError(missing)
+
+    return write
 
 
-def _atomically(conn: _Conn, fn: Callable[[_Conn], T]) -> T:
+def _flush(conn: _Conn, tx: _Tx, pending: list[Callable[[_Conn], None]]) -> None:
+    if not tx.open:
+        conn.execute("BEGIN IMMEDIATE")
+        tx.open = True
+    for write in pending:
+        write(conn)
+
+
+def _tx_read(conn: _Conn, tx: _Tx, pending: list[Callable[[_Conn], None]], read: Callable[[_Conn], T]) -> T:
+    """One trip of a transaction: BEGIN if needed, the pending writes, then a read."""
+    _flush(conn, tx, pending)
+    return read(conn)
+
+
+def _tx_commit(conn: _Conn, tx: _Tx, pending: list[Callable[[_Conn], None]]) -> None:
+    """The last trip of a transaction: BEGIN if needed, the pending writes, COMMIT."""
+    _flush(conn, tx, pending)
+    conn.execute("COMMIT")
+    tx.open = False
+
+
+def _rollback(conn: _Conn | None, tx: _Tx) -> None:
+    if conn is not None:
+        conn.execute("ROLLBACK")
+    tx.open = False
+
+
+def _atomically(conn: _Conn, fn: Callable[[_Conn], None]) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        result = fn(conn)
+        fn(conn)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-    return result

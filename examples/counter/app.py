@@ -24,7 +24,7 @@ DEMO_ITEM = "wid_counter"
 
 router = ActionRouter()
 router.include(handlers)
-store = SQLiteStore(os.environ.get("CHATKIT_SQLITE_PATH", "chatkit.sqlite3"))
+store = SQLiteStore(os.environ.get("CHATKIT_SQLITE_PATH") or "chatkit.sqlite3")
 
 
 async def seed(store: Store) -> None:

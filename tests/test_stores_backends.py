@@ -1,0 +1,191 @@
+"""What is particular to each backend: files, schemas, migrations, pools, lazy imports."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+import pytest
+from _stores_support import POSTGRES_DSN, REPO, DictChatKitStore, drop_schema, new_schema, require_postgres
+
+from chatkit_handlers.errors import LockTimeoutError, NotFoundError
+from chatkit_handlers.stores import ChatKitStoreAdapter, SQLiteStore, item_lock
+from chatkit_handlers.types import ThreadMetadata, WidgetItem
+from examples.counter.widgets import counter_card
+
+
+def widget(n: int = 0) -> WidgetItem:
+    return WidgetItem(id="wid_1", thread_id="thr_1", widget=counter_card(n))
+
+
+# --------------------------------------------------------------------------- SQLite
+
+
+@pytest.mark.anyio
+async def test_sqlite_creates_its_file_and_schema_on_first_use_and_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "chatkit.sqlite3"
+    path.parent.mkdir()
+    store = SQLiteStore(path)
+    assert not path.exists()  # nothing happens before first use
+    async with anyio.create_task_group() as tg:  # concurrent first uses open it once
+        for n in range(5):
+            tg.start_soon(store.save_thread, ThreadMetadata(id=f"thr_{n}"))
+    await store.add_thread_item("thr_1", widget(3), context=None)
+    await store.close()
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        (data,) = conn.execute("SELECT data FROM chatkit_items").fetchone()
+        assert msgspec.json.decode(data)["widget"] == counter_card(3)  # a JSON column: the wire encoding
+    reopened = SQLiteStore(path)  # a restart: everything is still there
+    loaded = await reopened.load_item("thr_1", "wid_1", context=None)
+    assert msgspec.json.encode(loaded) == msgspec.json.encode(await store.load_item("thr_1", "wid_1"))
+    await reopened.close()
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_sqlite_refuses_a_file_from_a_newer_version(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    store = SQLiteStore(path)
+    with pytest.raises(RuntimeError, match="schema version 99, newer than the 1 this chatkit-handlers knows"):
+        await store.load_thread("thr_1", context=None)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture
+def schema() -> Any:
+    require_postgres()
+    name = new_schema()
+    yield name
+    anyio.run(drop_schema, name)
+
+
+def test_postgres_refuses_a_schema_name_that_is_not_an_identifier() -> None:
+    from chatkit_handlers.stores import PostgresStore
+
+    with pytest.raises(ValueError, match="plain SQL identifier"):
+        PostgresStore(POSTGRES_DSN, schema='x"; DROP TABLE y; --')
+
+
+@pytest.mark.anyio
+async def test_postgres_stores_starting_together_create_the_schema_once(schema: str) -> None:
+    from chatkit_handlers.stores import PostgresStore
+
+    stores = [PostgresStore(POSTGRES_DSN, schema=schema, min_size=1, max_size=2) for _ in range(4)]
+    async with anyio.create_task_group() as tg:
+        for store in stores:
+            tg.start_soon(store.open)
+    await stores[0].save_thread(ThreadMetadata(id="thr_1"), context=None)
+    assert (await stores[3].load_thread("thr_1", context=None)).id == "thr_1"
+    for store in stores:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_postgres_refuses_a_schema_from_a_newer_version(schema: str) -> None:
+    import asyncpg
+
+    from chatkit_handlers.stores import PostgresStore
+
+    conn = await asyncpg.connect(POSTGRES_DSN)
+    await conn.execute(f'CREATE SCHEMA "{schema}"; CREATE TABLE "{schema}".chatkit_schema (version int)')
+    await conn.execute(f'INSERT INTO "{schema}".chatkit_schema VALUES (7)')
+    await conn.close()
+    store = PostgresStore(POSTGRES_DSN, schema=schema)
+    with pytest.raises(RuntimeError, match="has version 7, newer than the 1"):
+        await store.open()
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_postgres_over_an_application_pool_releases_locks_and_leaves_the_pool_open(schema: str) -> None:
+    import asyncpg
+
+    from chatkit_handlers.stores import PostgresStore
+
+    pool = await asyncpg.create_pool(POSTGRES_DSN, min_size=1, max_size=1, reset=_no_reset)
+    store = PostgresStore(pool, schema=schema)
+    other = PostgresStore(POSTGRES_DSN, schema=schema)
+    key = item_lock("thr_1", "wid_1")
+    async with store.lock(key, timeout=None, context=None) as locked:
+        await locked.save_thread(ThreadMetadata(id="thr_1"), context=None)
+        with pytest.raises(LockTimeoutError):
+            async with other.lock(key, timeout=0, context=None):
+                pass
+    # the pool does not reset its connections, yet the lock was released
+    async with other.lock(key, timeout=0, context=None):
+        pass
+    await store.close()
+    assert await pool.fetchval("SELECT 1") == 1  # still open: it is the application's
+    await pool.close()
+    await other.close()
+
+
+async def _no_reset(conn: Any) -> None:
+    pass
+
+
+def test_postgres_serves_several_event_loops(schema: str) -> None:
+    # Test clients run the app in a loop of their own: the store must not care.
+    from chatkit_handlers.stores import PostgresStore
+
+    store = PostgresStore(POSTGRES_DSN, schema=schema)
+
+    async def write() -> None:
+        await store.save_thread(ThreadMetadata(id="thr_1", title="first loop"), context=None)
+
+    async def read() -> str | None:
+        return (await store.load_thread("thr_1", context=None)).title
+
+    anyio.run(write)
+    assert anyio.run(read) == "first loop"
+    anyio.run(store.close)
+
+
+# --------------------------------------------------------------------------- chatkit adapter
+
+
+@pytest.mark.anyio
+async def test_the_adapter_names_chatkit_items_it_cannot_use() -> None:
+    from chatkit.types import TaskItem
+    from chatkit.types import ThreadMetadata as ChatKitThread
+
+    wrapped = DictChatKitStore()
+    await wrapped.save_thread(ChatKitThread(id="thr_1", created_at=widget().created_at), None)
+    task = TaskItem.model_validate(
+        {
+            "id": "tsk_1",
+            "thread_id": "thr_1",
+            "created_at": "2025-01-01T00:00:00Z",
+            "task": {"type": "custom"},
+        }
+    )
+    await wrapped.add_thread_item("thr_1", task, None)
+    store = ChatKitStoreAdapter(wrapped)
+    with pytest.raises(TypeError, match="chatkit item of type 'task' cannot be used by chatkit-handlers"):
+        await store.load_item("thr_1", "tsk_1", context=None)
+    with pytest.raises(NotFoundError):
+        await store.load_item("thr_1", "wid_missing", context=None)
+    assert store.wrapped is wrapped
+
+
+def test_optional_dependencies_are_imported_only_when_used() -> None:
+    code = (
+        "import sys, chatkit_handlers, chatkit_handlers.stores, chatkit_handlers.litestar\n"
+        "loaded = [m for m in ('chatkit', 'asyncpg', 'pydantic') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+        "from chatkit_handlers.stores import PostgresStore, ChatKitStoreAdapter\n"
+        "assert 'asyncpg' in sys.modules and 'chatkit' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=60)
