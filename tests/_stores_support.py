@@ -41,7 +41,7 @@ def require_postgres() -> str:
     error = _postgres_error[0]
     if error is not None:
         message = f"no PostgreSQL at {POSTGRES_DSN} ({error}); set CHATKIT_TEST_POSTGRES_DSN"
-        if os.environ.get("CI"):
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(message + " — CI must run the PostgreSQL tests (.ci/run starts a server)")
         pytest.skip(message)
     return POSTGRES_DSN
