@@ -26,13 +26,13 @@ import anyio
 import msgspec
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path.insert(0, str(REPO))
 
-from _stores_support import DictChatKitStore  # noqa: E402 (the tests' user-side chatkit Store)
 
 from chatkit_handlers import ActionRouter, Dispatcher  # noqa: E402
 from chatkit_handlers.stores import ChatKitStoreAdapter, MemoryStore, SQLiteStore, Store  # noqa: E402
 from chatkit_handlers.types import ThreadMetadata, WidgetItem  # noqa: E402
+from examples.bridge.store import MemoryChatKitStore  # noqa: E402
 from examples.counter import handlers  # noqa: E402
 from examples.counter.widgets import counter_card  # noqa: E402
 
@@ -50,7 +50,7 @@ async def backend(name: str, workdir: Path) -> AsyncIterator[Store | None]:
         finally:
             await sqlite.close()
     elif name == "chatkit adapter":
-        yield ChatKitStoreAdapter(DictChatKitStore())
+        yield ChatKitStoreAdapter(MemoryChatKitStore())
     else:
         import asyncpg
 

@@ -314,7 +314,9 @@ class Dispatcher:
                 "given; send it from a widget (or pass itemId to sendCustomAction)",
             )
         store = self.store if store is None else store
-        return ActionContext(thread=thread, sender=sender, action_type=route.type, store=store, context=context)
+        return ActionContext(
+            thread=thread, sender=sender, action_type=route.type, store=store, context=context
+        )
 
     async def run_sync(
         self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None

@@ -32,8 +32,8 @@ from litestar.plugins import InitPlugin
 from litestar.types import Guard, Receive, Scope, Send
 
 from ._dispatch import DEFAULT_MAX_BODY_SIZE, Dispatcher, DispatchResult, error_body
-from ._locking import DEFAULT_LOCK_TIMEOUT
 from ._forward import ChatKitServerLike, Forwarder
+from ._locking import DEFAULT_LOCK_TIMEOUT
 from ._providers import Extras
 from ._router import ActionRouter
 from ._schema import openapi_operation

@@ -19,11 +19,12 @@ import httpx
 import msgspec
 import pytest
 from chatkit.store import NotFoundError as ChatKitNotFoundError
-from chatkit.store import Store as ChatKitStore
 
+from chatkit_handlers._coerce import to_item
+from chatkit_handlers._convert import item_to_chatkit
 from chatkit_handlers.stores import ChatKitStoreAdapter, MemoryStore, Owner, SQLiteStore, Store
-from chatkit_handlers.stores.chatkit_adapter import from_chatkit_item, to_chatkit_item
 from chatkit_handlers.types import ThreadItem
+from examples.bridge.store import MemoryChatKitStore
 
 POSTGRES_DSN = os.environ.get("CHATKIT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ("memory", "sqlite", "postgres", "chatkit")
@@ -96,98 +97,71 @@ async def open_store(kind: str, tmp_path: Path, *, owner: Owner | None = None) -
             await postgres.close()
             await drop_schema(schema)
     elif kind == "chatkit":
-        yield ChatKitStoreAdapter(DictChatKitStore(owner=owner))
+        yield ChatKitStoreAdapter(ScopedChatKitStore(owner=owner))
     else:
         raise ValueError(kind)
 
 
 def wire(kind: str, item: ThreadItem) -> bytes:
     """The bytes ``item`` should encode to after a round trip through a ``kind`` store."""
-    if kind == "chatkit":  # chatkit's models normalize (field order, defaults)
-        item = from_chatkit_item(to_chatkit_item(item))
+    if kind == "chatkit":  # chatkit's models fill in their defaults
+        item = to_item(item_to_chatkit(item))
     return msgspec.json.encode(item)
 
 
-class DictChatKitStore(ChatKitStore[Any]):
-    """What a user of openai-chatkit might have written: a dict-backed chatkit ``Store``.
+class ScopedChatKitStore(MemoryChatKitStore):
+    """A user's chatkit ``Store`` (the bridge example's), scoping threads to ``owner(context)``.
 
-    Scopes threads to ``owner(context)`` when given, raising chatkit's
-    ``NotFoundError`` for other users' threads, as a well-behaved store does.
+    Other users' threads raise chatkit's ``NotFoundError``, as a well-behaved store does.
     """
 
     def __init__(self, owner: Owner | None = None) -> None:
+        super().__init__()
         self.owner = owner
-        self.threads: dict[str, tuple[Any, Any]] = {}  # id -> (owner, ThreadMetadata)
-        self.items: dict[str, dict[str, Any]] = {}
+        self.owners: dict[str, str | None] = {}
 
     def _check(self, thread_id: str, context: Any) -> None:
-        entry = self.threads.get(thread_id)
-        if entry is None or (self.owner is not None and entry[0] != self.owner(context)):
+        if thread_id not in self.threads or (
+            self.owner is not None and self.owners.get(thread_id) != self.owner(context)
+        ):
             raise ChatKitNotFoundError(f"thread {thread_id} not found")
 
     async def load_thread(self, thread_id: str, context: Any) -> Any:
         self._check(thread_id, context)
-        return self.threads[thread_id][1].model_copy(deep=True)
+        return await super().load_thread(thread_id, context)
 
     async def save_thread(self, thread: Any, context: Any) -> None:
-        owner = self.owner(context) if self.owner is not None else None
         if thread.id in self.threads:
             self._check(thread.id, context)
-            owner = self.threads[thread.id][0]
-        self.threads[thread.id] = (owner, thread.model_copy(deep=True))
-        self.items.setdefault(thread.id, {})
+        else:
+            self.owners[thread.id] = self.owner(context) if self.owner is not None else None
+        await super().save_thread(thread, context)
 
     async def load_thread_items(
         self, thread_id: str, after: str | None, limit: int, order: str, context: Any
     ) -> Any:
-        from chatkit.types import Page
-
         self._check(thread_id, context)
-        ids = list(self.items[thread_id])
-        if order == "desc":
-            ids.reverse()
-        start = ids.index(after) + 1 if after in ids else 0
-        chosen = ids[start : start + limit]
-        return Page(
-            data=[self.items[thread_id][i].model_copy(deep=True) for i in chosen],
-            has_more=start + limit < len(ids),
-            after=chosen[-1] if chosen else None,
-        )
+        return await super().load_thread_items(thread_id, after, limit, order, context)
 
     async def load_item(self, thread_id: str, item_id: str, context: Any) -> Any:
         self._check(thread_id, context)
-        try:
-            return self.items[thread_id][item_id].model_copy(deep=True)
-        except KeyError:
-            raise ChatKitNotFoundError(f"item {item_id} not found") from None
+        return await super().load_item(thread_id, item_id, context)
 
     async def add_thread_item(self, thread_id: str, item: Any, context: Any) -> None:
-        await self.save_item(thread_id, item, context)
+        self._check(thread_id, context)
+        await super().save_item(thread_id, item, context)  # an id added twice is saved, not doubled
 
     async def save_item(self, thread_id: str, item: Any, context: Any) -> None:
         self._check(thread_id, context)
-        self.items[thread_id][item.id] = item.model_copy(deep=True)
+        await super().save_item(thread_id, item, context)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
         self._check(thread_id, context)
-        self.items[thread_id].pop(item_id, None)
+        await super().delete_thread_item(thread_id, item_id, context)
 
     async def delete_thread(self, thread_id: str, context: Any) -> None:
         self._check(thread_id, context)
-        del self.threads[thread_id]
-        del self.items[thread_id]
-
-    async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Any:
-        raise NotImplementedError
-
-    async def save_attachment(self, attachment: Any, context: Any) -> None:
-        raise NotImplementedError
-
-    async def load_attachment(self, attachment_id: str, context: Any) -> Any:
-        raise NotImplementedError
-
-    async def delete_attachment(self, attachment_id: str, context: Any) -> None:
-        raise NotImplementedError
+        await super().delete_thread(thread_id, context)
 
 
 # --------------------------------------------------------------------------- real server processes

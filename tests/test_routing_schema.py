@@ -234,7 +234,7 @@ def test_cli_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["routes", "examples.counter.app:nothing"]) == 2
     assert "has no attribute 'nothing'" in capsys.readouterr().err
     assert main(["routes", "examples.counter.app:store"]) == 2
-    assert "is a MemoryStore, not an ActionRouter" in capsys.readouterr().err
+    assert "is a SQLiteStore, not an ActionRouter" in capsys.readouterr().err
 
 
 def test_python_dash_m_runs_the_cli() -> None:

@@ -11,11 +11,12 @@ from typing import Any
 import anyio
 import msgspec
 import pytest
-from _stores_support import POSTGRES_DSN, REPO, DictChatKitStore, drop_schema, new_schema, require_postgres
+from _stores_support import POSTGRES_DSN, REPO, drop_schema, new_schema, require_postgres
 
-from chatkit_handlers.errors import LockTimeoutError, NotFoundError
+from chatkit_handlers.errors import LockTimeoutError
 from chatkit_handlers.stores import ChatKitStoreAdapter, SQLiteStore, item_lock
 from chatkit_handlers.types import ThreadMetadata, WidgetItem
+from examples.bridge.store import MemoryChatKitStore
 from examples.counter.widgets import counter_card
 
 
@@ -157,27 +158,17 @@ def test_postgres_serves_several_event_loops(schema: str) -> None:
 
 
 @pytest.mark.anyio
-async def test_the_adapter_names_chatkit_items_it_cannot_use() -> None:
-    from chatkit.types import TaskItem
-    from chatkit.types import ThreadMetadata as ChatKitThread
-
-    wrapped = DictChatKitStore()
-    await wrapped.save_thread(ChatKitThread(id="thr_1", created_at=widget().created_at), None)
-    task = TaskItem.model_validate(
-        {
-            "id": "tsk_1",
-            "thread_id": "thr_1",
-            "created_at": "2025-01-01T00:00:00Z",
-            "task": {"type": "custom"},
-        }
-    )
-    await wrapped.add_thread_item("thr_1", task, None)
+async def test_the_adapter_keeps_widget_json_exactly_in_the_chatkit_store() -> None:
+    wrapped = MemoryChatKitStore()
     store = ChatKitStoreAdapter(wrapped)
-    with pytest.raises(TypeError, match="chatkit item of type 'task' cannot be used by chatkit-handlers"):
-        await store.load_item("thr_1", "tsk_1", context=None)
-    with pytest.raises(NotFoundError):
-        await store.load_item("thr_1", "wid_missing", context=None)
-    assert store.wrapped is wrapped
+    await store.save_thread(ThreadMetadata(id="thr_1"), context=None)
+    root = {"type": "Card", "children": [{"type": "Text", "id": "x", "value": "1", "unknownProp": {"k": 1}}]}
+    await store.add_thread_item("thr_1", WidgetItem(id="wid_1", thread_id="thr_1", widget=root), context=None)
+    assert wrapped.items["thr_1"][0].widget.model_dump(exclude_none=True) == root  # what chatkit serves
+    loaded = await store.load_item("thr_1", "wid_1", context=None)
+    assert isinstance(loaded, WidgetItem)
+    assert loaded.widget == root  # every property kept (chatkit's models put "id" before "type")
+    assert store.store is wrapped
 
 
 def test_optional_dependencies_are_imported_only_when_used() -> None:

@@ -17,10 +17,12 @@ from chatkit_handlers.stores import Store, item_lock, thread_lock
 from chatkit_handlers.types import (
     AssistantMessageContent,
     AssistantMessageItem,
+    ClientToolCallItem,
     EndOfTurnItem,
     HiddenContextItem,
     LockedStatus,
     SDKHiddenContextItem,
+    TaskItem,
     ThreadItem,
     ThreadMetadata,
     UserMessageItem,
@@ -65,6 +67,8 @@ def every_item_type(thread: str = "thr_1") -> list[ThreadItem]:
         HiddenContextItem(id="hcx_1", thread_id=thread, content={"nested": [1, 2.5, None, "x"]}),
         SDKHiddenContextItem(id="shcx_1", thread_id=thread, content="note"),
         EndOfTurnItem(id="eot_1", thread_id=thread),
+        ClientToolCallItem(id="ctc_1", thread_id=thread, call_id="call_1", name="f", arguments={"a": [1]}),
+        TaskItem(id="tsk_1", thread_id=thread, task={"type": "custom", "title": "Step", "content": "done"}),
     ]
 
 

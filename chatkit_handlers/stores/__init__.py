@@ -21,7 +21,7 @@ from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
 if TYPE_CHECKING:
-    from .chatkit_adapter import ChatKitStoreAdapter
+    from .chatkit import ChatKitStoreAdapter
     from .postgres import PostgresStore
 
 __all__ = [
@@ -39,7 +39,7 @@ __all__ = [
     "thread_lock",
 ]
 
-_LAZY = {"PostgresStore": ".postgres", "ChatKitStoreAdapter": ".chatkit_adapter"}
+_LAZY = {"PostgresStore": ".postgres", "ChatKitStoreAdapter": ".chatkit"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,51 +1,81 @@
-"""``ChatKitStoreAdapter``: our ``Store`` over an openai-chatkit ``Store``.
+"""``ChatKitStoreAdapter``: reuse an openai-chatkit ``Store`` unchanged.
 
-A minimal adapter so that the one-endpoint Litestar mode and the
-``ChatKitServer`` bridge can share the server's own chatkit store: the action
-fast path reads and writes the very data ``server.process()`` serves.
-Conversion (msgspec ⇄ pydantic) is paid only at this boundary. Imports
-pydantic and chatkit, so ``chatkit_handlers.stores`` does not import it.
+The one-endpoint Litestar mode and the ``ChatKitServer`` bridge use it to share
+the server's own chatkit store, and anyone may use it to keep the store they
+have. Needs the ``chatkit`` extra (openai-chatkit and pydantic), so
+``chatkit_handlers.stores`` imports it only when it is asked for. Conversion
+(msgspec ⇄ pydantic, see ``_convert``) is paid only at this boundary; widgets
+cross as chatkit's dynamic widget models, which keep every property.
+
+What comes back is what chatkit would serve: chatkit's models fill in their
+defaults and order the fields their way, so a round trip is equal on the wire
+to what chatkit sends, and byte-for-byte stable from the second trip on.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import copy
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import Any, Literal, Self, TypeVar
 
+import anyio
 from chatkit.store import NotFoundError as ChatKitNotFoundError
 
 from .._coerce import to_item
 from .._convert import item_to_chatkit, thread_from_chatkit, thread_to_chatkit
 from ..errors import NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
+from ._locks import LocalLocks
 
 __all__ = ["ChatKitStoreAdapter"]
 
+T = TypeVar("T")
+_Step = Callable[[], Awaitable[None]]
+_Undo = list[_Step]
 
-class ChatKitStoreAdapter:
-    """Wraps a chatkit ``Store`` (pydantic) as a chatkit-handlers ``Store``.
 
-    chatkit's ``NotFoundError`` becomes ours, so unknown ids answer 404.
+class ChatKitStoreAdapter(LocalLocks):
+    """A chatkit-handlers ``Store`` over any openai-chatkit ``Store``.
 
-    >>> store = ChatKitStoreAdapter(my_chatkit_server.store)  # doctest: +SKIP
+    >>> store = ChatKitStoreAdapter(MyPostgresChatKitStore())  # doctest: +SKIP
+
+    The wrapped store's ``context`` handling (per-user scoping) applies as is;
+    its ``chatkit.store.NotFoundError`` becomes ours (404).
+
+    Locks are per process (a chatkit ``Store`` has none): actions are
+    serialized within one server process. Transactions are emulated: before
+    each write the item's (or thread's) previous state is read, and when the
+    block raises, those states are written back in reverse order. That makes a
+    failed transaction leave the data as it was, provided the wrapped store
+    itself still works; it is not isolated (others may see writes before the
+    block ends), and an item deleted and then restored moves to the end of its
+    thread.
+
+    Item types chatkit-handlers does not model raise ``TypeError`` (naming the
+    type) when loaded.
+
+    Attributes:
+        store: the chatkit ``Store`` used.
     """
 
-    __slots__ = ("store",)
+    __slots__ = ("_undo", "store")
 
     def __init__(self, store: Any) -> None:
+        LocalLocks.__init__(self)
         self.store = store
+        self._undo: _Undo | None = None
 
     def __repr__(self) -> str:
         return f"ChatKitStoreAdapter({self.store!r})"
 
     async def load_thread(self, thread_id: str, *, context: Any = None) -> ThreadMetadata:
-        try:
-            thread = await self.store.load_thread(thread_id, context=context)
-        except ChatKitNotFoundError:
-            raise NotFoundError(f"thread {thread_id!r} not found") from None
-        return thread_from_chatkit(thread)
+        return thread_from_chatkit(await _found(self.store.load_thread(thread_id, context=context)))
 
     async def save_thread(self, thread: ThreadMetadata, *, context: Any = None) -> None:
-        await self.store.save_thread(thread_to_chatkit(thread), context=context)
+        undo = await self._undo_thread(thread.id, context)
+        await _found(self.store.save_thread(thread_to_chatkit(thread), context=context))
+        self._on_undo(undo)
 
     async def load_thread_items(
         self,
@@ -56,24 +86,84 @@ class ChatKitStoreAdapter:
         *,
         context: Any = None,
     ) -> Page:
-        try:
-            page = await self.store.load_thread_items(thread_id, after, limit, order, context=context)
-        except ChatKitNotFoundError:
-            raise NotFoundError(f"thread {thread_id!r} not found") from None
+        page = await _found(self.store.load_thread_items(thread_id, after, limit, order, context=context))
         return Page(data=[to_item(item) for item in page.data], has_more=page.has_more, after=page.after)
 
     async def load_item(self, thread_id: str, item_id: str, *, context: Any = None) -> ThreadItem:
-        try:
-            item = await self.store.load_item(thread_id, item_id, context=context)
-        except ChatKitNotFoundError:
-            raise NotFoundError(f"item {item_id!r} not found in thread {thread_id!r}") from None
-        return to_item(item)
+        return to_item(await _found(self.store.load_item(thread_id, item_id, context=context)))
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
-        await self.store.add_thread_item(thread_id, item_to_chatkit(item), context=context)
+        undo = await self._undo_item(thread_id, item.id, context)
+        await _found(self.store.add_thread_item(thread_id, item_to_chatkit(item), context=context))
+        self._on_undo(undo)
 
     async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
-        await self.store.save_item(thread_id, item_to_chatkit(item), context=context)
+        undo = await self._undo_item(thread_id, item.id, context)
+        await _found(self.store.save_item(thread_id, item_to_chatkit(item), context=context))
+        self._on_undo(undo)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, *, context: Any = None) -> None:
-        await self.store.delete_thread_item(thread_id, item_id, context=context)
+        undo = await self._undo_item(thread_id, item_id, context)
+        await _found(self.store.delete_thread_item(thread_id, item_id, context=context))
+        self._on_undo(undo)
+
+    @asynccontextmanager
+    async def transaction(self, *, context: Any = None) -> AsyncIterator[Self]:
+        """Emulated: writes are undone when the block raises (see the class docstring)."""
+        if self._undo is not None:
+            yield self
+            return
+        view = copy.copy(self)
+        undo: _Undo = []
+        view._undo = undo
+        try:
+            yield view
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                for step in reversed(undo):
+                    await step()
+            raise
+
+    def _on_undo(self, step: _Step | None) -> None:
+        if step is not None and self._undo is not None:
+            self._undo.append(step)
+
+    async def _undo_thread(self, thread_id: str, context: Any) -> _Step | None:
+        """How to put the thread back as it is now (inside a transaction only)."""
+        if self._undo is None:
+            return None
+        store = self.store
+        previous = await self._previous(store.load_thread(thread_id, context=context))
+        if previous is None:
+            return lambda: _quietly(store.delete_thread(thread_id, context=context))
+        return lambda: _quietly(store.save_thread(previous, context=context))
+
+    async def _undo_item(self, thread_id: str, item_id: str, context: Any) -> _Step | None:
+        """How to put the item back as it is now (inside a transaction only)."""
+        if self._undo is None:
+            return None
+        store = self.store
+        previous = await self._previous(store.load_item(thread_id, item_id, context=context))
+        if previous is None:
+            return lambda: _quietly(store.delete_thread_item(thread_id, item_id, context=context))
+        return lambda: _quietly(store.save_item(thread_id, previous, context=context))
+
+    @staticmethod
+    async def _previous(load: Awaitable[T]) -> T | None:
+        try:
+            return await load
+        except ChatKitNotFoundError:
+            return None
+
+
+async def _found(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except ChatKitNotFoundError as exc:
+        raise NotFoundError(str(exc) or "not found") from None
+
+
+async def _quietly(call: Awaitable[None]) -> None:
+    # Undoing a write of a thread that has vanished meanwhile is nothing to undo.
+    with suppress(ChatKitNotFoundError):
+        await call
