@@ -23,7 +23,7 @@ import msgspec
 from ._coerce import to_updated_item
 from ._context import ActionContext
 from ._errorhandlers import Reply
-from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, sync_keys
+from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, check_store, sync_keys
 from ._providers import Extras
 from ._router import ActionRouter, Route
 from ._stream import run_stream
@@ -161,6 +161,7 @@ class Dispatcher:
         provides: Collection[type] = (),
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
+        check_store(store)
         self.router = router
         self.store = store
         self.max_body_size = max_body_size

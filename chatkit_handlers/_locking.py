@@ -25,10 +25,22 @@ from .types import ErrorEvent
 if TYPE_CHECKING:
     from ._context import ActionContext
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "StreamLock", "busy_event", "sync_keys"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "StreamLock", "busy_event", "check_store", "sync_keys"]
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds an action waits for another action on the same widget or thread."""
+
+
+def check_store(store: object) -> None:
+    """Refuse, at construction, a store without the methods serializing actions needs."""
+    missing = [name for name in ("lock", "transaction") if not callable(getattr(store, name, None))]
+    if missing:
+        raise TypeError(
+            f"{type(store).__name__} has no {' or '.join(f'{name}()' for name in missing)}, which "
+            "chatkit_handlers.stores.Store requires to serialize actions and write atomically; "
+            "mix in chatkit_handlers.stores.LocalLocks for per-process locks and add a "
+            "transaction() (see docs/stores.md, 'Writing your own store')"
+        )
 
 
 def sync_keys(thread_id: str, item_id: str | None) -> tuple[LockKey, ...]:

@@ -346,3 +346,12 @@ async def test_another_users_thread_is_404_not_403(kind: str, tmp_path: Path) ->
             assert allowed.status_code == 200
             item: ThreadItem = msgspec.convert(allowed.json()["updated_item"], ThreadItem)
             assert count_of(msgspec.to_builtins(item)) == 1
+
+
+def test_a_store_without_locks_or_transactions_is_refused_at_once() -> None:
+    class Partial:
+        async def load_thread(self, thread_id: str, *, context: Any) -> ThreadMetadata:
+            raise NotImplementedError
+
+    with pytest.raises(TypeError, match=r"Partial has no lock\(\) or transaction\(\), which"):
+        Dispatcher(make_router(), Partial())  # type: ignore[arg-type]
