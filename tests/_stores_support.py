@@ -94,8 +94,10 @@ async def open_store(kind: str, tmp_path: Path, *, owner: Owner | None = None) -
         try:
             yield postgres
         finally:
-            await postgres.close()
-            await drop_schema(schema)
+            try:
+                await postgres.close()
+            finally:
+                await drop_schema(schema)
     elif kind == "chatkit":
         yield ChatKitStoreAdapter(ScopedChatKitStore(owner=owner))
     else:
