@@ -34,6 +34,7 @@ from .types import (
     ErrorEvent,
     SyncCustomActionRequest,
     SyncCustomActionResponse,
+    ThreadItem,
     ThreadMetadata,
     WidgetItem,
 )
@@ -120,7 +121,7 @@ class DispatchResult:
     @classmethod
     def error(cls, exc: DispatchError) -> DispatchResult:
         """A JSON error answer for ``exc``."""
-        return cls(exc.status_code, error_body(exc.code, exc.message))
+        return cls(exc.status_code, error_body(exc.code, exc.message, allow_retry=exc.allow_retry))
 
     def __repr__(self) -> str:
         kind = "stream" if self.stream is not None else f"body={self.body!r}"
@@ -319,22 +320,34 @@ class Dispatcher:
             thread=thread, sender=sender, action_type=route.type, store=store, context=context
         )
 
+    async def apply_sync(
+        self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
+    ) -> ThreadItem | None:
+        """Run a sync handler and persist its update and thread change in one transaction.
+
+        Returns the ``updated_item`` (``None`` for none); raises what the handler
+        raised, having written nothing then. The ChatKitServer bridge runs sync
+        actions with this too.
+        """
+        seen = _encode(ctx.thread)
+        store = self.store if ctx.store is None else ctx.store
+        result = await route.call_sync(ctx, payload, extras)
+        item = to_updated_item(result, ctx.sender, route.type)
+        changed = _encode(ctx.thread) != seen
+        if changed or item is not None:
+            async with store.transaction(context=ctx.context) as tx:
+                if changed:
+                    await tx.save_thread(ctx.thread, context=ctx.context)
+                if item is not None:
+                    await tx.save_item(ctx.thread.id, item, context=ctx.context)
+        return item
+
     async def run_sync(
         self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
     ) -> DispatchResult:
-        """Run a sync handler, persist its update (one transaction), answer ``SyncCustomActionResponse``."""
-        seen = _encode(ctx.thread)
-        store = self.store if ctx.store is None else ctx.store
+        """Run a sync handler (see ``apply_sync``) and answer ``SyncCustomActionResponse`` or the error."""
         try:
-            result = await route.call_sync(ctx, payload, extras)
-            item = to_updated_item(result, ctx.sender, route.type)
-            changed = _encode(ctx.thread) != seen
-            if changed or item is not None:
-                async with store.transaction(context=ctx.context) as tx:
-                    if changed:
-                        await tx.save_thread(ctx.thread, context=ctx.context)
-                    if item is not None:
-                        await tx.save_item(ctx.thread.id, item, context=ctx.context)
+            item = await self.apply_sync(route, ctx, payload, extras)
             if item is None:
                 return DispatchResult(200, _EMPTY_RESPONSE, request_type="threads.sync_custom_action")
         except Reply as exc:  # a guard's refusal, a timeout, an error handler's answer

@@ -107,13 +107,29 @@ def _replace_component(node: dict[str, Any], component_id: str, new: dict[str, A
 
 
 class WriteBuffer:
-    """Collects the writes a stream implies, to apply after the handler finished."""
+    """Collects the writes a stream implies, to apply after the handler finished.
 
-    __slots__ = ("_known", "_ops", "_removed", "_sender", "_streaming", "_thread", "_thread_id", "_updates")
+    With ``persist_items=False`` the items of ``done``/``replaced``/``removed``
+    events are left to whoever already writes them as they pass (chatkit, under
+    the ChatKitServer bridge): only widget updates and the thread are written.
+    """
 
-    def __init__(self, thread_id: str, sender: WidgetItem | None) -> None:
+    __slots__ = (
+        "_items",
+        "_known",
+        "_ops",
+        "_removed",
+        "_sender",
+        "_streaming",
+        "_thread",
+        "_thread_id",
+        "_updates",
+    )
+
+    def __init__(self, thread_id: str, sender: WidgetItem | None, *, persist_items: bool = True) -> None:
         self._thread_id = thread_id
         self._sender = sender
+        self._items = persist_items
         self._ops: list[_Op] = []
         self._known: dict[str, ThreadItem] = {}
         self._updates: dict[str, list[WidgetUpdate]] = {}
@@ -132,7 +148,8 @@ class WriteBuffer:
         elif isinstance(event, ThreadItemReplacedEvent):
             self._set(("save", event.item), event.item)
         elif isinstance(event, ThreadItemRemovedEvent):
-            self._ops.append(("delete", event.item_id))
+            if self._items:
+                self._ops.append(("delete", event.item_id))
             self._removed.add(event.item_id)
             self._known.pop(event.item_id, None)
             self._updates.pop(event.item_id, None)
@@ -155,7 +172,8 @@ class WriteBuffer:
         self._thread = thread
 
     def _set(self, op: _Op, item: ThreadItem) -> None:
-        self._ops.append(op)
+        if self._items:
+            self._ops.append(op)
         self._removed.discard(item.id)
         self._known[item.id] = item
         self._updates.pop(item.id, None)

@@ -27,6 +27,17 @@ without an error: a sync action's ``updated_item`` (and thread changes) is
 saved; widget updates of stored items (``thread.item.updated``) are applied to
 the stored widget and saved.
 
+Concurrency: the same locks as the HTTP endpoint (see ``_locking``), taken on
+the adapter over the server's store, so they serialize the actions of one
+server instance. A sync action holds its sender widget's lock from reloading
+it until its update is saved; a stream holds its thread's lock and its
+sender's from reloading them until its writes are done (chatkit's writes of
+the stream's events included: they happen while the stream waits at a
+``yield``). An action that cannot get its locks within ``lock_timeout`` is
+refused like over HTTP: ``sync_action`` raises ``DispatchError(409,
+"item.busy")``, a stream ends with an ``error`` event ``thread.busy`` or
+``item.busy``, both with ``allow_retry``.
+
 Errors: in a stream, ``ActionError`` becomes chatkit's ``CustomStreamError``
 (an ``error`` event with ``code: "custom"`` and the message) and a request
 the router refuses (unknown action, invalid payload...) an ``error`` event
@@ -38,10 +49,11 @@ error channel in chatkit: ``DispatchError`` (``status_code``, ``code``,
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import msgspec
 from chatkit import types as ck
@@ -49,35 +61,21 @@ from chatkit.actions import Action as ChatKitAction
 from chatkit.errors import CustomStreamError
 from pydantic import BaseModel
 
-from ._coerce import to_event, to_item, to_updated_item
-from ._context import ActionContext
-from ._convert import (
-    chatkit_store_adapter,
-    event_to_chatkit,
-    item_to_chatkit,
-    thread_from_chatkit,
-    thread_to_chatkit,
-)
-from ._dispatch import Dispatcher
-from ._persist import apply_widget_update
+from ._coerce import to_event
+from ._convert import chatkit_store_adapter, event_to_chatkit, item_to_chatkit, thread_to_chatkit
+from ._dispatch import ActionRequest, Dispatcher
+from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, sync_keys
+from ._persist import WriteBuffer
 from ._router import ActionRouter, Route
-from .errors import ActionError, DispatchError, NotFoundError
+from .errors import ActionError, DispatchError, LockTimeoutError
 from .stores import Store
 from .types import (
-    WIDGET_UPDATE_TYPES,
     Action,
     CustomActionParams,
     CustomActionRequest,
+    ErrorEvent,
     SyncCustomActionRequest,
-    ThreadItemAddedEvent,
-    ThreadItemDoneEvent,
-    ThreadItemRemovedEvent,
-    ThreadItemReplacedEvent,
-    ThreadItemUpdatedEvent,
     ThreadMetadata,
-    ThreadStreamEvent,
-    WidgetItem,
-    WidgetUpdate,
 )
 
 __all__ = ["RoutedActions"]
@@ -102,6 +100,9 @@ class RoutedActions:
     Attributes:
         actions: the ``ActionRouter`` whose handlers answer the server's actions
             (a class attribute).
+        lock_timeout: seconds an action waits for another action on the same
+            widget (or, streaming, the same thread) before it is refused as busy
+            (``None``: no limit, ``0``: refuse at once); the dispatcher's default.
 
     Use it before ``ChatKitServer`` in the bases so its methods win::
 
@@ -110,6 +111,7 @@ class RoutedActions:
     """
 
     actions: ClassVar[ActionRouter]
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT
     store: Any  # set by ChatKitServer.__init__
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -140,15 +142,22 @@ class RoutedActions:
         sender: ck.WidgetItem | None,
         context: Any,
     ) -> AsyncIterator[ck.ThreadStreamEvent]:
-        """Answer ``threads.custom_action`` with the matching streaming handler."""
+        """Answer ``threads.custom_action`` with the matching streaming handler.
+
+        The stream holds the thread's lock and its sender's (see ``_locking``);
+        an action that cannot get them within ``lock_timeout`` ends with an
+        ``error`` event ``thread.busy`` or ``item.busy`` (``allow_retry: true``).
+        """
         bridge = self._routed_actions()
         try:
-            route, payload, ctx = bridge.prepare(CustomActionRequest, thread, action, sender, context)
+            request, route, payload = bridge.resolve(CustomActionRequest, thread, action, sender)
         except DispatchError as exc:
             logger.warning("action %r refused: %s", action.type, exc.message)
             raise CustomStreamError(exc.message, allow_retry=False) from None
-        async for event in bridge.stream(route, payload, ctx, thread):
-            yield event
+        stream = bridge.stream(request, route, payload, thread, context, self.lock_timeout)
+        async with aclosing(stream) as events:
+            async for event in events:
+                yield event
 
     async def sync_action(
         self,
@@ -159,31 +168,44 @@ class RoutedActions:
     ) -> ck.SyncCustomActionResponse:
         """Answer ``threads.sync_custom_action`` with the matching sync handler.
 
-        Unlike chatkit-python, the ``updated_item`` is saved (and a changed
-        thread too), so a reload shows what the user saw.
+        The sender widget's lock is held from reloading it (the handler sees
+        the latest widget, not the one chatkit loaded before the lock) until
+        its update is saved. Unlike chatkit-python, the ``updated_item`` is
+        saved (and a changed thread too, in one transaction), so a reload
+        shows what the user saw.
 
         Raises:
             DispatchError: the router refused the request (unknown action,
-                invalid payload, mode mismatch...).
+                invalid payload, mode mismatch...), the thread or widget is
+                gone, or (409 ``item.busy``, ``allow_retry``) another action on
+                the widget held it past ``lock_timeout``.
             ActionError: the handler raised it.
         """
         bridge = self._routed_actions()
-        route, payload, ctx = bridge.prepare(SyncCustomActionRequest, thread, action, sender, context)
-        seen = _encode(ctx.thread)
-        result = await route.call_sync(ctx, payload)
-        item = to_updated_item(result, ctx.sender, route.type)
+        request, route, payload = bridge.resolve(SyncCustomActionRequest, thread, action, sender)
+        params = request.params
+        keys = sync_keys(params.thread_id, params.item_id)
+        try:
+            async with bridge.store.lock(*keys, timeout=self.lock_timeout, context=context) as store:
+                ctx = await bridge.dispatcher.load_context(request, route, context, store)
+                seen = _encode(ctx.thread)
+                item = await bridge.dispatcher.apply_sync(route, ctx, payload)
+        except LockTimeoutError as exc:
+            busy = busy_event(exc)
+            raise DispatchError(409, busy.code, busy.message or busy.code, allow_retry=True) from None
         if _encode(ctx.thread) != seen:
             _copy_thread(ctx.thread, thread)
-            await self.store.save_thread(thread, context=context)
         if item is None:
             return ck.SyncCustomActionResponse()
-        updated = item_to_chatkit(item)
-        await self.store.save_item(thread.id, updated, context=context)
-        return ck.SyncCustomActionResponse(updated_item=updated)
+        return ck.SyncCustomActionResponse(updated_item=item_to_chatkit(item))
 
 
 class _Bridge:
-    """What one server instance needs to run handlers: the router and stores."""
+    """What one server instance needs to run handlers: the router and stores.
+
+    ``store`` (the adapter over the server's chatkit store) holds the locks, so
+    they serialize the actions of this server instance (one per process).
+    """
 
     __slots__ = ("chatkit_store", "dispatcher", "store")
 
@@ -192,44 +214,90 @@ class _Bridge:
         self.store: Store = chatkit_store_adapter(chatkit_store)
         self.dispatcher = Dispatcher(router, self.store)
 
-    def prepare(
+    def resolve(
         self,
         kind: type[CustomActionRequest] | type[SyncCustomActionRequest],
         thread: ck.ThreadMetadata,
         action: ChatKitAction[str, Any],
         sender: ck.WidgetItem | None,
-        context: Any,
-    ) -> tuple[Route, Any, ActionContext[Any]]:
-        """Match and validate as the HTTP endpoint does; build the handler's context."""
+    ) -> tuple[ActionRequest, Route, Any]:
+        """Match and validate as the HTTP endpoint does (``DispatchError`` if refused)."""
         params = CustomActionParams(
             thread_id=thread.id,
             item_id=sender.id if sender is not None else None,
             action=Action(type=action.type, payload=msgspec.Raw(_encode(action.payload))),
         )
-        route, payload = self.dispatcher.resolve(kind(params=params))
-        our_sender = to_item(sender) if sender is not None else None
-        assert our_sender is None or isinstance(our_sender, WidgetItem)  # chatkit checked it
-        ctx = self.dispatcher.context_for(route, thread_from_chatkit(thread), our_sender, context)
-        return route, payload, ctx
+        request = kind(params=params)
+        route, payload = self.dispatcher.resolve(request)
+        return request, route, payload
 
     async def stream(
-        self, route: Route, payload: Any, ctx: ActionContext[Any], thread: ck.ThreadMetadata
-    ) -> AsyncIterator[Any]:
-        """Run a streaming handler, yielding chatkit events; chatkit persists what passes."""
-        updates = _WidgetUpdates()
-        seen = _encode(ctx.thread)
+        self,
+        request: ActionRequest,
+        route: Route,
+        payload: Any,
+        thread: ck.ThreadMetadata,
+        context: Any,
+        lock_timeout: float | None,
+    ) -> AsyncGenerator[Any, None]:
+        """Run a streaming handler holding the stream's locks, yielding chatkit events.
+
+        chatkit persists the items of the events as they pass, while this
+        generator waits at its ``yield`` and so still holds the locks; what
+        chatkit leaves out (widget updates, a thread changed after the last
+        event) is written here once the handler finished cleanly.
+        """
+        params = request.params
+        lock = StreamLock(
+            self.store,
+            params.thread_id,
+            params.item_id,
+            timeout=lock_timeout,
+            context=context,
+            load=functools.partial(self.dispatcher.load_context, request, route, context),
+        )
         try:
+            ctx = await lock.acquire()  # reloaded: another stream may have changed both meanwhile
+            writes = WriteBuffer(thread.id, ctx.sender, persist_items=False)
+            seen = _encode(ctx.thread)
             async with aclosing(route.call_stream(ctx, payload)) as events:
                 async for produced in events:
                     event = to_event(produced)
-                    updates.record(event)
+                    writes.record(event)
                     # Before yielding: chatkit looks for thread changes right after each event.
                     seen = _sync_thread(ctx.thread, thread, seen)
                     yield produced if isinstance(produced, BaseModel) else event_to_chatkit(event)
-            _sync_thread(ctx.thread, thread, seen)
-            await updates.flush(self.store, thread.id, ctx.context)
+            if _sync_thread(ctx.thread, thread, seen) != seen:
+                # chatkit saves it too, but only once this generator (and its locks) is done.
+                writes.save_thread(ctx.thread)
+            if writes:
+                assert ctx.store is not None
+                await writes.flush(ctx.store, ctx.context, lock_timeout=lock_timeout)
+        except LockTimeoutError as exc:
+            yield _BusyEvent.of(busy_event(exc))
+        except DispatchError as exc:  # the thread or the widget vanished while waiting for the lock
+            raise CustomStreamError(exc.message, allow_retry=False) from None
         except ActionError as exc:
             raise CustomStreamError(exc.message, allow_retry=exc.allow_retry) from None
+        finally:
+            await lock.release()
+
+
+class _BusyEvent(BaseModel):
+    """The ``error`` event of a refused stream, as the HTTP endpoint sends it.
+
+    chatkit's ``ErrorEvent`` only knows the codes ``custom`` and
+    ``stream.error``; this one carries ``thread.busy``/``item.busy``.
+    """
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str | None = None
+    allow_retry: bool = True
+
+    @classmethod
+    def of(cls, event: ErrorEvent) -> _BusyEvent:
+        return cls(code=event.code, message=event.message, allow_retry=event.allow_retry)
 
 
 def _copy_thread(ours: ThreadMetadata, theirs: ck.ThreadMetadata) -> None:
@@ -244,45 +312,3 @@ def _sync_thread(ours: ThreadMetadata, theirs: ck.ThreadMetadata, seen: bytes) -
     if current != seen:
         _copy_thread(ours, theirs)
     return current
-
-
-class _WidgetUpdates:
-    """Widget updates of stored items, saved once the handler finished cleanly.
-
-    chatkit stores the items of ``done``/``replaced``/``removed`` events as they
-    pass, so the stored item is always the right base to apply updates to.
-    """
-
-    __slots__ = ("_streaming", "_updates")
-
-    def __init__(self) -> None:
-        self._streaming: set[str] = set()
-        self._updates: dict[str, list[WidgetUpdate]] = {}
-
-    def record(self, event: ThreadStreamEvent) -> None:
-        if isinstance(event, ThreadItemAddedEvent):
-            self._streaming.add(event.item.id)
-        elif isinstance(event, ThreadItemDoneEvent | ThreadItemReplacedEvent):
-            self._streaming.discard(event.item.id)
-            self._updates.pop(event.item.id, None)
-        elif isinstance(event, ThreadItemRemovedEvent):
-            self._updates.pop(event.item_id, None)
-        elif (
-            isinstance(event, ThreadItemUpdatedEvent)
-            and isinstance(event.update, WIDGET_UPDATE_TYPES)
-            and event.item_id not in self._streaming
-        ):
-            self._updates.setdefault(event.item_id, []).append(event.update)
-
-    async def flush(self, store: Store, thread_id: str, context: Any) -> None:
-        for item_id, updates in self._updates.items():
-            try:
-                item = await store.load_item(thread_id, item_id, context=context)
-            except NotFoundError:
-                continue  # an update of an item that was never stored: nothing to persist
-            if not isinstance(item, WidgetItem):
-                continue
-            root = item.widget
-            for update in updates:
-                root = apply_widget_update(root, update)
-            await store.save_item(thread_id, msgspec.structs.replace(item, widget=root), context=context)

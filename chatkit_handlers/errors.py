@@ -63,13 +63,16 @@ class DispatchError(Exception):
         status_code: the HTTP status to answer with (4xx for bad input).
         code: a stable identifier such as ``"payload.invalid"``.
         message: what happened, where, and what to do.
+        allow_retry: whether the same request may succeed later (``True`` for
+            ``item.busy``: another action on the widget was still running).
     """
 
-    def __init__(self, status_code: int, code: str, message: str) -> None:
+    def __init__(self, status_code: int, code: str, message: str, *, allow_retry: bool = False) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
+        self.allow_retry = allow_retry
 
     def __repr__(self) -> str:
         return f"DispatchError({self.status_code}, {self.code!r}, {self.message!r})"
