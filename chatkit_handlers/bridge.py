@@ -43,8 +43,9 @@ Errors: in a stream, ``ActionError`` becomes chatkit's ``CustomStreamError``
 the router refuses (unknown action, invalid payload...) an ``error`` event
 with the same message the HTTP endpoint answers with. ``sync_action`` has no
 error channel in chatkit: ``DispatchError`` (``status_code``, ``code``,
-``message``) and ``ActionError`` (``status_code``, ``message``) propagate out of
-``server.process()``; map them to HTTP answers in your endpoint.
+``message``, ``allow_retry``) and ``ActionError`` (``status_code``, ``message``,
+``allow_retry``) propagate out of ``server.process()``; map them to HTTP
+answers in your endpoint.
 """
 
 from __future__ import annotations
