@@ -1,0 +1,380 @@
+"""``ActionTestClient``: send actions the way ChatKit does, read typed answers back.
+
+Every call builds the request body a browser would send and hands it to the
+same code HTTP requests go through: ``Dispatcher.dispatch`` for a router (or a
+dispatcher), the ASGI app itself for a Litestar app. Decoding, payload
+validation, guards, middleware and persistence all apply, so a passing test
+means a working endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import TracebackType
+from typing import Any, Literal
+
+import msgspec
+from litestar import Litestar
+
+from .._dispatch import Dispatcher
+from .._router import ActionRouter
+from ..errors import NotFoundError
+from ..litestar import ChatKitPlugin, _aclose
+from ..stores import MemoryStore, Store
+from ..types import (
+    ErrorEvent,
+    HiddenContextItem,
+    SyncCustomActionResponse,
+    ThreadItem,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    WidgetItem,
+)
+from ._asgi import asgi_post
+from ._builders import DEFAULT_THREAD_ID, make_thread, make_widget_item
+from ._sse import SSEParser
+
+__all__ = ["ActionFailed", "ActionTestClient"]
+
+_encode = msgspec.json.Encoder().encode
+_decode_sync: msgspec.json.Decoder[SyncCustomActionResponse] = msgspec.json.Decoder(SyncCustomActionResponse)
+_decode_error = msgspec.json.Decoder(ErrorEvent).decode
+
+Sender = WidgetItem | str | None
+ThreadRef = ThreadMetadata | str | None
+
+
+class ActionFailed(Exception):
+    """The endpoint refused the action: a 4xx/5xx answer instead of a result.
+
+    Attributes:
+        status_code: the HTTP status (404, 422, ...).
+        code: the error code (``"payload.invalid"``, ``"custom"``, ...).
+        message: the error message.
+        allow_retry: the answer's ``allow_retry``.
+        error: the whole error body as an ``ErrorEvent``.
+
+    Errors raised after a stream started are not refusals: they arrive as an
+    ``error`` event in the stream (see ``assert_error_event``).
+    """
+
+    def __init__(self, status_code: int, error: ErrorEvent) -> None:
+        super().__init__(f"{status_code} {error.code}: {error.message}")
+        self.status_code = status_code
+        self.error = error
+        self.code = error.code
+        self.message = error.message
+        self.allow_retry = error.allow_retry
+
+
+class ActionTestClient:
+    """Sends widget actions through the real dispatch path, in process.
+
+    >>> client = ActionTestClient(router)  # doctest: +SKIP
+    >>> item = await client.add_widget(counter_card(0))  # doctest: +SKIP
+    >>> response = await client.sync("counter.increment", {"by": 2}, sender=item)  # doctest: +SKIP
+
+    Args:
+        target: an ``ActionRouter`` (served by a ``Dispatcher`` over ``store``),
+            a ``Dispatcher``, or a Litestar app with a ``ChatKitPlugin`` (then
+            requests go through the app: its middleware, guards and
+            authentication apply; use ``async with`` so its lifespan runs).
+        store: the store for a router (a fresh ``MemoryStore`` by default). A
+            dispatcher or app brings its own.
+        context: the per-request context handed to the dispatcher (say, the
+            signed-in user); an app derives it from the request instead (pass
+            ``headers``). The client also uses it for its own store reads and writes.
+        thread_id: the thread actions go to when neither ``sender`` nor
+            ``thread`` says otherwise; created on first use.
+        headers: HTTP headers sent with every request to an app.
+
+    Widget items and threads passed as ``sender``/``thread`` are added to the
+    store if they are not there yet; ones already stored are used as stored,
+    as over HTTP (so a widget updated by an earlier action keeps its update).
+    """
+
+    def __init__(
+        self,
+        target: ActionRouter | Dispatcher | Litestar,
+        store: Store | None = None,
+        context: Any = None,
+        *,
+        thread_id: str = DEFAULT_THREAD_ID,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.app: Litestar | None = None
+        self.path = ""
+        if isinstance(target, ActionRouter):
+            self.dispatcher = Dispatcher(target, store if store is not None else MemoryStore())
+        elif isinstance(target, Dispatcher):
+            self.dispatcher = target
+        elif isinstance(target, Litestar):
+            plugin = next((p for p in target.plugins if isinstance(p, ChatKitPlugin)), None)
+            if plugin is None:
+                raise TypeError("the Litestar app has no ChatKitPlugin; add one, or pass the ActionRouter")
+            self.app, self.path, self.dispatcher = target, plugin.path, plugin.dispatcher
+        else:
+            raise TypeError(
+                f"ActionTestClient takes an ActionRouter, a Dispatcher or a Litestar app, got {target!r}"
+            )
+        if store is not None and store is not self.dispatcher.store:
+            raise ValueError("store= is only for a router: this dispatcher or app already has its store")
+        self.store: Store = self.dispatcher.store
+        self.context = context
+        self.thread_id = thread_id
+        self.headers = dict(headers or {})
+        self._lifespan: AsyncExitStack | None = None
+
+    def __repr__(self) -> str:
+        target = "app" if self.app is not None else repr(self.dispatcher.router)
+        return f"ActionTestClient({target}, thread_id={self.thread_id!r})"
+
+    async def __aenter__(self) -> ActionTestClient:
+        """Run the app's startup (its ``lifespan``); a no-op for a router."""
+        if self.app is not None:
+            stack = AsyncExitStack()
+            await stack.enter_async_context(self.app.lifespan())
+            self._lifespan = stack
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Run the app's shutdown."""
+        stack, self._lifespan = self._lifespan, None
+        if stack is not None:
+            await stack.aclose()
+
+    # ----------------------------------------------------------------- actions
+
+    async def sync(
+        self,
+        action_type: str,
+        payload: Any = None,
+        *,
+        sender: Sender = None,
+        thread: ThreadRef = None,
+        metadata: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SyncCustomActionResponse:
+        """Send ``threads.sync_custom_action``; the parsed answer.
+
+        Args:
+            action_type: the action's ``type``.
+            payload: the action's payload (a dict, a Struct, ...); ``None`` sends none.
+            sender: the widget item the action comes from (or its id), or
+                ``None`` for ``chatkit.sendCustomAction`` without an item.
+            thread: the thread (or its id), when there is no sender.
+            metadata: the request's ``metadata``.
+            headers: extra HTTP headers (apps only).
+
+        Raises:
+            ActionFailed: the endpoint answered with an error status.
+        """
+        body = await self._body("threads.sync_custom_action", action_type, payload, sender, thread, metadata)
+        if self.app is None:
+            result = await self.dispatcher.dispatch(body, self.context)
+            status, data = result.status_code, result.body
+            if result.stream is not None:  # cannot happen for a sync request; close it anyway
+                await _aclose(result.stream)
+        else:
+            self._check_started()
+            async with asgi_post(self.app, self.path, body, self._headers(headers)) as response:
+                status, data = response.status_code, await response.read()
+        if status != 200:
+            raise ActionFailed(status, _error_of(status, data))
+        try:
+            return _decode_sync.decode(data or b"")
+        except msgspec.MsgspecError as exc:
+            raise AssertionError(f"invalid SyncCustomActionResponse ({exc}): {data!r}") from None
+
+    async def stream(
+        self,
+        action_type: str,
+        payload: Any = None,
+        *,
+        sender: Sender = None,
+        thread: ThreadRef = None,
+        metadata: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[ThreadStreamEvent]:
+        """Send ``threads.custom_action``; every event of the stream, in order.
+
+        The first event is always ``stream_options``. Arguments as for :meth:`sync`.
+
+        Raises:
+            ActionFailed: the endpoint refused the action before the stream started.
+        """
+        opened = self.open_stream(
+            action_type, payload, sender=sender, thread=thread, metadata=metadata, headers=headers
+        )
+        async with opened as events:
+            return [event async for event in events]
+
+    @asynccontextmanager
+    async def open_stream(
+        self,
+        action_type: str,
+        payload: Any = None,
+        *,
+        sender: Sender = None,
+        thread: ThreadRef = None,
+        metadata: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[AsyncIterator[ThreadStreamEvent]]:
+        """Send ``threads.custom_action`` and read the events as they come.
+
+        Leaving the block early hangs up, as a browser closing the stream does
+        (the handler is cancelled and nothing it did is persisted)::
+
+            async with client.open_stream("jobs.run", sender=item) as events:
+                async for event in events:
+                    ...
+
+        Raises:
+            ActionFailed: the endpoint refused the action before the stream started.
+        """
+        body = await self._body("threads.custom_action", action_type, payload, sender, thread, metadata)
+        if self.app is None:
+            result = await self.dispatcher.dispatch(body, self.context)
+            if result.stream is None:
+                raise ActionFailed(result.status_code, _error_of(result.status_code, result.body))
+            events = _events(result.stream)
+            try:
+                yield events
+            finally:
+                await events.aclose()
+                await _aclose(result.stream)
+        else:
+            self._check_started()
+            async with asgi_post(self.app, self.path, body, self._headers(headers)) as response:
+                if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                    raise ActionFailed(
+                        response.status_code, _error_of(response.status_code, await response.read())
+                    )
+                events = _events(response)
+                try:
+                    yield events
+                finally:
+                    await events.aclose()
+
+    # ----------------------------------------------------------------- the store
+
+    async def add_thread(self, thread: ThreadRef = None) -> ThreadMetadata:
+        """Make sure ``thread`` (default: the client's thread) is stored; return it as stored."""
+        meta = thread if isinstance(thread, ThreadMetadata) else make_thread(thread or self.thread_id)
+        try:
+            return await self.store.load_thread(meta.id, context=self.context)
+        except NotFoundError:
+            await self.store.save_thread(meta, context=self.context)
+            return meta
+
+    async def add_widget(
+        self, widget: Any, *, thread: ThreadRef = None, id: str | None = None, copy_text: str | None = None
+    ) -> WidgetItem:
+        """Store a new widget item showing ``widget`` (a dict, chatkit widget or template build)."""
+        meta = await self.add_thread(thread)
+        item = make_widget_item(widget, thread=meta, id=id, copy_text=copy_text)
+        await self.store.add_thread_item(meta.id, item, context=self.context)
+        return item
+
+    async def load_thread(self, thread: ThreadRef = None) -> ThreadMetadata:
+        """The thread as stored now."""
+        return await self.store.load_thread(self._thread_id(thread), context=self.context)
+
+    async def load_item(self, item: WidgetItem | str, *, thread: ThreadRef = None) -> ThreadItem:
+        """The item as stored now (pass the item, or its id and thread)."""
+        if isinstance(item, WidgetItem):
+            return await self.store.load_item(item.thread_id, item.id, context=self.context)
+        return await self.store.load_item(self._thread_id(thread), item, context=self.context)
+
+    async def items(self, thread: ThreadRef = None) -> list[ThreadItem]:
+        """Every item of the thread, oldest first, hidden context included."""
+        thread_id = self._thread_id(thread)
+        items: list[ThreadItem] = []
+        after: str | None = None
+        while True:
+            page = await self.store.load_thread_items(thread_id, after, 100, "asc", context=self.context)
+            items.extend(page.data)
+            if not page.has_more or page.after is None:
+                return items
+            after = page.after
+
+    async def hidden_context(self, thread: ThreadRef = None) -> list[Any]:
+        """The ``content`` of every hidden context item recorded in the thread."""
+        return [item.content for item in await self.items(thread) if isinstance(item, HiddenContextItem)]
+
+    # ----------------------------------------------------------------- internals
+
+    def _thread_id(self, thread: ThreadRef) -> str:
+        if isinstance(thread, ThreadMetadata):
+            return thread.id
+        return thread or self.thread_id
+
+    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        return {**self.headers, **(extra or {})}
+
+    def _check_started(self) -> None:
+        if self._lifespan is None:
+            raise RuntimeError(
+                "use `async with ActionTestClient(app) as client:` so the app's lifespan "
+                "(on_startup hooks, plugins) runs before requests are sent"
+            )
+
+    async def _body(
+        self,
+        kind: Literal["threads.sync_custom_action", "threads.custom_action"],
+        action_type: str,
+        payload: Any,
+        sender: Sender,
+        thread: ThreadRef,
+        metadata: dict[str, Any] | None,
+    ) -> bytes:
+        """The request body a browser would send, after storing what it refers to."""
+        if isinstance(sender, WidgetItem):
+            if thread is not None and self._thread_id(thread) != sender.thread_id:
+                raise ValueError(
+                    f"sender {sender.id!r} belongs to thread {sender.thread_id!r}, not {self._thread_id(thread)!r}"
+                )
+            await self.add_thread(thread if isinstance(thread, ThreadMetadata) else sender.thread_id)
+            await self._add_item(sender)
+            thread_id: str = sender.thread_id
+            item_id: str | None = sender.id
+        else:
+            if not isinstance(thread, str):  # a given id is sent as is: it may be missing on purpose
+                await self.add_thread(thread)
+            thread_id, item_id = self._thread_id(thread), sender
+        action: dict[str, Any] = {"type": action_type}
+        if payload is not None:
+            action["payload"] = payload
+        params: dict[str, Any] = {"thread_id": thread_id, "action": action}
+        if item_id is not None:
+            params["item_id"] = item_id
+        request: dict[str, Any] = {"type": kind, "params": params}
+        if metadata is not None:
+            request["metadata"] = metadata
+        return _encode(request)
+
+    async def _add_item(self, item: WidgetItem) -> None:
+        try:
+            await self.store.load_item(item.thread_id, item.id, context=self.context)
+        except NotFoundError:
+            await self.store.add_thread_item(item.thread_id, item, context=self.context)
+
+
+async def _events(chunks: AsyncIterator[bytes]) -> AsyncGenerator[ThreadStreamEvent, None]:
+    parser = SSEParser()
+    async for chunk in chunks:
+        for event in parser.feed(chunk):
+            yield event
+    parser.close()
+
+
+def _error_of(status: int, body: bytes | None) -> ErrorEvent:
+    try:
+        return _decode_error(body or b"")
+    except msgspec.MsgspecError:
+        raise AssertionError(
+            f"status {status} with a body that is not a ChatKit error ({{'type': 'error', ...}}): {body!r}"
+        ) from None
