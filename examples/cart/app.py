@@ -1,0 +1,54 @@
+"""The shop example: ``litestar --app examples.cart.app:app run``.
+
+A demo thread ``thr_shop`` holds a cart widget ``wid_cart``. Who is signed in
+comes from the ``x-user`` and ``x-role`` headers: a stand-in for your real
+authentication (never trust such headers in production; derive the user from
+your session or token, e.g. ``context=lambda request: request.user``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Request
+
+from chatkit_handlers import ActionRouter, NotFoundError
+from chatkit_handlers.litestar import ChatKitPlugin
+from chatkit_handlers.stores import MemoryStore, Store
+from chatkit_handlers.types import ThreadMetadata, WidgetItem
+from examples.cart import handlers
+from examples.cart.handlers import User
+from examples.cart.widgets import cart_card
+
+DEMO_THREAD = "thr_shop"
+DEMO_ITEM = "wid_cart"
+
+router = ActionRouter(context_type=User)
+router.include(handlers)
+store = MemoryStore()
+
+
+def current_user(request: Request[Any, Any, Any]) -> User:
+    """The request's user (demo: from headers)."""
+    role = "manager" if request.headers.get("x-role") == "manager" else "customer"
+    return User(id=request.headers.get("x-user", "guest"), role=role)
+
+
+async def seed(store: Store) -> None:
+    """Create the demo thread and its cart widget unless they exist."""
+    try:
+        await store.load_thread(DEMO_THREAD, context=None)
+    except NotFoundError:
+        await store.save_thread(ThreadMetadata(id=DEMO_THREAD, title="Shop"), context=None)
+        item = WidgetItem(id=DEMO_ITEM, thread_id=DEMO_THREAD, widget=cart_card({}))
+        await store.add_thread_item(DEMO_THREAD, item, context=None)
+
+
+async def _seed_on_startup() -> None:
+    await seed(store)
+
+
+app = Litestar(
+    plugins=[ChatKitPlugin(router, store=store, path="/chatkit", context=current_user)],
+    on_startup=[_seed_on_startup],
+)
