@@ -12,10 +12,10 @@ from typing import Any
 
 from litestar import Litestar, Request
 
-from chatkit_handlers import ActionRouter, NotFoundError
+from chatkit_handlers import ActionRouter
 from chatkit_handlers.litestar import ChatKitPlugin
-from chatkit_handlers.stores import MemoryStore, Store
-from chatkit_handlers.types import ThreadMetadata, WidgetItem
+from chatkit_handlers.stores import MemoryStore
+from examples._demo import seed_widget
 from examples.cart import handlers
 from examples.cart.handlers import User
 from examples.cart.widgets import cart_card
@@ -34,18 +34,8 @@ def current_user(request: Request[Any, Any, Any]) -> User:
     return User(id=request.headers.get("x-user", "guest"), role=role)
 
 
-async def seed(store: Store) -> None:
-    """Create the demo thread and its cart widget unless they exist."""
-    try:
-        await store.load_thread(DEMO_THREAD, context=None)
-    except NotFoundError:
-        await store.save_thread(ThreadMetadata(id=DEMO_THREAD, title="Shop"), context=None)
-        item = WidgetItem(id=DEMO_ITEM, thread_id=DEMO_THREAD, widget=cart_card({}))
-        await store.add_thread_item(DEMO_THREAD, item, context=None)
-
-
 async def _seed_on_startup() -> None:
-    await seed(store)
+    await seed_widget(store, DEMO_THREAD, "Shop", DEMO_ITEM, cart_card({}))
 
 
 app = Litestar(
