@@ -80,7 +80,6 @@ async def test_form_values_survive_a_round_trip_through_the_app() -> None:
             response, booking_form({**VALID, "guests": "0"}, {"guests": "We seat 1 to 8 guests."})
         )
         assert component(widget, "error-guests")["color"] == "danger"
-        stored = await client.load_item(DEMO_ITEM)
-        assert isinstance(stored, WidgetItem) and stored.widget == widget
+        assert await client.widget(DEMO_ITEM) == widget
         response = await client.sync("booking.submit", VALID, sender=DEMO_ITEM)
         assert component(response, "summary")["value"] == "Ada, 4 guests, on 2099-05-01."

@@ -9,7 +9,7 @@ means a working endpoint.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import Any, Literal
@@ -18,6 +18,7 @@ import msgspec
 from litestar import Litestar
 
 from .._dispatch import Dispatcher
+from .._persist import _children
 from .._router import ActionRouter
 from ..errors import NotFoundError
 from ..litestar import ChatKitPlugin, _aclose
@@ -30,8 +31,10 @@ from ..types import (
     ThreadMetadata,
     ThreadStreamEvent,
     WidgetItem,
+    WidgetRoot,
 )
 from ._asgi import asgi_post
+from ._assertions import component
 from ._builders import DEFAULT_THREAD_ID, make_thread, make_widget_item
 from ._sse import SSEParser
 
@@ -259,6 +262,55 @@ class ActionTestClient:
                 finally:
                     await events.aclose()
 
+    async def click(
+        self,
+        sender: WidgetItem | str,
+        component_id: str,
+        *,
+        thread: ThreadRef = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SyncCustomActionResponse | list[ThreadStreamEvent]:
+        """Click a button: send the ``onClickAction`` of component ``component_id``.
+
+        The widget is the sender as stored now (so a button an earlier action
+        put there can be clicked); the action goes out sync or streaming as
+        its ActionConfig says, so a mismatch with the handler fails here just
+        as in the browser. Returns what :meth:`sync` or :meth:`stream` returns.
+        """
+        item = await self._current(sender, thread)
+        config = component(item.widget, component_id).get("onClickAction")
+        if not isinstance(config, dict):
+            raise AssertionError(f"component {component_id!r} of item {item.id!r} has no onClickAction")
+        return await self._send_config(config, config.get("payload"), item, headers)
+
+    async def submit_form(
+        self,
+        sender: WidgetItem | str,
+        values: Mapping[str, Any],
+        *,
+        form_id: str | None = None,
+        thread: ThreadRef = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SyncCustomActionResponse | list[ThreadStreamEvent]:
+        """Fill in a ``Form`` and submit it: send its ``onSubmitAction``.
+
+        As the ChatKit client does, each value goes into the action's payload
+        under its input's ``name`` (``"todo.title"`` nests). Every name must be
+        a named input inside the form (the first ``Form``, or ``form_id``).
+        """
+        item = await self._current(sender, thread)
+        form = component(item.widget, form_id) if form_id is not None else _first_form(item.widget)
+        config = form.get("onSubmitAction")
+        if not isinstance(config, dict):
+            raise AssertionError(f"the form in item {item.id!r} has no onSubmitAction")
+        names = {node["name"] for node in _descendants(form) if isinstance(node.get("name"), str)}
+        payload = msgspec.json.decode(_encode(config.get("payload") or {}))
+        for name, value in values.items():
+            if name not in names:
+                raise AssertionError(f"the form has no input named {name!r}; its inputs: {sorted(names)!r}")
+            _set_path(payload, name, value)
+        return await self._send_config(config, payload, item, headers)
+
     # ----------------------------------------------------------------- the store
 
     async def add_thread(self, thread: ThreadRef = None) -> ThreadMetadata:
@@ -289,6 +341,13 @@ class ActionTestClient:
             return await self.store.load_item(item.thread_id, item.id, context=self.context)
         return await self.store.load_item(self._thread_id(thread), item, context=self.context)
 
+    async def widget(self, item: WidgetItem | str, *, thread: ThreadRef = None) -> WidgetRoot:
+        """The widget the item shows as stored now (what a reload would show)."""
+        stored = await self.load_item(item, thread=thread)
+        if not isinstance(stored, WidgetItem):
+            raise AssertionError(f"item {stored.id!r} is a {type(stored).__name__}, not a widget")
+        return stored.widget
+
     async def items(self, thread: ThreadRef = None) -> list[ThreadItem]:
         """Every item of the thread, oldest first, hidden context included."""
         thread_id = self._thread_id(thread)
@@ -306,6 +365,28 @@ class ActionTestClient:
         return [item.content for item in await self.items(thread) if isinstance(item, HiddenContextItem)]
 
     # ----------------------------------------------------------------- internals
+
+    async def _current(self, sender: WidgetItem | str, thread: ThreadRef) -> WidgetItem:
+        """The sender as stored (stored first if it is a new item)."""
+        if isinstance(sender, WidgetItem):
+            await self.add_thread(sender.thread_id)
+            await self._add_item(sender)
+        item = await self.load_item(sender, thread=thread)
+        if not isinstance(item, WidgetItem):
+            raise AssertionError(f"item {item.id!r} is a {type(item).__name__}, not a widget")
+        return item
+
+    async def _send_config(
+        self, config: dict[str, Any], payload: Any, item: WidgetItem, headers: Mapping[str, str] | None
+    ) -> SyncCustomActionResponse | list[ThreadStreamEvent]:
+        if config.get("handler") == "client":
+            raise AssertionError(f"action {config.get('type')!r} is handled in the browser (handler: client)")
+        action_type = config.get("type")
+        if not isinstance(action_type, str):
+            raise AssertionError(f"ActionConfig without a type: {config!r}")
+        if config.get("streaming", True) is False:
+            return await self.sync(action_type, payload, sender=item, headers=headers)
+        return await self.stream(action_type, payload, sender=item, headers=headers)
 
     def _thread_id(self, thread: ThreadRef) -> str:
         if isinstance(thread, ThreadMetadata):
@@ -378,3 +459,24 @@ def _error_of(status: int, body: bytes | None) -> ErrorEvent:
         raise AssertionError(
             f"status {status} with a body that is not a ChatKit error ({{'type': 'error', ...}}): {body!r}"
         ) from None
+
+
+def _descendants(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for child in _children(node):
+        if isinstance(child, dict):
+            yield child
+            yield from _descendants(child)
+
+
+def _first_form(root: dict[str, Any]) -> dict[str, Any]:
+    for node in (root, *_descendants(root)):
+        if node.get("type") == "Form":
+            return node
+    raise AssertionError("the widget has no Form")
+
+
+def _set_path(payload: dict[str, Any], name: str, value: Any) -> None:
+    *parents, leaf = name.split(".")
+    for key in parents:
+        payload = payload.setdefault(key, {})
+    payload[leaf] = value
