@@ -24,11 +24,11 @@ from ._assertions import (
     assert_notice,
     assert_widget_added,
     assert_widget_updated,
-    component,
     find_events,
 )
 from ._builders import DEFAULT_THREAD_ID, make_action_context, make_thread, make_widget_item
 from ._client import ActionFailed, ActionTestClient
+from ._tree import component
 
 __all__ = [
     "DEFAULT_THREAD_ID",

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from .._context import as_widget_root
-from .._persist import _find_component, apply_widget_update
+from .._persist import apply_widget_update
 from ..types import (
     ClientEffectEvent,
     ErrorEvent,
@@ -29,6 +29,7 @@ from ..types import (
     WidgetRoot,
     WidgetRootUpdated,
 )
+from ._tree import dump
 
 __all__ = [
     "assert_client_effect",
@@ -37,31 +38,15 @@ __all__ = [
     "assert_notice",
     "assert_widget_added",
     "assert_widget_updated",
-    "component",
     "find_events",
 ]
 
 E = TypeVar("E", bound=msgspec.Struct)
 
-_pretty = msgspec.json.Encoder(order="sorted")
-
 
 def find_events(events: Iterable[Any], kind: type[E]) -> list[E]:
     """The events of one kind, in order: ``find_events(events, ProgressUpdateEvent)``."""
     return [event for event in events if isinstance(event, kind)]
-
-
-def component(widget: Any, component_id: str) -> dict[str, Any]:
-    """The component with ``id == component_id`` in a widget root, item or sync response.
-
-    >>> component({"type": "Card", "children": [{"type": "Text", "id": "n", "value": "2"}]}, "n")["value"]
-    '2'
-    """
-    root = _root_of(widget)
-    found = root if root.get("id") == component_id else _find_component(root, component_id)
-    if found is None:
-        raise AssertionError(f"no component with id {component_id!r} in widget:\n{_dump(root)}")
-    return found
 
 
 def assert_widget_updated(
@@ -78,7 +63,7 @@ def assert_widget_updated(
     if isinstance(result, SyncCustomActionResponse):
         updated = result.updated_item
         if not isinstance(updated, WidgetItem):
-            raise AssertionError(f"expected an updated widget item, got updated_item={_dump(updated)}")
+            raise AssertionError(f"expected an updated widget item, got updated_item={dump(updated)}")
         if isinstance(item, WidgetItem | str) and updated.id != _id_of(item):
             raise AssertionError(f"expected item {_id_of(item)!r} to be updated, got {updated.id!r}")
         got = updated.widget
@@ -176,14 +161,6 @@ def assert_error_event(
 # --------------------------------------------------------------------------- helpers
 
 
-def _root_of(widget: Any) -> WidgetRoot:
-    if isinstance(widget, SyncCustomActionResponse):
-        widget = widget.updated_item
-    if isinstance(widget, WidgetItem):
-        return widget.widget
-    return as_widget_root(widget)
-
-
 def _id_of(item: WidgetItem | str) -> str:
     return item.id if isinstance(item, WidgetItem) else item
 
@@ -228,12 +205,8 @@ def _summary(events: Iterable[Any]) -> str:
     return ", ".join(parts) or "(none)"
 
 
-def _dump(obj: Any) -> str:
-    return msgspec.json.format(_pretty.encode(obj), indent=2).decode()
-
-
 def _diff(want: Any, got: Any) -> str:
     lines = difflib.unified_diff(
-        _dump(want).splitlines(), _dump(got).splitlines(), "expected", "actual", lineterm="", n=2
+        dump(want).splitlines(), dump(got).splitlines(), "expected", "actual", lineterm="", n=2
     )
     return "\n".join(lines)

@@ -9,7 +9,7 @@ means a working endpoint.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import Any, Literal
@@ -18,7 +18,6 @@ import msgspec
 from litestar import Litestar
 
 from .._dispatch import Dispatcher
-from .._persist import _children
 from .._router import ActionRouter
 from ..errors import NotFoundError
 from ..litestar import ChatKitPlugin, _aclose
@@ -34,15 +33,14 @@ from ..types import (
     WidgetRoot,
 )
 from ._asgi import asgi_post
-from ._assertions import component
 from ._builders import DEFAULT_THREAD_ID, make_thread, make_widget_item
 from ._sse import SSEParser
+from ._tree import component, descendants, first_form, set_path
 
 __all__ = ["ActionFailed", "ActionTestClient"]
 
 _encode = msgspec.json.Encoder().encode
 _decode_sync: msgspec.json.Decoder[SyncCustomActionResponse] = msgspec.json.Decoder(SyncCustomActionResponse)
-_decode_error = msgspec.json.Decoder(ErrorEvent).decode
 
 Sender = WidgetItem | str | None
 ThreadRef = ThreadMetadata | str | None
@@ -53,22 +51,26 @@ class ActionFailed(Exception):
 
     Attributes:
         status_code: the HTTP status (404, 422, ...).
-        code: the error code (``"payload.invalid"``, ``"custom"``, ...).
-        message: the error message.
+        code: the ChatKit error code (``"payload.invalid"``, ``"custom"``, ...);
+            ``None`` when something in front of the endpoint answered (a
+            Litestar guard or middleware) with a body that is not a ChatKit error.
+        message: the error message (or that other body, as text).
         allow_retry: the answer's ``allow_retry``.
-        error: the whole error body as an ``ErrorEvent``.
+        error: the body as an ``ErrorEvent`` (``None`` if it is not one).
+        body: the raw body.
 
     Errors raised after a stream started are not refusals: they arrive as an
     ``error`` event in the stream (see ``assert_error_event``).
     """
 
-    def __init__(self, status_code: int, error: ErrorEvent) -> None:
-        super().__init__(f"{status_code} {error.code}: {error.message}")
+    def __init__(self, status_code: int, body: bytes | None) -> None:
         self.status_code = status_code
-        self.error = error
-        self.code = error.code
-        self.message = error.message
-        self.allow_retry = error.allow_retry
+        self.body = body or b""
+        self.error: ErrorEvent | None = _error_event(self.body)
+        self.code = self.error.code if self.error is not None else None
+        self.message = self.error.message if self.error is not None else self.body.decode(errors="replace")
+        self.allow_retry = self.error.allow_retry if self.error is not None else False
+        super().__init__(f"{status_code} {self.code}: {self.message}")
 
 
 class ActionTestClient:
@@ -121,6 +123,8 @@ class ActionTestClient:
             raise TypeError(
                 f"ActionTestClient takes an ActionRouter, a Dispatcher or a Litestar app, got {target!r}"
             )
+        if self.app is None:
+            self._no_headers(headers)
         if store is not None and store is not self.dispatcher.store:
             raise ValueError("store= is only for a router: this dispatcher or app already has its store")
         self.store: Store = self.dispatcher.store
@@ -177,6 +181,7 @@ class ActionTestClient:
         """
         body = await self._body("threads.sync_custom_action", action_type, payload, sender, thread, metadata)
         if self.app is None:
+            self._no_headers(headers)
             result = await self.dispatcher.dispatch(body, self.context)
             status, data = result.status_code, result.body
             if result.stream is not None:  # cannot happen for a sync request; close it anyway
@@ -186,7 +191,7 @@ class ActionTestClient:
             async with asgi_post(self.app, self.path, body, self._headers(headers)) as response:
                 status, data = response.status_code, await response.read()
         if status != 200:
-            raise ActionFailed(status, _error_of(status, data))
+            raise ActionFailed(status, data)
         try:
             return _decode_sync.decode(data or b"")
         except msgspec.MsgspecError as exc:
@@ -240,9 +245,10 @@ class ActionTestClient:
         """
         body = await self._body("threads.custom_action", action_type, payload, sender, thread, metadata)
         if self.app is None:
+            self._no_headers(headers)
             result = await self.dispatcher.dispatch(body, self.context)
             if result.stream is None:
-                raise ActionFailed(result.status_code, _error_of(result.status_code, result.body))
+                raise ActionFailed(result.status_code, result.body)
             events = _events(result.stream)
             try:
                 yield events
@@ -253,9 +259,7 @@ class ActionTestClient:
             self._check_started()
             async with asgi_post(self.app, self.path, body, self._headers(headers)) as response:
                 if not response.headers.get("content-type", "").startswith("text/event-stream"):
-                    raise ActionFailed(
-                        response.status_code, _error_of(response.status_code, await response.read())
-                    )
+                    raise ActionFailed(response.status_code, await response.read())
                 events = _events(response)
                 try:
                     yield events
@@ -299,16 +303,16 @@ class ActionTestClient:
         a named input inside the form (the first ``Form``, or ``form_id``).
         """
         item = await self._current(sender, thread)
-        form = component(item.widget, form_id) if form_id is not None else _first_form(item.widget)
+        form = component(item.widget, form_id) if form_id is not None else first_form(item.widget)
         config = form.get("onSubmitAction")
         if not isinstance(config, dict):
             raise AssertionError(f"the form in item {item.id!r} has no onSubmitAction")
-        names = {node["name"] for node in _descendants(form) if isinstance(node.get("name"), str)}
+        names = {node["name"] for node in descendants(form) if isinstance(node.get("name"), str)}
         payload = msgspec.json.decode(_encode(config.get("payload") or {}))
         for name, value in values.items():
             if name not in names:
                 raise AssertionError(f"the form has no input named {name!r}; its inputs: {sorted(names)!r}")
-            _set_path(payload, name, value)
+            set_path(payload, name, value)
         return await self._send_config(config, payload, item, headers)
 
     # ----------------------------------------------------------------- the store
@@ -396,6 +400,10 @@ class ActionTestClient:
     def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         return {**self.headers, **(extra or {})}
 
+    def _no_headers(self, headers: Mapping[str, str] | None) -> None:
+        if headers:
+            raise TypeError("headers= only apply to a Litestar app; a router gets its context from context=")
+
     def _check_started(self) -> None:
         if self._lifespan is None:
             raise RuntimeError(
@@ -452,31 +460,18 @@ async def _events(chunks: AsyncIterator[bytes]) -> AsyncGenerator[ThreadStreamEv
     parser.close()
 
 
-def _error_of(status: int, body: bytes | None) -> ErrorEvent:
+class _Typed(msgspec.Struct):
+    type: Any = None
+
+
+_decode_typed = msgspec.json.Decoder(_Typed).decode
+
+
+def _error_event(body: bytes) -> ErrorEvent | None:
+    """The body as a ChatKit error (``"type": "error"``), or ``None``."""
     try:
-        return _decode_error(body or b"")
+        if _decode_typed(body).type == "error":
+            return msgspec.json.decode(body, type=ErrorEvent)
     except msgspec.MsgspecError:
-        raise AssertionError(
-            f"status {status} with a body that is not a ChatKit error ({{'type': 'error', ...}}): {body!r}"
-        ) from None
-
-
-def _descendants(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for child in _children(node):
-        if isinstance(child, dict):
-            yield child
-            yield from _descendants(child)
-
-
-def _first_form(root: dict[str, Any]) -> dict[str, Any]:
-    for node in (root, *_descendants(root)):
-        if node.get("type") == "Form":
-            return node
-    raise AssertionError("the widget has no Form")
-
-
-def _set_path(payload: dict[str, Any], name: str, value: Any) -> None:
-    *parents, leaf = name.split(".")
-    for key in parents:
-        payload = payload.setdefault(key, {})
-    payload[leaf] = value
+        pass
+    return None
