@@ -62,7 +62,6 @@ async def test_add_validates_the_payload(action_client: ActionTestClient, cart: 
     with pytest.raises(ActionFailed) as refused:
         await action_client.sync("cart.add", {"sku": "tea", "qty": 0}, sender=cart)
     assert (refused.value.status_code, refused.value.code) == (422, "payload.invalid")
-    assert refused.value.message is not None
     assert refused.value.message.endswith("Expected `int` >= 1 - at `$.qty`")
 
     with pytest.raises(ActionFailed) as unknown:

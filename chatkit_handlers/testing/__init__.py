@@ -24,6 +24,7 @@ from ._assertions import (
     assert_notice,
     assert_widget_added,
     assert_widget_updated,
+    event_types,
     find_events,
 )
 from ._builders import DEFAULT_THREAD_ID, make_action_context, make_thread, make_widget_item
@@ -41,6 +42,7 @@ __all__ = [
     "assert_widget_added",
     "assert_widget_updated",
     "component",
+    "event_types",
     "find_events",
     "make_action_context",
     "make_thread",

@@ -38,10 +38,16 @@ __all__ = [
     "assert_notice",
     "assert_widget_added",
     "assert_widget_updated",
+    "event_types",
     "find_events",
 ]
 
 E = TypeVar("E", bound=msgspec.Struct)
+
+
+def event_types(events: Iterable[Any]) -> list[str]:
+    """The wire ``type`` of each event: ``["stream_options", "progress_update", ...]``."""
+    return [_tag(event) for event in events]
 
 
 def find_events(events: Iterable[Any], kind: type[E]) -> list[E]:
@@ -199,7 +205,7 @@ def _widget_after(events: Sequence[Any], item: WidgetItem | str | None) -> Widge
 def _summary(events: Iterable[Any]) -> str:
     parts = []
     for event in events:
-        tag = getattr(getattr(event, "__struct_config__", None), "tag", None) or type(event).__name__
+        tag = _tag(event)
         item_id = getattr(event, "item_id", None) or getattr(getattr(event, "item", None), "id", None)
         parts.append(f"{tag}({item_id})" if item_id else str(tag))
     return ", ".join(parts) or "(none)"
@@ -210,3 +216,8 @@ def _diff(want: Any, got: Any) -> str:
         dump(want).splitlines(), dump(got).splitlines(), "expected", "actual", lineterm="", n=2
     )
     return "\n".join(lines)
+
+
+def _tag(event: Any) -> str:
+    tag = getattr(getattr(event, "__struct_config__", None), "tag", None)
+    return str(tag) if tag is not None else type(event).__name__

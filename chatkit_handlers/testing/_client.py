@@ -54,7 +54,7 @@ class ActionFailed(Exception):
         code: the ChatKit error code (``"payload.invalid"``, ``"custom"``, ...);
             ``None`` when something in front of the endpoint answered (a
             Litestar guard or middleware) with a body that is not a ChatKit error.
-        message: the error message (or that other body, as text).
+        message: the error message (``""`` if none; or that other body, as text).
         allow_retry: the answer's ``allow_retry``.
         error: the body as an ``ErrorEvent`` (``None`` if it is not one).
         body: the raw body.
@@ -68,7 +68,9 @@ class ActionFailed(Exception):
         self.body = body or b""
         self.error: ErrorEvent | None = _error_event(self.body)
         self.code = self.error.code if self.error is not None else None
-        self.message = self.error.message if self.error is not None else self.body.decode(errors="replace")
+        self.message: str = (
+            (self.error.message or "") if self.error is not None else self.body.decode(errors="replace")
+        )
         self.allow_retry = self.error.allow_retry if self.error is not None else False
         super().__init__(f"{status_code} {self.code}: {self.message}")
 
