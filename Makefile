@@ -27,7 +27,7 @@ lint: install
 # The documentation site (docs/, mkdocs.yml), warnings as errors; CI runs it. Its code blocks
 # are run by the test suite (tests/test_docs.py).
 docs: install
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
