@@ -17,6 +17,7 @@ import msgspec
 from .._context import as_widget_root
 from .._persist import apply_widget_update
 from ..types import (
+    WIDGET_UPDATE_TYPES,
     ClientEffectEvent,
     ErrorEvent,
     HiddenContextItem,
@@ -173,7 +174,11 @@ def _id_of(item: WidgetItem | str) -> str:
 
 def _widget_after(events: Sequence[Any], item: WidgetItem | str | None) -> WidgetRoot:
     if item is None:
-        ids = {e.item_id for e in events if isinstance(e, ThreadItemUpdatedEvent)}
+        ids = {
+            e.item_id
+            for e in events
+            if isinstance(e, ThreadItemUpdatedEvent) and isinstance(e.update, WIDGET_UPDATE_TYPES)
+        }
         ids |= {e.item.id for e in events if isinstance(e, ThreadItemReplacedEvent)}
         if len(ids) != 1:
             raise AssertionError(
@@ -185,7 +190,11 @@ def _widget_after(events: Sequence[Any], item: WidgetItem | str | None) -> Widge
     root: WidgetRoot | None = item.widget if isinstance(item, WidgetItem) else None
     changed = False
     for event in events:
-        if isinstance(event, ThreadItemUpdatedEvent) and event.item_id == item_id:
+        if (
+            isinstance(event, ThreadItemUpdatedEvent)
+            and event.item_id == item_id
+            and isinstance(event.update, WIDGET_UPDATE_TYPES)
+        ):
             if root is None and not isinstance(event.update, WidgetRootUpdated):
                 raise AssertionError(
                     f"item {item_id!r} got a {event.update.__struct_config__.tag!r} update; pass the "

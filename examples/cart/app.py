@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Request
 
 from chatkit_handlers import ActionRouter
-from chatkit_handlers.litestar import ChatKitPlugin
-from chatkit_handlers.stores import MemoryStore
-from examples._demo import seed_widget
+from examples._demo import demo_app
 from examples.cart import handlers
 from examples.cart.handlers import User
 from examples.cart.widgets import cart_card
@@ -25,7 +23,6 @@ DEMO_ITEM = "wid_cart"
 
 router = ActionRouter(context_type=User)
 router.include(handlers)
-store = MemoryStore()
 
 
 def current_user(request: Request[Any, Any, Any]) -> User:
@@ -34,11 +31,4 @@ def current_user(request: Request[Any, Any, Any]) -> User:
     return User(id=request.headers.get("x-user", "guest"), role=role)
 
 
-async def _seed_on_startup() -> None:
-    await seed_widget(store, DEMO_THREAD, "Shop", DEMO_ITEM, cart_card({}))
-
-
-app = Litestar(
-    plugins=[ChatKitPlugin(router, store=store, path="/chatkit", context=current_user)],
-    on_startup=[_seed_on_startup],
-)
+app = demo_app(router, thread=(DEMO_THREAD, "Shop"), item=(DEMO_ITEM, cart_card({})), context=current_user)
