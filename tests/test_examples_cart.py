@@ -18,8 +18,7 @@ from chatkit_handlers.testing import (
     make_widget_item,
 )
 from chatkit_handlers.types import ThreadUpdatedEvent, WidgetItem
-from examples.cart import handlers
-from examples.cart.app import DEMO_ITEM, DEMO_THREAD, app
+from examples.cart.app import DEMO_ITEM, DEMO_THREAD, app, router
 from examples.cart.handlers import User
 from examples.cart.widgets import approval_card, cart_card, order_card
 
@@ -31,8 +30,7 @@ BOSS = User("boss", role="manager")
 
 @pytest.fixture
 def action_router() -> ActionRouter:
-    router = ActionRouter(context_type=User)
-    router.include(handlers)
+    # The app's router: the handlers module's `orders` sub-router can be included only once.
     return router
 
 
@@ -85,6 +83,14 @@ async def test_small_order_is_placed_at_once(action_client: ActionTestClient, ca
     assert thread.metadata["orders"][order_id]["status"] == "placed"
 
 
+async def test_guests_cannot_check_out(cart: WidgetItem) -> None:
+    guest = ActionTestClient(router, context=User("guest"))
+    await guest.sync("cart.add", {"sku": "tea"}, sender=cart)
+    events = await guest.stream("cart.checkout", sender=cart)
+    error = assert_error_event(events, "action.forbidden")
+    assert error.message == "action 'cart.checkout' was refused by guard signed_in"
+
+
 async def test_empty_cart_cannot_be_checked_out(action_client: ActionTestClient, cart: WidgetItem) -> None:
     events = await action_client.stream("cart.checkout", sender=cart)
     assert_error_event(events, "custom", message="Your cart is empty.", allow_retry=False)
@@ -101,9 +107,10 @@ async def test_large_order_waits_for_a_manager(action_client: ActionTestClient, 
     assert_notice(events, "Orders over $100.00 need a manager's approval.", level="info")
     assert await action_client.widget(approval) == approval_card(order_id, 14700)
 
-    # The customer cannot approve their own order.
+    # The customer cannot approve their own order: the orders router's guard refuses.
     events = await action_client.stream("order.approve", {"order_id": order_id}, sender=approval)
-    assert_error_event(events, "custom", message="Only a manager can approve or reject orders.")
+    assert_error_event(events, "action.forbidden")
+    assert await action_client.widget(approval) == approval_card(order_id, 14700)  # nothing persisted
 
     # A manager can: same store, another signed-in user.
     manager = ActionTestClient(action_client.dispatcher, context=BOSS)

@@ -5,8 +5,11 @@
 - ``cart.checkout`` (streaming): turns the cart into an order; orders over
   ``APPROVAL_LIMIT`` wait for a manager, with an approval widget added to the thread;
 - ``order.approve`` / ``order.reject`` (streaming): a manager's decision, which
-  also updates the customer's order widget. Only managers may decide: the
-  handlers check the signed-in user (the request context).
+  also updates the customer's order widget.
+
+Who may do what is declared with guards, checked before a handler runs: the
+``orders`` router lets managers only, and checking out needs a signed-in user
+(the request context). A refused action never reaches its handler.
 
 Each step records hidden context, so the model knows what the user did.
 """
@@ -18,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from chatkit_handlers import ActionContext, ActionError, on_action
+from chatkit_handlers import ActionContext, ActionError, ActionRouter, on_action
 from chatkit_handlers.types import ThreadMetadata, ThreadStreamEvent, WidgetItem, new_id
 
 from .widgets import CATALOG, approval_card, cart_card, money, order_card, total_of
@@ -32,6 +35,20 @@ class User(msgspec.Struct, frozen=True):
 
     id: str
     role: Literal["customer", "manager"] = "customer"
+
+
+def signed_in(user: User) -> bool:
+    """Guard: refuse the anonymous ``guest``."""
+    return user.id != "guest"
+
+
+def managers_only(user: User) -> bool:
+    """Guard: only managers decide on orders."""
+    return user.role == "manager"
+
+
+orders = ActionRouter(prefix="order.", guards=[managers_only])
+"""``order.*``: the manager's actions."""
 
 
 class AddItem(msgspec.Struct, forbid_unknown_fields=True):
@@ -77,7 +94,7 @@ async def remove(payload: RemoveItem, thread: ThreadMetadata) -> dict[str, Any]:
     return cart_card(cart)
 
 
-@on_action("cart.checkout")
+@on_action("cart.checkout", guards=[signed_in])
 async def checkout(
     ctx: ActionContext[User], sender: WidgetItem, user: User
 ) -> AsyncIterator[ThreadStreamEvent]:
@@ -109,7 +126,7 @@ async def checkout(
         yield ctx.hidden_context(f"{user.id} placed order {order_id} ({money(total)})")
 
 
-@on_action("order.approve")
+@orders.on_action("approve")
 async def approve(
     payload: OrderRef, ctx: ActionContext[User], user: User
 ) -> AsyncIterator[ThreadStreamEvent]:
@@ -119,7 +136,7 @@ async def approve(
     yield ctx.client_effect("order_placed", {"order_id": payload.order_id})
 
 
-@on_action("order.reject")
+@orders.on_action("reject")
 async def reject(payload: OrderRef, ctx: ActionContext[User], user: User) -> AsyncIterator[ThreadStreamEvent]:
     """A manager rejects a waiting order."""
     async for event in _decide(ctx, user, payload.order_id, "rejected"):
@@ -129,8 +146,6 @@ async def reject(payload: OrderRef, ctx: ActionContext[User], user: User) -> Asy
 async def _decide(
     ctx: ActionContext[User], user: User, order_id: str, decision: str
 ) -> AsyncIterator[ThreadStreamEvent]:
-    if user.role != "manager":
-        raise ActionError("Only a manager can approve or reject orders.", status_code=403)
     order: dict[str, Any] | None = ctx.thread.metadata.get("orders", {}).get(order_id)
     if order is None:
         raise ActionError(f"There is no order {order_id}.")
