@@ -1,14 +1,17 @@
-"""A long-running job with progress updates and two ways to stop it.
+"""A long-running job with progress updates, cancellation and resumption.
 
-``jobs.start`` streams: per batch a ``progress_update``, the progress line
-(``widget.component.updated``) and a log line (``widget.streaming_text.value_delta``).
+``jobs.start`` streams an import batch by batch: per batch a ``progress_update``,
+the progress line (``widget.component.updated``) and a log line
+(``widget.streaming_text.value_delta``); at the end the finished widget, a
+client effect and hidden context for the model.
 
-- **Cancel button** (``jobs.cancel``, sync): records the run as cancelled in
-  the thread's metadata, in the store. The running stream checks the store
-  between batches, so this works whichever worker runs the stream.
-- **Stopping the stream** (ChatKit's stop button: the client hangs up): the
-  handler is cancelled and nothing it yielded is saved, as for any stream.
-  The handler's ``finally`` writes the "stopped" state to the store itself.
+Cancelling is ChatKit's own: every action stream starts with
+``allow_cancel: true``, and the stop button closes the stream. The handler is
+then cancelled at its current ``await`` or ``yield``, and nothing it yielded is
+saved (as for any stream that does not finish). Its ``finally`` block therefore
+writes the "stopped" state, with a Resume button, and a note for the model to
+the store itself. Everything lives in the store, so this works with several
+workers; a stopped job resumes on whichever worker gets the click.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from chatkit_handlers import ActionContext, on_action
 from chatkit_handlers.types import (
     HiddenContextItem,
     ThreadItemUpdatedEvent,
-    ThreadMetadata,
     ThreadStreamEvent,
     WidgetItem,
     WidgetStreamingTextValueDelta,
@@ -37,30 +39,21 @@ STEP_SECONDS = 0.5
 
 
 class Start(msgspec.Struct, forbid_unknown_fields=True):
-    """Payload of ``jobs.start``."""
+    """Payload of ``jobs.start``: how many batches, and where to (re)start."""
 
     batches: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
-
-
-class Cancel(msgspec.Struct, forbid_unknown_fields=True):
-    """Payload of ``jobs.cancel``: the run to cancel."""
-
-    run_id: str
+    start_at: Annotated[int, msgspec.Meta(ge=1)] = 1
 
 
 @on_action("jobs.start")
 async def start(payload: Start, ctx: ActionContext, sender: WidgetItem) -> AsyncIterator[ThreadStreamEvent]:
-    """Run the import batch by batch, reporting progress, until done or cancelled."""
-    run_id, total, done, log = new_id("run"), payload.batches, 0, ""
-    yield ctx.update_widget(job_card("running", 0, total, run_id=run_id))
+    """Run the import from batch ``start_at``, reporting progress, until done or stopped."""
+    total, done = payload.batches, min(payload.start_at - 1, payload.batches)
+    log = log_of(sender.widget) if done else ""
     finished = False
     try:
-        for batch in range(1, total + 1):
-            if await cancel_requested(ctx, run_id):
-                finished = True
-                yield ctx.update_widget(job_card("cancelled", done, total, log=log))
-                yield ctx.hidden_context(f"the user cancelled the import after {done} of {total} batches")
-                return
+        yield ctx.update_widget(job_card("running", done, total, log=log))
+        for batch in range(done + 1, total + 1):
             yield ctx.progress(f"Importing batch {batch} of {total}…")
             await anyio.sleep(STEP_SECONDS)  # the real work goes here
             done, line = batch, f"batch {batch} imported\n"
@@ -70,32 +63,26 @@ async def start(payload: Start, ctx: ActionContext, sender: WidgetItem) -> Async
             yield ThreadItemUpdatedEvent(item_id=sender.id, update=delta)
         finished = True
         yield ctx.update_widget(job_card("done", done, total, log=log))
-        yield ctx.client_effect("job_finished", {"run_id": run_id, "batches": total})
+        yield ctx.client_effect("job_finished", {"batches": total})
         yield ctx.hidden_context(f"the import of {total} batches finished")
     finally:
         if not finished:
-            # Hung up (or failed) mid-run: the stream's events are not saved, so say so directly.
+            # Stopped (or failed) mid-run: the stream's events are not saved, so say so directly.
             with anyio.CancelScope(shield=True):
                 await record_stop(ctx, sender, done, total, log)
 
 
-@on_action("jobs.cancel", streaming=False)
-async def cancel(payload: Cancel, thread: ThreadMetadata) -> None:
-    """Ask the run to stop at its next batch (the thread is saved: the run sees it)."""
-    runs: list[str] = thread.metadata.setdefault("cancelled_runs", [])
-    if payload.run_id not in runs:
-        runs.append(payload.run_id)
-
-
-async def cancel_requested(ctx: ActionContext, run_id: str) -> bool:
-    """Whether ``jobs.cancel`` was sent for ``run_id`` (read from the store, not this stream's copy)."""
-    assert ctx.store is not None
-    stored = await ctx.store.load_thread(ctx.thread.id, context=ctx.context)
-    return run_id in stored.metadata.get("cancelled_runs", [])
+def log_of(widget: dict[str, object]) -> str:
+    """The log a stopped job's widget shows (its ``log`` component)."""
+    children = widget.get("children")
+    for child in children if isinstance(children, list) else ():
+        if isinstance(child, dict) and child.get("id") == "log":
+            return str(child.get("value") or "")
+    return ""
 
 
 async def record_stop(ctx: ActionContext, sender: WidgetItem, done: int, total: int, log: str) -> None:
-    """Save the job as stopped, and tell the model, straight to the store."""
+    """Save the job as stopped (with a Resume button), and tell the model, straight to the store."""
     assert ctx.store is not None
     stopped = msgspec.structs.replace(sender, widget=job_card("stopped", done, total, log=log))
     await ctx.store.save_item(ctx.thread.id, stopped, context=ctx.context)

@@ -10,32 +10,24 @@ def progress_text(done: int, total: int) -> dict[str, Any]:
     return {"type": "Text", "id": "progress", "value": f"{done} of {total} batches"}
 
 
-def job_card(
-    status: str, done: int, total: int, *, run_id: str | None = None, log: str = ""
-) -> dict[str, Any]:
-    """The job: its status, progress and log; Cancel while it runs, Start otherwise."""
-    if run_id is not None:
-        button = {
-            "type": "Button",
-            "id": "cancel",
-            "label": "Cancel",
-            "variant": "outline",
-            "onClickAction": {"type": "jobs.cancel", "payload": {"run_id": run_id}, "streaming": False},
-        }
+def job_card(status: str, done: int, total: int, *, log: str = "") -> dict[str, Any]:
+    """The job: its status, progress and log, and the button for what can be done next.
+
+    While it runs there is no button: ChatKit's own stop button cancels the stream.
+    """
+    children: list[dict[str, Any]] = [
+        {"type": "Title", "value": "Import contacts"},
+        {"type": "Badge", "id": "status", "label": status},
+        progress_text(done, total),
+        {"type": "Markdown", "id": "log", "value": log},
+    ]
+    if status == "running":
+        children.append({"type": "Caption", "value": "Press stop to cancel; you can resume later."})
+    elif status == "stopped":
+        resume = {"type": "jobs.start", "payload": {"batches": total, "start_at": done + 1}}
+        children.append({"type": "Button", "id": "resume", "label": "Resume", "onClickAction": resume})
     else:
-        button = {
-            "type": "Button",
-            "id": "start",
-            "label": "Start import" if status == "idle" else "Run again",
-            "onClickAction": {"type": "jobs.start", "payload": {"batches": total}},
-        }
-    return {
-        "type": "Card",
-        "children": [
-            {"type": "Title", "value": "Import contacts"},
-            {"type": "Badge", "id": "status", "label": status},
-            progress_text(done, total),
-            {"type": "Markdown", "id": "log", "value": log},
-            button,
-        ],
-    }
+        label = "Start import" if status == "idle" else "Run again"
+        start = {"type": "jobs.start", "payload": {"batches": total}}
+        children.append({"type": "Button", "id": "start", "label": label, "onClickAction": start})
+    return {"type": "Card", "children": children}
