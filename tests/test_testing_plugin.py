@@ -74,7 +74,8 @@ async def test_app_is_entered_so_its_startup_ran(action_client):
 def run_pytest(tmp_path: Path, files: dict[str, str]) -> subprocess.CompletedProcess[str]:
     for name, text in files.items():
         (tmp_path / name).write_text(textwrap.dedent(text))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The counter app keeps its threads in this SQLite file: a fresh one, not the suite's.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CHATKIT_SQLITE_PATH": str(tmp_path / "counter.sqlite3")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         cwd=tmp_path,
