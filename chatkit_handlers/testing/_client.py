@@ -236,7 +236,10 @@ class ActionTestClient:
         """Send ``threads.custom_action`` and read the events as they come.
 
         Leaving the block early hangs up, as a browser closing the stream does
-        (the handler is cancelled and nothing it did is persisted)::
+        (the handler is cancelled and nothing it did is persisted). While the
+        stream is open it holds its thread and sender widget, as over HTTP: a
+        sync action on that widget sent from inside the block waits for it
+        (and is refused with ``item.busy`` after the dispatcher's lock timeout)::
 
             async with client.open_stream("jobs.run", sender=item) as events:
                 async for event in events:
