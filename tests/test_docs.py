@@ -23,8 +23,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from tests._stores_support import require_postgres
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+NEEDS_POSTGRES = {ROOT / "docs" / "deployment.md"}
+"""Pages whose blocks talk to PostgreSQL (at ``DATABASE_URL``)."""
 
 RUN = {"python", "py"}
 NOT_RUN = {"bash", "sh", "shell", "console", "text", "toml", "yaml", "ini", "http", "js", "ts", "html", "sql"}
@@ -95,7 +100,10 @@ def test_every_fence_has_a_known_language(page: Path) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("page", [p for p in PAGES if any(b.lang in RUN for b in BLOCKS[p])], ids=_id)
-async def test_python_blocks_run(page: Path) -> None:
+async def test_python_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if page in NEEDS_POSTGRES:
+        # Like the store tests: skipped without a server, except in CI, where it fails.
+        monkeypatch.setenv("DATABASE_URL", require_postgres())
     name = "docs_" + re.sub(r"\W", "_", _id(page).removesuffix(".md"))
     module = types.ModuleType(name, f"The code blocks of {_id(page)}")
     module.__file__ = str(page)
