@@ -22,8 +22,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-
-from tests._stores_support import require_postgres
+from _stores_support import require_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
