@@ -20,8 +20,10 @@ from chatkit import types as ck
 from chatkit.widgets import DynamicWidgetComponent, DynamicWidgetRoot
 from pydantic import TypeAdapter
 
+from ._stream import client_error
 from .stores import Store
 from .types import (
+    ErrorEvent,
     ThreadItem,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
@@ -101,6 +103,8 @@ def event_to_chatkit(event: ThreadStreamEvent) -> Any:
                 item_id=event.item_id,
                 update=ck.WidgetComponentUpdated(component_id=update.component_id, component=component),
             )
+    if isinstance(event, ErrorEvent):
+        event = client_error(event)
     return _event_adapter.validate_json(_encode(event))
 
 

@@ -6,8 +6,9 @@ widget read-modify-write it one after the other. A streaming action holds its
 thread's lock (``thread_lock``, one stream per thread, as ChatKit's client
 assumes) and its sender's, from reloading them until its writes are committed.
 An action that cannot get its locks within ``lock_timeout`` seconds is refused
-(sync: 409 ``item.busy``; stream: an ``error`` event ``thread.busy`` or
-``item.busy``), both with ``allow_retry: true``.
+(sync: 409 ``item.busy``; stream: an ``error`` event whose message says which
+thread or item is busy, sent with chatkit's code ``custom``), both with
+``allow_retry: true``.
 """
 
 from __future__ import annotations

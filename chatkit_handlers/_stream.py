@@ -45,8 +45,26 @@ logger = logging.getLogger("chatkit_handlers")
 _encoder = msgspec.json.Encoder()
 
 
+CHATKIT_ERROR_CODES = frozenset({"custom", "stream.error"})
+"""The only ``code`` values chatkit's ``ErrorEvent`` (and so its client) accepts."""
+
+
+def client_error(event: ErrorEvent) -> ErrorEvent:
+    """``event`` as the client may receive it: a precise code becomes ``custom``.
+
+    Our own codes (``thread.busy``, ``action.forbidden``...) are kept for JSON
+    error bodies, but chatkit's ``ErrorEvent`` accepts only ``custom`` and
+    ``stream.error``, so in a stream they travel as ``custom`` with the message.
+    """
+    if event.code in CHATKIT_ERROR_CODES:
+        return event
+    return ErrorEvent(code="custom", message=event.message or event.code, allow_retry=event.allow_retry)
+
+
 def frame(event: msgspec.Struct) -> bytes:
     """One Server-Sent Event: ``data: <json>\\n\\n``."""
+    if type(event) is ErrorEvent:
+        event = client_error(event)
     buf = bytearray(b"data: ")
     _encoder.encode_into(event, buf, 6)
     buf += b"\n\n"

@@ -35,8 +35,8 @@ sender's from reloading them until its writes are done (chatkit's writes of
 the stream's events included: they happen while the stream waits at a
 ``yield``). An action that cannot get its locks within ``lock_timeout`` is
 refused like over HTTP: ``sync_action`` raises ``DispatchError(409,
-"item.busy")``, a stream ends with an ``error`` event ``thread.busy`` or
-``item.busy``, both with ``allow_retry``.
+"item.busy")``, a stream ends with an ``error`` event (code ``custom``, naming the
+busy thread or item), both with ``allow_retry``.
 
 Errors: in a stream, ``ActionError`` becomes chatkit's ``CustomStreamError``
 (an ``error`` event with ``code: "custom"`` and the message) and a request
@@ -54,7 +54,7 @@ import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import msgspec
 from chatkit import types as ck
@@ -74,7 +74,6 @@ from .types import (
     Action,
     CustomActionParams,
     CustomActionRequest,
-    ErrorEvent,
     SyncCustomActionRequest,
     ThreadMetadata,
 )
@@ -147,7 +146,7 @@ class RoutedActions:
 
         The stream holds the thread's lock and its sender's (see ``_locking``);
         an action that cannot get them within ``lock_timeout`` ends with an
-        ``error`` event ``thread.busy`` or ``item.busy`` (``allow_retry: true``).
+        ``error`` event naming the busy thread or item (``allow_retry: true``).
         """
         bridge = self._routed_actions()
         try:
@@ -275,30 +274,13 @@ class _Bridge:
                 assert ctx.store is not None
                 await writes.flush(ctx.store, ctx.context, lock_timeout=lock_timeout)
         except LockTimeoutError as exc:
-            yield _BusyEvent.of(busy_event(exc))
+            yield event_to_chatkit(busy_event(exc))
         except DispatchError as exc:  # the thread or the widget vanished while waiting for the lock
             raise CustomStreamError(exc.message, allow_retry=False) from None
         except ActionError as exc:
             raise CustomStreamError(exc.message, allow_retry=exc.allow_retry) from None
         finally:
             await lock.release()
-
-
-class _BusyEvent(BaseModel):
-    """The ``error`` event of a refused stream, as the HTTP endpoint sends it.
-
-    chatkit's ``ErrorEvent`` only knows the codes ``custom`` and
-    ``stream.error``; this one carries ``thread.busy``/``item.busy``.
-    """
-
-    type: Literal["error"] = "error"
-    code: str
-    message: str | None = None
-    allow_retry: bool = True
-
-    @classmethod
-    def of(cls, event: ErrorEvent) -> _BusyEvent:
-        return cls(code=event.code, message=event.message, allow_retry=event.allow_retry)
 
 
 def _copy_thread(ours: ThreadMetadata, theirs: ck.ThreadMetadata) -> None:

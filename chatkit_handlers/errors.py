@@ -39,7 +39,8 @@ class LockTimeoutError(Exception):
     """Raised by a store's ``lock()`` when another holder kept a key past the timeout.
 
     The dispatcher answers a sync action with 409 ``item.busy`` and a streaming
-    action with an ``error`` event ``thread.busy`` (both ``allow_retry: true``).
+    action with an ``error`` event (code ``custom``, its message naming the busy
+    thread or item; both ``allow_retry: true``).
 
     Attributes:
         key: the lock key that could not be taken.

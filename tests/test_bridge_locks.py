@@ -142,9 +142,9 @@ async def run(server: Any, body: bytes) -> list[dict[str, Any]]:
     return events(b"".join([chunk async for chunk in result]))
 
 
-BUSY_THREAD = {
+BUSY_THREAD = {  # in a stream our codes travel as chatkit's "custom"
     "type": "error",
-    "code": "thread.busy",
+    "code": "custom",
     "message": "another action is still streaming in thread 'thr_1' (waited 0s); try again when it has finished",
     "allow_retry": True,
 }
