@@ -22,6 +22,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check chatkit_handlers examples tests bench
+	$(BIN)/ruff format --check chatkit_handlers examples tests bench
 	$(BIN)/mypy --strict chatkit_handlers
 
 # The documentation site (docs/, mkdocs.yml), warnings as errors; CI runs it. Its code blocks
