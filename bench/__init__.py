@@ -1,0 +1,1 @@
+"""Benchmarks of chatkit-handlers against openai-chatkit and bare Litestar (see bench/README.md)."""
