@@ -363,14 +363,29 @@ def _peer_handler(server: Any, path: str) -> Any:
     return handler
 
 
-def build_app(store: MemoryStore, *, peers: bool = True, **plugin_kwargs: Any) -> Litestar:
-    """One app with every variant: ours on ``/chatkit``, the rest under ``/bare`` and ``/peer``."""
+def build_app(
+    store: MemoryStore, *, peers: bool = True, seed: bool = False, **plugin_kwargs: Any
+) -> Litestar:
+    """One app with every variant: ours on ``/chatkit``, the rest under ``/bare`` and ``/peer``.
+
+    ``seed=True`` seeds ``store`` on startup (for a server process).
+    """
     handlers: list[Any] = [bare_post, bare_post_data, bare_asgi, bare_stream]
     if peers:
         shipped, fair = peer_servers()
         handlers += [_peer_handler(shipped, "/peer/shipped"), _peer_handler(fair, "/peer/fair")]
     plugin = ChatKitPlugin(make_router(), store=store, path="/chatkit", **plugin_kwargs)
-    return Litestar(route_handlers=handlers, plugins=[plugin], debug=False, logging_config=None)
+
+    async def seed_store() -> None:
+        await seed_ours(store)
+
+    return Litestar(
+        route_handlers=handlers,
+        plugins=[plugin],
+        on_startup=[seed_store] if seed else [],
+        debug=False,
+        logging_config=None,
+    )
 
 
 def make_dispatcher(store: Any) -> Dispatcher:
