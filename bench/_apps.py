@@ -15,6 +15,8 @@ ours and the peer pay for the same persistence work.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -44,6 +46,7 @@ __all__ = [
     "THREAD",
     "Increment",
     "ObjectStore",
+    "Tick",
     "body",
     "build_app",
     "counter_card",
@@ -84,8 +87,8 @@ def counter_card(n: int) -> dict[str, Any]:
     }
 
 
-def body(streaming: bool, action_type: str | None = None) -> bytes:
-    """The request body a browser sends for the counter's action."""
+def body(streaming: bool, action_type: str | None = None, payload: Any = None) -> bytes:
+    """The request body a browser sends for the counter's action (``{"by": 1}`` unless given)."""
     kind = "threads.custom_action" if streaming else "threads.sync_custom_action"
     default = "counter.refresh" if streaming else "counter.increment"
     return msgspec.json.encode(
@@ -94,7 +97,10 @@ def body(streaming: bool, action_type: str | None = None) -> bytes:
             "params": {
                 "thread_id": THREAD,
                 "item_id": ITEM,
-                "action": {"type": action_type or default, "payload": {"by": 1}},
+                "action": {
+                    "type": action_type or default,
+                    "payload": {"by": 1} if payload is None else payload,
+                },
             },
             "metadata": {},
         }
@@ -126,11 +132,40 @@ async def refresh(payload: Increment, ctx: ActionContext[Any]) -> AsyncIterator[
     yield ctx.update_widget(counter_card((count + payload.by) % 1000))
 
 
+class Tick(msgspec.Struct):
+    """The slow stream's payload: ``events`` widget updates, one every ``interval`` seconds."""
+
+    events: int = 5
+    interval: float = 0.5
+
+
+def ticker_card(due: float) -> dict[str, Any]:
+    """A widget carrying the moment its update was due, so the receiver can tell the latency."""
+    return {"type": "Card", "children": [{"type": "Text", "id": "due", "value": repr(due)}]}
+
+
+async def ticks(events: int, interval: float) -> AsyncIterator[float]:
+    """Sleep until each tick is due, then give its due time (the clock is ``time.perf_counter``)."""
+    due = time.perf_counter()
+    for _ in range(events):
+        due += interval
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        yield due
+
+
+@on_action("counter.tick")
+async def tick(payload: Tick, ctx: ActionContext[Any]) -> AsyncIterator[ThreadItemUpdatedEvent]:
+    """A slow stream: one widget update every ``payload.interval`` seconds."""
+    async for due in ticks(payload.events, payload.interval):
+        yield ctx.update_widget(ticker_card(due))
+
+
 def make_router() -> ActionRouter:
-    """A router with the two counter actions."""
+    """A router with the counter actions."""
     router = ActionRouter()
     router.add(increment)
     router.add(refresh)
+    router.add(tick)
     return router
 
 
@@ -262,6 +297,13 @@ def peer_servers(*, copying: bool = True) -> tuple[Any, Any]:
             return ck.SyncCustomActionResponse(updated_item=sender.model_copy(update={"widget": widget}))
 
         async def action(self, thread: Any, action: Any, sender: Any, context: Any) -> AsyncIterator[Any]:
+            if action.type == "counter.tick":
+                async for due in ticks(action.payload["events"], action.payload["interval"]):
+                    widget = DynamicWidgetRoot.model_validate(ticker_card(due))
+                    yield ck.ThreadItemUpdatedEvent(
+                        item_id=sender.id, update=ck.WidgetRootUpdated(widget=widget)
+                    )
+                return
             count = int(sender.widget.children[0].value)
             widget = DynamicWidgetRoot.model_validate(counter_card((count + action.payload["by"]) % 1000))
             yield ck.ThreadItemUpdatedEvent(item_id=sender.id, update=ck.WidgetRootUpdated(widget=widget))
@@ -350,6 +392,24 @@ async def bare_stream(request: Request[Any, Any, Any]) -> Stream:
     return Stream(events(), media_type=SSE)
 
 
+@post("/bare/stream-slow", status_code=200)
+async def bare_stream_slow(request: Request[Any, Any, Any]) -> Stream:
+    """A hand-written slow SSE endpoint: what ``counter.tick`` does, without a framework."""
+    decoded = _decode_request(await request.body())
+    item_id = decoded.params.item_id or ""
+    payload = msgspec.json.decode(decoded.params.action.payload, type=Tick)
+
+    async def events() -> AsyncIterator[bytes]:
+        yield _STREAM_OPTIONS
+        async for due in ticks(payload.events, payload.interval):
+            update = ThreadItemUpdatedEvent(
+                item_id=item_id, update=WidgetRootUpdated(widget=ticker_card(due))
+            )
+            yield b"data: " + _encode(update) + b"\n\n"
+
+    return Stream(events(), media_type=SSE)
+
+
 def _peer_handler(server: Any, path: str) -> Any:
     from chatkit.server import StreamingResult
 
@@ -370,7 +430,7 @@ def build_app(
 
     ``seed=True`` seeds ``store`` on startup (for a server process).
     """
-    handlers: list[Any] = [bare_post, bare_post_data, bare_asgi, bare_stream]
+    handlers: list[Any] = [bare_post, bare_post_data, bare_asgi, bare_stream, bare_stream_slow]
     if peers:
         shipped, fair = peer_servers()
         handlers += [_peer_handler(shipped, "/peer/shipped"), _peer_handler(fair, "/peer/fair")]

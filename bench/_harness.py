@@ -27,6 +27,7 @@ __all__ = [
     "bench_args",
     "environment",
     "fmt_us",
+    "http_scope",
     "measure",
     "print_table",
     "print_targets",
@@ -112,7 +113,8 @@ class AsgiCall:
         return b"".join(self.chunks)
 
 
-def _scope(path: str, body: bytes, headers: Sequence[tuple[bytes, bytes]]) -> dict[str, Any]:
+def http_scope(path: str, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()) -> dict[str, Any]:
+    """The ASGI scope of ``POST path`` with a JSON body of ``len(body)`` bytes."""
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -140,7 +142,7 @@ async def asgi_request(
 ) -> AsgiCall:
     """POST ``body`` to ``path`` of ``app`` in-process; returns the status and body sent."""
     call = AsgiCall(body)
-    await app(_scope(path, body, headers), call.receive, call.send)
+    await app(http_scope(path, body, headers), call.receive, call.send)
     return call
 
 
