@@ -30,5 +30,14 @@ lint: install
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+# Every bench in turn (bench/README.md has what each measures); installs the `bench` extra.
+bench: install
+	$(BIN)/python -m pip install -q -e ".[dev,bench]"
+	$(BIN)/python -m bench.request
+	$(BIN)/python -m bench.core
+	$(BIN)/python -m bench.growth
+	$(BIN)/python -m bench.streams
+	$(BIN)/python -m bench.over_http
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
