@@ -451,3 +451,125 @@ def test_app_state_and_dependencies_are_reachable_from_the_context_callable() ->
         response = client.post("/chatkit", content=body("lit.whoami"))
     assert response.status_code == 200
     assert [User("acme")] == SEEN
+
+
+# --------------------------------------------------------------------------- disconnects and cancellation
+
+
+class Hanging:
+    """An SSE stream that sends one chunk and then waits forever; records that it was closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.first_sent = anyio.Event()
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        try:
+            yield b"data: {}\n\n"
+            await anyio.sleep_forever()
+        finally:
+            self.closed = True
+
+
+def asgi_pair(hanging: Hanging, *, disconnect: bool) -> tuple[Receive, Send, list[Message]]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        await hanging.first_sent.wait()
+        if disconnect:
+            return {"type": "http.disconnect"}
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message.get("body"):
+            hanging.first_sent.set()
+
+    return receive, send, sent
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("portable", [False, True], ids=["asyncio", "anyio task group"])
+async def test_disconnect_closes_the_stream_and_returns_normally(portable: bool) -> None:
+    from chatkit_handlers._dispatch import DispatchResult
+    from chatkit_handlers.litestar import _aclose, _pump_in_task_group, _send_stream
+
+    hanging = Hanging()
+    receive, send, sent = asgi_pair(hanging, disconnect=True)
+    stream = hanging.stream()
+    with anyio.fail_after(10):  # a hang guard, not a timing assertion
+        if portable:
+            await _pump_in_task_group(stream, 200, receive, send)
+            await _aclose(stream)
+        else:
+            await _send_stream(DispatchResult(200, stream=stream), receive, send)
+    assert hanging.closed
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+
+
+@pytest.mark.anyio
+async def test_a_cancellation_that_is_not_a_disconnect_still_propagates() -> None:
+    from chatkit_handlers._dispatch import DispatchResult
+    from chatkit_handlers.litestar import _send_stream
+
+    hanging = Hanging()
+    receive, send, _sent = asgi_pair(hanging, disconnect=False)
+    outcome: list[str] = []
+
+    async def serve() -> None:
+        try:
+            await _send_stream(DispatchResult(200, stream=hanging.stream()), receive, send)
+        except BaseException as exc:  # the server's own cancellation must come through
+            outcome.append(type(exc).__name__)
+            raise
+        outcome.append("returned")
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(serve)
+            await hanging.first_sent.wait()
+            tg.cancel_scope.cancel()
+    assert outcome == ["CancelledError"]
+    assert hanging.closed
+
+
+def test_finished_streams_leave_no_watcher_task_behind() -> None:
+    import asyncio
+
+    app = Litestar(plugins=[plugin()])
+
+    async def run() -> set[asyncio.Task[Any]]:
+        call_body = body("lit.stream", streaming=True)
+        sent: list[Message] = []
+        delivered = False
+
+        async def receive() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": call_body, "more_body": False}
+            await asyncio.Event().wait()  # a client that stays connected
+            raise AssertionError("unreachable")
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/chatkit",
+            "raw_path": b"/chatkit",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+        await asyncio.sleep(0)  # let the cancelled watcher finish
+        return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+    assert asyncio.run(run()) == set()
