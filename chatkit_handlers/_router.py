@@ -9,7 +9,6 @@ router above it — so a request never walks the tree.
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -24,6 +23,7 @@ from ._middleware import check_middleware
 from ._providers import Provider, check_routes
 from ._route import NO_ERRORS, NO_PROVIDERS, Route, duplicate_error
 from ._signature import HandlerSignature, Source, dependency_key, inspect_callable, inspect_handler, qualname
+from ._suggest import NearNames
 from .errors import RegistrationError
 
 __all__ = ["ActionRouter", "Route"]
@@ -45,12 +45,13 @@ class _Include:
 class _Table:
     """The compiled routes of a router tree."""
 
-    __slots__ = ("exact", "ordered", "patterns")
+    __slots__ = ("_near", "exact", "ordered", "patterns")
 
     def __init__(self, ordered: list[Route]) -> None:
         self.ordered = ordered
         self.exact: dict[str, Route] = {}
         self.patterns: list[Route] = []
+        self._near: NearNames | None = None
         seen: dict[tuple[str, bool], Route] = {}
         for route in ordered:
             key = (route.type, route.pattern is None)
@@ -62,6 +63,12 @@ class _Table:
                 self.exact[route.type] = route
             else:
                 self.patterns.append(route)
+
+    def near(self, action_type: str, n: int) -> list[str]:
+        """The exact types closest to ``action_type``; the index is built on the first miss."""
+        if self._near is None:
+            self._near = NearNames(self.exact)
+        return self._near.near(action_type, n)
 
 
 def _context_provider(context_type: type) -> Provider:
@@ -356,7 +363,7 @@ class ActionRouter:
 
     def suggest(self, action_type: str, n: int = 3) -> list[str]:
         """The registered types closest to ``action_type`` (for "did you mean")."""
-        return difflib.get_close_matches(action_type, self._compile().exact, n=n, cutoff=0.5)
+        return (self._table or self._compile()).near(action_type, n)
 
     def check(self, *, provided: Collection[type] = ()) -> frozenset[type]:
         """Compile the table and verify that everything asked for can be injected.
