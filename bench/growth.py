@@ -10,12 +10,15 @@ runs over ``ObjectStore`` (no store cost) so the table shows the core alone.
 Also timed: a request for an unregistered type (the 404 path, which suggests
 near names), and registering all the routes.
 
-Pattern routes: measured when the router has them (see the note printed).
+Pattern routes (when the router has them): as many wildcard routes
+(``bench.p00042.*``) plus one exact type; requests that match a pattern, the
+exact type, or nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,11 +36,13 @@ def action_type(i: int) -> str:
 
 
 def make_handler(i: int) -> Callable[..., Any]:
+    """The handler of ``bench.a00042`` (``bench.exact`` for -1)."""
+
     async def handler(payload: Increment, ctx: ActionContext[Any]) -> None:
         return None
 
     handler.__qualname__ = f"handler_{i}"
-    return on_action(action_type(i), streaming=False)(handler)
+    return on_action(action_type(i) if i >= 0 else "bench.exact", streaming=False)(handler)
 
 
 def build_router(n: int) -> tuple[ActionRouter, float]:
@@ -63,58 +68,144 @@ def _dispatcher_variant(
     return once
 
 
+def patterns_supported() -> bool:
+    """Whether ``@on_action`` takes patterns (a trailing ``*`` or a compiled ``re.Pattern``)."""
+    try:
+        on_action(re.compile(r"probe\.(?P<x>.+)"))
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def make_pattern_handler(i: int) -> Callable[..., Any]:
+    async def handler(payload: Increment, ctx: ActionContext[Any]) -> None:
+        return None
+
+    handler.__qualname__ = f"pattern_handler_{i}"
+    return on_action(f"bench.p{i:05d}.*", streaming=False)(handler)
+
+
+def build_pattern_router(n: int) -> tuple[ActionRouter, float]:
+    """``n`` wildcard routes ``bench.p00042.*`` and one exact type, ``bench.exact``."""
+    handlers = [make_pattern_handler(i) for i in range(n)]
+    handlers.append(make_handler(-1))
+    start = time.perf_counter()
+    router = ActionRouter()
+    for fn in handlers:
+        router.add(fn)
+    router.lookup("bench.exact")  # compile the table, as the first request would
+    return router, time.perf_counter() - start
+
+
+def spread(n: int, make: Callable[[int], bytes]) -> list[bytes]:
+    """Up to 64 bodies for entries spread evenly over ``range(n)``."""
+    step = max(1, n // 64)
+    return [make(i) for i in range(0, n, step)][:64]
+
+
+def print_rows(
+    title: str,
+    sizes: tuple[int, ...],
+    columns: dict[str, dict[int, Measured]],
+    registration: dict[int, float],
+) -> None:
+    first = sizes[0]
+    print(f"\n{title}")
+    head = (
+        f"{'routes':>7}"
+        + "".join(f"  {name:>18}  {'÷ ' + str(first):>7}" for name in columns)
+        + f"  {'register all':>12}"
+    )
+    print(head)
+    print("-" * len(head))
+    for n in sizes:
+        row = f"{n:>7,}"
+        for measured in columns.values():
+            row += f"  {fmt_us(measured[n].median) + ' µs':>18}  {measured[n].median / measured[first].median:>7.2f}"
+        print(row + f"  {registration[n] * 1e3:>10.1f}ms")
+
+
 async def run(smoke: bool, rounds: int) -> list[Target]:
     store = ObjectStore()
     await seed_ours(store)
     sizes = (10, 100) if smoke else SIZES
+    rounds = 1 if smoke else rounds
+    batch = 0.002 if smoke else 0.03
     known: dict[int, Measured] = {}
     unknown: dict[int, Measured] = {}
     registration: dict[int, float] = {}
     for n in sizes:
         router, registration[n] = build_router(n)
         dispatcher = Dispatcher(router, store)
-        step = max(1, n // 64)
-        bodies = [request_body(False, action_type(i)) for i in range(0, n, step)][:64]
-        misses = [request_body(False, f"bench.b{i:05d}x") for i in range(0, n, step)][:64]
-        results = await measure(
+        bodies = spread(n, lambda i: request_body(False, action_type(i)))
+        misses = spread(n, lambda i: request_body(False, f"bench.b{i:05d}x"))
+        known[n], unknown[n] = await measure(
             [
                 (f"{n} known", _dispatcher_variant(dispatcher, bodies, 200)),
                 (f"{n} unknown", _dispatcher_variant(dispatcher, misses, 404)),
             ],
-            rounds=1 if smoke else rounds,
-            batch_seconds=0.002 if smoke else 0.03,
+            rounds=rounds,
+            batch_seconds=batch,
         )
-        known[n], unknown[n] = results
-    first = sizes[0]
-    print(f"\nexact action types; Dispatcher.dispatch of a sync action over ObjectStore ({THREAD}/{ITEM})")
-    head = (
-        f"{'routes':>7}  {'known µs':>9}  {'÷ ' + str(first):>7}  {'unknown (404) µs':>16}  {'÷ ' + str(first):>7}"
-        f"  {'register all':>12}"
-    )
-    print(head)
-    print("-" * len(head))
-    for n in sizes:
-        print(
-            f"{n:>7,}  {fmt_us(known[n].median):>9}  {known[n].median / known[first].median:>7.2f}"
-            f"  {fmt_us(unknown[n].median):>16}  {unknown[n].median / unknown[first].median:>7.2f}"
-            f"  {registration[n] * 1e3:>10.1f}ms"
-        )
-    patterns = hasattr(ActionRouter, "on_pattern") or "pattern" in (ActionRouter.__init__.__doc__ or "")
-    print(
-        "\npattern routes: "
-        + (
-            "see the patterns table"
-            if patterns
-            else "the router on this branch has exact types only; not measured"
-        )
+    print_rows(
+        f"exact action types; Dispatcher.dispatch of a sync action over ObjectStore ({THREAD}/{ITEM})",
+        sizes,
+        {"known type": known, "unknown (404)": unknown},
+        registration,
     )
     last = sizes[-1]
-    return [
-        Target(f"known type: {last:,} routes ÷ {first}", known[last].median / known[first].median, 1.25),
+    targets = [
         Target(
-            f"unknown type (404): {last:,} routes ÷ {first}",
-            unknown[last].median / unknown[first].median,
+            f"exact, known type: {last:,} routes ÷ {sizes[0]}",
+            known[last].median / known[sizes[0]].median,
             1.25,
+        ),
+        # Below ~20 routes the 404 scores every name; from there on it scores at most 20.
+        Target(
+            f"exact, unknown type (404): {last:,} routes ÷ {sizes[1]}",
+            unknown[last].median / unknown[sizes[1]].median,
+            1.25,
+        ),
+    ]
+    if not patterns_supported():
+        print("\npattern routes: the router on this branch has exact types only; not measured")
+        return targets
+
+    hit: dict[int, Measured] = {}
+    exact: dict[int, Measured] = {}
+    miss: dict[int, Measured] = {}
+    registration = {}
+    for n in sizes:
+        router, registration[n] = build_pattern_router(n)
+        dispatcher = Dispatcher(router, store)
+        hits = spread(n, lambda i: request_body(False, f"bench.p{i:05d}.go"))
+        misses = spread(n, lambda i: request_body(False, f"bench.q{i:05d}.go"))
+        hit[n], exact[n], miss[n] = await measure(
+            [
+                (f"{n} pattern hit", _dispatcher_variant(dispatcher, hits, 200)),
+                (
+                    f"{n} exact hit",
+                    _dispatcher_variant(dispatcher, [request_body(False, "bench.exact")], 200),
+                ),
+                (f"{n} no match", _dispatcher_variant(dispatcher, misses, 404)),
+            ],
+            rounds=rounds,
+            batch_seconds=batch,
+        )
+    print_rows(
+        "wildcard pattern routes (bench.p00042.*) and one exact type; the same requests",
+        sizes,
+        {"pattern hit": hit, "exact among them": exact, "no match (404)": miss},
+        registration,
+    )
+    return [
+        *targets,
+        Target(f"pattern hit: {last:,} patterns ÷ {sizes[0]}", hit[last].median / hit[sizes[0]].median, 1.25),
+        Target(
+            f"exact hit: {last:,} patterns ÷ {sizes[0]}", exact[last].median / exact[sizes[0]].median, 1.25
+        ),
+        Target(
+            f"no match (404): {last:,} patterns ÷ {sizes[1]}", miss[last].median / miss[sizes[1]].median, 1.25
         ),
     ]
 

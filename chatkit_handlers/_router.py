@@ -20,6 +20,7 @@ from ._errorhandlers import ErrorHandler
 from ._guards import Guard
 from ._match import parse_type
 from ._middleware import check_middleware
+from ._patterns import PatternTable
 from ._providers import Provider, check_routes
 from ._route import NO_ERRORS, NO_PROVIDERS, Route, duplicate_error
 from ._signature import HandlerSignature, Source, dependency_key, inspect_callable, inspect_handler, qualname
@@ -50,7 +51,7 @@ class _Table:
     def __init__(self, ordered: list[Route]) -> None:
         self.ordered = ordered
         self.exact: dict[str, Route] = {}
-        self.patterns: list[Route] = []
+        patterns: list[Route] = []
         self._near: NearNames | None = None
         seen: dict[tuple[str, bool], Route] = {}
         for route in ordered:
@@ -62,7 +63,8 @@ class _Table:
             if route.pattern is None:
                 self.exact[route.type] = route
             else:
-                self.patterns.append(route)
+                patterns.append(route)
+        self.patterns = PatternTable(patterns)
 
     def near(self, action_type: str, n: int) -> list[str]:
         """The exact types closest to ``action_type``; the index is built on the first miss."""
@@ -350,12 +352,8 @@ class ActionRouter:
         route = table.exact.get(action_type)
         if route is not None or not table.patterns:
             return route
-        for candidate in table.patterns:
-            assert candidate.pattern is not None
-            match = candidate.pattern.fullmatch(action_type)
-            if match is not None:
-                return candidate._bind(action_type, match.groupdict())
-        return None
+        found = table.patterns.match(action_type)
+        return found[0]._bind(action_type, found[1]) if found is not None else None
 
     def routes(self) -> list[Route]:
         """Every registered route (of this router and those it includes), in registration order."""
