@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import types
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -116,7 +117,6 @@ class Increment(msgspec.Struct, forbid_unknown_fields=True):
     by: int = 1
 
 
-@on_action("counter.increment", streaming=False)
 async def increment(payload: Increment, ctx: ActionContext[Any]) -> dict[str, Any]:
     """Sync action: the sender's count plus ``payload.by``."""
     assert ctx.sender is not None
@@ -124,7 +124,6 @@ async def increment(payload: Increment, ctx: ActionContext[Any]) -> dict[str, An
     return counter_card((count + payload.by) % 1000)
 
 
-@on_action("counter.refresh")
 async def refresh(payload: Increment, ctx: ActionContext[Any]) -> AsyncIterator[ThreadItemUpdatedEvent]:
     """Streaming action with one widget update."""
     assert ctx.sender is not None
@@ -153,19 +152,24 @@ async def ticks(events: int, interval: float) -> AsyncIterator[float]:
         yield due
 
 
-@on_action("counter.tick")
 async def tick(payload: Tick, ctx: ActionContext[Any]) -> AsyncIterator[ThreadItemUpdatedEvent]:
     """A slow stream: one widget update every ``payload.interval`` seconds."""
     async for due in ticks(payload.events, payload.interval):
         yield ctx.update_widget(ticker_card(due))
 
 
-def make_router() -> ActionRouter:
-    """A router with the counter actions."""
+def make_router(**options: Any) -> ActionRouter:
+    """A router with the counter actions; ``options`` (``guards=``, ``timeout=``) go to every route."""
     router = ActionRouter()
-    router.add(increment)
-    router.add(refresh)
-    router.add(tick)
+    for fn, action_type, streaming in (
+        (increment, "counter.increment", False),
+        (refresh, "counter.refresh", True),
+        (tick, "counter.tick", True),
+    ):
+        # A copy per router: @on_action records itself on the function it decorates.
+        copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+        copy.__annotations__ = fn.__annotations__
+        router.add(on_action(action_type, streaming=streaming, **options)(copy))
     return router
 
 
@@ -424,30 +428,38 @@ def _peer_handler(server: Any, path: str) -> Any:
 
 
 def build_app(
-    store: MemoryStore, *, peers: bool = True, seed: bool = False, **plugin_kwargs: Any
+    store: MemoryStore,
+    *,
+    peers: bool = True,
+    seed: bool = False,
+    objects: ObjectStore | None = None,
+    **plugin_kwargs: Any,
 ) -> Litestar:
     """One app with every variant: ours on ``/chatkit``, the rest under ``/bare`` and ``/peer``.
 
-    ``seed=True`` seeds ``store`` on startup (for a server process).
+    ``seed=True`` seeds ``store`` on startup (for a server process); ``objects``
+    mounts a second ``ChatKitPlugin`` over that store on ``/chatkit-objects``.
     """
     handlers: list[Any] = [bare_post, bare_post_data, bare_asgi, bare_stream, bare_stream_slow]
     if peers:
         shipped, fair = peer_servers()
         handlers += [_peer_handler(shipped, "/peer/shipped"), _peer_handler(fair, "/peer/fair")]
-    plugin = ChatKitPlugin(make_router(), store=store, path="/chatkit", **plugin_kwargs)
+    plugins = [ChatKitPlugin(make_router(), store=store, path="/chatkit", **plugin_kwargs)]
+    if objects is not None:
+        plugins.append(ChatKitPlugin(make_router(), store=objects, path="/chatkit-objects", **plugin_kwargs))
 
     async def seed_store() -> None:
         await seed_ours(store)
 
     return Litestar(
         route_handlers=handlers,
-        plugins=[plugin],
+        plugins=plugins,
         on_startup=[seed_store] if seed else [],
         debug=False,
         logging_config=None,
     )
 
 
-def make_dispatcher(store: Any) -> Dispatcher:
-    """The framework-free core over the same router."""
-    return Dispatcher(make_router(), store)
+def make_dispatcher(store: Any, **options: Any) -> Dispatcher:
+    """The framework-free core over the same router (``options`` as for ``make_router``)."""
+    return Dispatcher(make_router(**options), store)

@@ -9,6 +9,9 @@ against a floor: msgspec decode of the envelope and the payload, one call of an
 equivalent handler, msgspec encode of the answer (for a stream: the two framed
 events), with the sender widget held in a variable instead of a store.
 
+Two rows show what routing features cost per request (no target): a route with
+one guard (the guard pipeline instead of a direct call) and one with ``timeout=``.
+
 Each side runs with two stores: one that keeps JSON and decodes on every load
 (``MemoryStore`` / its pydantic twin: what a database costs at the least) and one
 that hands back the very objects it holds (``ObjectStore``: no store cost at all,
@@ -35,6 +38,7 @@ from bench._apps import (
     seed_ours,
 )
 from bench._harness import Target, bench_args, environment, measure, print_table, print_targets
+from chatkit_handlers import ActionContext
 from chatkit_handlers.stores import MemoryStore
 from chatkit_handlers.types import (
     CustomActionRequest,
@@ -93,6 +97,10 @@ class Floor:
 # --------------------------------------------------------------------------- variants
 
 
+def allow(ctx: ActionContext[Any]) -> None:
+    """A guard that lets everything through: what the guard pipeline costs by itself."""
+
+
 def _ours(dispatcher: Any, data: bytes) -> Callable[[], Awaitable[bytes]]:
     async def once() -> bytes:
         result = await dispatcher.dispatch(data)
@@ -140,6 +148,8 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
     await seed_ours(memory)
     await seed_ours(objects)
     ours_memory, ours_objects = make_dispatcher(memory), make_dispatcher(objects)
+    guarded = make_dispatcher(objects, guards=[allow])
+    timed = make_dispatcher(objects, timeout=60.0)
     shipped, fair = peer_servers(copying=True)
     _shipped_objects, fair_objects = peer_servers(copying=False)
     floor = Floor()
@@ -150,6 +160,8 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
             ("floor", _floor(floor, data, streaming)),
             ("ours, ObjectStore", _ours(ours_objects, data)),
             ("ours, MemoryStore", _ours(ours_memory, data)),
+            ("ours, ObjectStore, 1 guard", _ours(guarded, data)),
+            ("ours, ObjectStore, timeout=", _ours(timed, data)),
             ("peer fair, object store", _peer(fair_objects, data)),
             ("peer fair, JSON store", _peer(fair, data)),
             ("peer as shipped, JSON store", _peer(shipped, data)),

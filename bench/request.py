@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from bench._apps import ITEM, body, build_app, seed_ours
+from bench._apps import ITEM, ObjectStore, body, build_app, seed_ours
 from bench._harness import Target, asgi_request, bench_args, environment, measure, print_table, print_targets
 from chatkit_handlers.stores import MemoryStore
 
@@ -41,12 +41,14 @@ def _check(name: str, status: int, data: bytes, streaming: bool) -> None:
 
 
 async def run(smoke: bool, rounds: int) -> list[Target]:
-    store = MemoryStore()
+    store, objects = MemoryStore(), ObjectStore()
     await seed_ours(store)
-    app: Any = build_app(store)
+    await seed_ours(objects)
+    app: Any = build_app(store, objects=objects)
 
     sync_routes = [
         ("ours: ChatKitPlugin", "/chatkit"),
+        ("ours, ObjectStore (no store cost)", "/chatkit-objects"),
         ("bare @post", "/bare/post"),
         ("bare @post (data: dict)", "/bare/post-data"),
         ("bare @asgi", "/bare/asgi"),
@@ -55,6 +57,7 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
     ]
     stream_routes = [
         ("ours: ChatKitPlugin", "/chatkit"),
+        ("ours, ObjectStore (no store cost)", "/chatkit-objects"),
         ("bare Stream", "/bare/stream"),
         ("peer fair (adapter cached)", "/peer/fair"),
         ("peer as shipped", "/peer/shipped"),
