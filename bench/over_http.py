@@ -119,7 +119,9 @@ def _post(port: int, path: str, data: bytes) -> tuple[int, bytes]:
 def serving(server: str) -> Iterator[int]:
     """Start ``server`` on a free port; stop it (this process's child only) on exit."""
     port = _free_port()
-    proc = subprocess.Popen(_server_command(server, port), cwd=ROOT, stdout=subprocess.DEVNULL)
+    # PYTHONPATH: the server imports this checkout's chatkit_handlers, whatever is installed.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(_server_command(server, port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while True:
