@@ -259,7 +259,17 @@ def _documented(config: OpenAPIConfig, path: str, router: ActionRouter) -> OpenA
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    for name, value in scope["headers"]:
+    message = await receive()
+    if message["type"] != "http.request":  # http.disconnect before any body
+        return b""
+    body = message.get("body", b"")
+    if not message.get("more_body", False):
+        # The whole body came in one message, as a widget action's does: no header to
+        # consult, nothing to accumulate.
+        if len(body) > limit:
+            raise _BodyTooLarge
+        return body
+    for name, value in scope["headers"]:  # more is coming: refuse early if it is announced too big
         if name == b"content-length":
             try:
                 if int(value) > limit:
@@ -267,21 +277,22 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             except ValueError:
                 pass
             break
-    chunks: list[bytes] = []
-    size = 0
+    chunks = [body]
+    size = len(body)
     while True:
+        if size > limit:
+            raise _BodyTooLarge
         message = await receive()
         if message["type"] != "http.request":  # http.disconnect
             break
         chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise _BodyTooLarge
-            chunks.append(chunk)
+        chunks.append(chunk)
+        size += len(chunk)
         if not message.get("more_body", False):
             break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if size > limit:
+        raise _BodyTooLarge
+    return b"".join(chunks)
 
 
 async def _send_json(

@@ -573,3 +573,67 @@ def test_finished_streams_leave_no_watcher_task_behind() -> None:
         return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
 
     assert asyncio.run(run()) == set()
+
+
+# --------------------------------------------------------------------------- request bodies
+
+
+def asgi_post(
+    app: Litestar, messages: list[Message], headers: list[tuple[bytes, bytes]]
+) -> tuple[list[Message], int]:
+    """POST through the ASGI app with the body split into ``messages``; the sent messages and receives used."""
+    sent: list[Message] = []
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/chatkit",
+        "raw_path": b"/chatkit",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    anyio.run(app, scope, receive, send)  # type: ignore[arg-type]
+    return sent, len(messages) - len(pending)
+
+
+def test_a_body_in_several_messages_is_joined() -> None:
+    data = body("lit.whoami")
+    parts = [data[:7], data[7:30], data[30:]]
+    messages: list[Message] = [
+        {"type": "http.request", "body": part, "more_body": i < len(parts) - 1}
+        for i, part in enumerate(parts)
+    ]
+    sent, used = asgi_post(Litestar(plugins=[plugin()]), messages, [])
+    assert sent[0]["status"] == 200
+    assert used == 3
+    assert msgspec.json.decode(sent[1]["body"])["updated_item"]["id"] == ITEM
+
+
+def test_too_big_bodies_are_refused_without_reading_the_rest() -> None:
+    data = body("lit.whoami")
+    app = Litestar(plugins=[plugin(max_body_size=len(data) - 1)])
+    whole, _ = asgi_post(app, [{"type": "http.request", "body": data, "more_body": False}], [])
+    announced, used = asgi_post(
+        app,
+        [
+            {"type": "http.request", "body": data[:10], "more_body": True},
+            {"type": "http.request", "body": data[10:], "more_body": False},
+        ],
+        [(b"content-length", str(len(data)).encode())],
+    )
+    assert whole[0]["status"] == 413
+    assert announced[0]["status"] == 413
+    assert used == 1  # the announced length was enough to refuse
