@@ -35,10 +35,11 @@ def test_bench_smoke(module: str, expected: list[str]) -> None:
         assert text in done.stdout, done.stdout
 
 
-def test_hotpath_profile_smoke() -> None:
+@pytest.mark.parametrize("mode", ["sync", "stream", "unknown", "pattern"])
+def test_hotpath_profile_smoke(mode: str) -> None:
     pytest.importorskip("pyinstrument")
     done = subprocess.run(
-        [sys.executable, "-m", "bench.hotpath", "sync", "--smoke"],
+        [sys.executable, "-m", "bench.hotpath", mode, "--smoke"],
         cwd=ROOT,
         capture_output=True,
         text=True,
