@@ -19,6 +19,7 @@ import asyncio
 import time
 import types
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
@@ -28,7 +29,7 @@ from litestar.response import Stream
 
 from chatkit_handlers import ActionContext, ActionRouter, Dispatcher, NotFoundError, on_action
 from chatkit_handlers.litestar import ChatKitPlugin
-from chatkit_handlers.stores import MemoryStore
+from chatkit_handlers.stores import LocalLocks, MemoryStore
 from chatkit_handlers.types import (
     CustomActionRequest,
     StreamOptions,
@@ -173,15 +174,22 @@ def make_router(**options: Any) -> ActionRouter:
     return router
 
 
-class ObjectStore:
+class ObjectStore(LocalLocks):
     """A store that keeps the objects themselves: no copy, no JSON (the cheapest possible store).
 
     Only for measuring what the dispatcher itself costs; a real store copies.
+    Per-process locks as any store has; ``transaction()`` writes straight
+    through (nothing to roll back in a bench).
     """
 
     def __init__(self) -> None:
+        LocalLocks.__init__(self)
         self.threads: dict[str, ThreadMetadata] = {}
         self.items: dict[str, dict[str, ThreadItem]] = {}
+
+    @asynccontextmanager
+    async def transaction(self, *, context: Any = None) -> AsyncIterator[ObjectStore]:
+        yield self
 
     async def load_thread(self, thread_id: str, *, context: Any) -> ThreadMetadata:
         try:
