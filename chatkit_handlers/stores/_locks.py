@@ -24,13 +24,17 @@ __all__ = ["KeyedLocks", "LocalLocks"]
 
 
 class _Entry:
+    """A held key: its holder and its waiters (``users``), dropped when the last one leaves."""
+
     __slots__ = ("gate", "users")
 
     def __init__(self) -> None:
+        # The gate is made by the first waiter: most keys are taken and released with nobody
+        # waiting, and an anyio.Semaphore costs ~2 µs to create (it looks up the backend).
         # A semaphore, not a Lock: an action's lock may be released by another task than
         # the one that took it (a stream closed from the server's task, or by the GC hook).
-        self.gate = anyio.Semaphore(1, max_value=1, fast_acquire=True)
-        self.users = 0  # holder + waiters; the entry is dropped when it reaches 0
+        self.gate: anyio.Semaphore | None = None
+        self.users = 1
 
 
 class KeyedLocks:
@@ -53,9 +57,7 @@ class KeyedLocks:
             # the deadline below (an anyio cancel scope) would cost more than the whole rest of
             # a sync action's locking; with nothing to wait for there is nothing to time out.
             for free in keys:
-                entry = entries[free] = _Entry()
-                entry.users = 1
-                entry.gate.acquire_nowait()
+                entries[free] = _Entry()
             return
         taken: list[LockKey] = []
         key: LockKey = ()
@@ -75,7 +77,8 @@ class KeyedLocks:
         """Release keys taken by :meth:`acquire`."""
         for key in keys:
             entry = self._entries[key]
-            entry.gate.release()
+            if entry.gate is not None:  # someone waited: hand over (or free) the gate
+                entry.gate.release()
             self._leave(key, entry)
 
     def held(self) -> int:
@@ -85,8 +88,11 @@ class KeyedLocks:
     async def _take(self, key: LockKey, *, wait: bool) -> None:
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._entries[key] = _Entry()
+            self._entries[key] = _Entry()  # free: taken
+            return
         entry.users += 1
+        if entry.gate is None:
+            entry.gate = anyio.Semaphore(0, max_value=1, fast_acquire=True)  # 0: it is held
         try:
             if wait:
                 await entry.gate.acquire()

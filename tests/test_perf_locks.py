@@ -1,0 +1,92 @@
+"""KeyedLocks after its fast paths: uncontended keys are taken at once, a gate only once someone waits.
+
+These pin what the fast paths must not change (bench/README.md has what they save):
+all-or-nothing, first come first served, a waiter that gives up or is cancelled
+leaves nothing behind, and a key released from another task than its holder's.
+"""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from chatkit_handlers.errors import LockTimeoutError
+from chatkit_handlers.stores._locks import KeyedLocks
+
+pytestmark = pytest.mark.anyio
+
+A = ("item", "thr", "a")
+B = ("item", "thr", "b")
+
+
+async def test_uncontended_keys_are_held_all_or_none() -> None:
+    locks = KeyedLocks()
+    await locks.acquire([A, B], None)
+    assert locks.held() == 2
+    with pytest.raises(LockTimeoutError):
+        await locks.acquire([("item", "thr", "c"), B], 0)  # c is free, b is not: neither is kept
+    assert locks.held() == 2
+    locks.release([A, B])
+    assert locks.held() == 0
+    await locks.acquire([B], 0)
+    locks.release([B])
+    assert locks.held() == 0
+
+
+async def test_waiters_are_served_in_arrival_order_and_leave_nothing_behind() -> None:
+    locks = KeyedLocks()
+    order: list[str] = []
+    await locks.acquire([A], None)
+
+    async def waiter(name: str) -> None:
+        await locks.acquire([A], None)
+        order.append(name)
+        locks.release([A])
+
+    with anyio.fail_after(10):  # a hang guard, not a timing assertion
+        async with anyio.create_task_group() as tg:
+            for name in ("first", "second", "third"):
+                tg.start_soon(waiter, name)
+                await anyio.wait_all_tasks_blocked()
+            assert order == []
+            locks.release([A])
+    assert order == ["first", "second", "third"]
+    assert locks.held() == 0
+
+
+async def test_a_waiter_that_times_out_or_is_cancelled_leaves_no_trace() -> None:
+    locks = KeyedLocks()
+    await locks.acquire([A], None)
+    with pytest.raises(LockTimeoutError):
+        await locks.acquire([A], 0.01)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(locks.acquire, [A], None)
+        await anyio.wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
+    assert locks.held() == 1  # only the holder
+    locks.release([A])
+    assert locks.held() == 0
+    await locks.acquire([A], 0)  # free again, without waiting
+    locks.release([A])
+
+
+async def test_a_key_released_by_another_task_wakes_its_waiter() -> None:
+    locks = KeyedLocks()
+    got: list[bool] = []
+    await locks.acquire([A], None)
+
+    async def wait_for_it() -> None:
+        await locks.acquire([A], None)
+        got.append(True)
+
+    async def release_it() -> None:
+        locks.release([A])
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait_for_it)
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(release_it)
+    assert got == [True]
+    locks.release([A])
+    assert locks.held() == 0
