@@ -90,3 +90,32 @@ async def test_a_key_released_by_another_task_wakes_its_waiter() -> None:
     assert got == [True]
     locks.release([A])
     assert locks.held() == 0
+
+
+def test_copies_of_stores_are_what_copy_copy_always_made() -> None:
+    import copy
+
+    from chatkit_handlers.stores import LocalLocks, MemoryStore
+
+    class Custom(LocalLocks):
+        __slots__ = ("never_set", "value")
+
+        def __init__(self) -> None:
+            LocalLocks.__init__(self)
+            self.value = [1]
+
+    class WithDict(LocalLocks):
+        def __init__(self) -> None:
+            LocalLocks.__init__(self)
+            self.rows = {"a": 1}
+
+    memory = MemoryStore()
+    clone = copy.copy(memory)
+    assert type(clone) is MemoryStore
+    for name in ("_threads", "_items", "_journal", "_locks", "_held"):
+        assert getattr(clone, name) is getattr(memory, name)  # shallow, like copy.copy
+    custom = copy.copy(Custom())
+    assert custom.value == [1]
+    assert not hasattr(custom, "never_set")
+    with_dict = WithDict()
+    assert copy.copy(with_dict).rows is with_dict.rows

@@ -108,6 +108,24 @@ class KeyedLocks:
             del self._entries[key]
 
 
+_UNSET = object()
+_SLOT_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _slot_names(cls: type) -> tuple[str, ...]:
+    """Every ``__slots__`` name of ``cls`` and its bases (what ``copyreg`` would list), cached."""
+    names = _SLOT_NAMES.get(cls)
+    if names is None:
+        found: list[str] = []
+        for klass in cls.__mro__:
+            slots = klass.__dict__.get("__slots__", ())
+            for name in (slots,) if isinstance(slots, str) else slots:
+                if name not in ("__dict__", "__weakref__") and name not in found:
+                    found.append(name)
+        names = _SLOT_NAMES[cls] = tuple(found)
+    return names
+
+
 class LocalLocks:
     """Mixin giving a store ``lock()`` with per-process :class:`KeyedLocks`.
 
@@ -121,6 +139,21 @@ class LocalLocks:
     def __init__(self) -> None:
         self._locks = KeyedLocks()
         self._held: frozenset[LockKey] = frozenset()
+
+    def __copy__(self) -> Self:
+        # What copy.copy() makes (the lock view here, a store's transaction view), built
+        # directly: the generic route through __reduce_ex__ and copyreg costs ~1.9 µs for a
+        # slotted store against ~0.6 µs, and every action makes two.
+        cls = type(self)
+        clone = cls.__new__(cls)
+        for name in _slot_names(cls):
+            value = getattr(self, name, _UNSET)
+            if value is not _UNSET:  # a slot never set stays unset
+                setattr(clone, name, value)
+        state = getattr(self, "__dict__", None)
+        if state:
+            clone.__dict__.update(state)
+        return clone
 
     @asynccontextmanager
     async def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> AsyncIterator[Self]:  # noqa: ASYNC109
