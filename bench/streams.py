@@ -35,12 +35,14 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import anyio
 import msgspec
 
+from bench._apps import ITEM, THREAD, build_app, seed_ours, ticker_card, ticks
 from bench._apps import body as request_body
-from bench._apps import build_app, seed_ours, ticks
 from bench._harness import Target, environment, http_scope, print_targets
 from chatkit_handlers.stores import MemoryStore
+from chatkit_handlers.types import ThreadMetadata, WidgetItem
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
@@ -71,6 +73,7 @@ class Tally:
         self.opened = 0
         self.first = 0
         self.latencies: list[float] = []
+        self.errors: list[bytes] = []
         self.all_open = asyncio.Event()
         self.all_first = asyncio.Event()
 
@@ -101,6 +104,8 @@ class SlowCall:
         if chunk.startswith(b'data: {"type":"stream_options"'):
             self._count_open()
             chunk = chunk.split(b"\n\n", 1)[1]
+        if b'"type":"error"' in chunk:
+            self.tally.errors.append(chunk)
         at = chunk.find(_VALUE)
         if at >= 0:
             received = time.perf_counter()
@@ -152,6 +157,15 @@ async def child(variant: str, heap: bool, n: int, events: int, interval: float) 
     """Run ``n`` slow streams of ``variant`` at once; measure memory and latency."""
     store = MemoryStore()
     await seed_ours(store)
+    # One thread and widget per stream, as 1,000 users would have: the dispatcher runs one
+    # stream per thread at a time (its thread lock), so streams on one thread would queue.
+    for i in range(n):
+        await store.save_thread(ThreadMetadata(id=f"thr_s{i}"), context=None)
+        await store.add_thread_item(
+            f"thr_s{i}",
+            WidgetItem(id=f"wid_s{i}", thread_id=f"thr_s{i}", widget=ticker_card(0.0)),
+            context=None,
+        )
     path = VARIANTS[variant][1]
     app = floor_app(events, interval) if variant == "floor" else build_app(store, peers=variant == "peer")
     warm = request_body(True, "counter.tick", {"events": 1, "interval": 0.0})
@@ -159,7 +173,19 @@ async def child(variant: str, heap: bool, n: int, events: int, interval: float) 
         tally = Tally(1)
         call = SlowCall(warm, tally)
         await app(http_scope(path, warm), call.receive, call.send)
-    data = request_body(True, "counter.tick", {"events": events, "interval": interval})
+    tick = {"type": "counter.tick", "payload": {"events": events, "interval": interval}}
+    # The peer (no locks) and the baselines (no store) all use the bench thread.
+    bodies = [
+        msgspec.json.encode(
+            {
+                "type": "threads.custom_action",
+                "params": {"thread_id": f"thr_s{i}", "item_id": f"wid_s{i}", "action": tick}
+                if variant == "ours"
+                else {"thread_id": THREAD, "item_id": ITEM, "action": tick},
+            }
+        )
+        for i in range(n)
+    ]
     gc.collect()
     if heap:
         tracemalloc.start()
@@ -168,7 +194,7 @@ async def child(variant: str, heap: bool, n: int, events: int, interval: float) 
     tally = Tally(n)
     started = time.perf_counter()
     tasks = []
-    for _ in range(n):
+    for data in bodies:
         call = SlowCall(data, tally)
         tasks.append(asyncio.create_task(app(http_scope(path, data), call.receive, call.send)))
     await tally.all_open.wait()
@@ -178,11 +204,21 @@ async def child(variant: str, heap: bool, n: int, events: int, interval: float) 
     if heap:
         gc.collect()
     at_open = measure() - before
-    await tally.all_first.wait()
+    try:
+        with anyio.fail_after(30 + 4 * events * interval):  # a hang guard, not a timing
+            await tally.all_first.wait()
+    except TimeoutError:
+        raise SystemExit(
+            f"{variant}: {tally.first} of {n} streams had an update; errors: {tally.errors[:3]}"
+        ) from None
+    if tally.errors:
+        raise SystemExit(f"{variant}: {len(tally.errors)} error events, e.g. {tally.errors[0][:300]!r}")
     if heap:
         gc.collect()
     after_first = measure() - before
     await asyncio.gather(*tasks)
+    if tally.errors:
+        raise SystemExit(f"{variant}: {len(tally.errors)} error events, e.g. {tally.errors[0][:300]!r}")
     if heap:
         tracemalloc.stop()
     lat = sorted(tally.latencies)
