@@ -30,7 +30,7 @@ from litestar.handlers import asgi
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPI
 from litestar.plugins import InitPlugin
-from litestar.types import Guard, Receive, Scope, Send
+from litestar.types import Guard, Middleware, Receive, Scope, Send
 
 from ._dispatch import DEFAULT_MAX_BODY_SIZE, Dispatcher, DispatchResult, error_body
 from ._forward import ChatKitServerLike, Forwarder
@@ -85,6 +85,8 @@ class ChatKitPlugin(InitPlugin):
         lock_timeout: seconds an action waits for another action on the same
             widget or thread before it is refused as busy (see ``Dispatcher``).
         guards: Litestar guards for the endpoint.
+        middleware: Litestar middleware for the endpoint only (app middleware
+            applies too, outside it).
         opt: Litestar ``opt`` for the route handler.
         include_in_schema: add the endpoint to the app's OpenAPI document
             (when the app has one).
@@ -97,6 +99,7 @@ class ChatKitPlugin(InitPlugin):
         "dispatcher",
         "guards",
         "include_in_schema",
+        "middleware",
         "opt",
         "path",
         "server",
@@ -113,6 +116,7 @@ class ChatKitPlugin(InitPlugin):
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
         guards: Sequence[Guard] | None = None,
+        middleware: Sequence[Middleware] | None = None,
         opt: dict[str, Any] | None = None,
         include_in_schema: bool = True,
     ) -> None:
@@ -129,6 +133,7 @@ class ChatKitPlugin(InitPlugin):
         )
         self.path = path
         self.guards = list(guards or ())
+        self.middleware = list(middleware or ())
         self.opt = dict(opt or {})
         self.include_in_schema = include_in_schema
         self._context = context
@@ -144,9 +149,14 @@ class ChatKitPlugin(InitPlugin):
                 app_config.openapi_config, self.path, self.dispatcher.router
             )
         app_config.route_handlers.append(
-            asgi(self.path, guards=self.guards, opt=self.opt, copy_scope=False, name="chatkit")(
-                self._endpoint
-            )
+            asgi(
+                self.path,
+                guards=self.guards,
+                middleware=self.middleware,
+                opt=self.opt,
+                copy_scope=False,
+                name="chatkit",
+            )(self._endpoint)
         )
         return app_config
 

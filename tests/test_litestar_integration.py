@@ -10,7 +10,6 @@ app's lifespan hooks. The OpenAPI documentation of the route is tested elsewhere
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -173,10 +172,6 @@ def test_define_middleware_with_options_runs_in_order() -> None:
     assert calls == ["outer", "inner"]
 
 
-@pytest.mark.skipif(
-    "middleware" not in inspect.signature(ChatKitPlugin).parameters,
-    reason="ChatKitPlugin takes no route-level middleware on this branch",
-)
 def test_route_level_middleware() -> None:
     calls: list[str] = []
     app = Litestar(plugins=[plugin(middleware=[header_middleware(b"x-route-mw", calls)])])
