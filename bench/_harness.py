@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatkit_handlers.testing._asgi import post_scope
+
 __all__ = [
     "AsgiCall",
     "Measured",
@@ -27,7 +29,6 @@ __all__ = [
     "bench_args",
     "environment",
     "fmt_us",
-    "http_scope",
     "measure",
     "print_table",
     "print_targets",
@@ -113,36 +114,12 @@ class AsgiCall:
         return b"".join(self.chunks)
 
 
-def http_scope(path: str, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()) -> dict[str, Any]:
-    """The ASGI scope of ``POST path`` with a JSON body of ``len(body)`` bytes."""
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"bench"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *headers,
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-
-
 async def asgi_request(
     app: AsgiApp, path: str, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
 ) -> AsgiCall:
     """POST ``body`` to ``path`` of ``app`` in-process; returns the status and body sent."""
     call = AsgiCall(body)
-    await app(http_scope(path, body, headers), call.receive, call.send)
+    await app(post_scope(path, body, headers), call.receive, call.send)
     return call
 
 

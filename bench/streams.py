@@ -40,8 +40,9 @@ import msgspec
 
 from bench._apps import ITEM, THREAD, build_app, seed_ours, ticker_card, ticks
 from bench._apps import body as request_body
-from bench._harness import Target, environment, http_scope, print_targets
+from bench._harness import Target, environment, print_targets
 from chatkit_handlers.stores import MemoryStore
+from chatkit_handlers.testing._asgi import post_scope
 from chatkit_handlers.types import ThreadMetadata, WidgetItem
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,7 +173,7 @@ async def child(variant: str, heap: bool, n: int, events: int, interval: float) 
     for _ in range(5):
         tally = Tally(1)
         call = SlowCall(warm, tally)
-        await app(http_scope(path, warm), call.receive, call.send)
+        await app(post_scope(path, warm), call.receive, call.send)
     tick = {"type": "counter.tick", "payload": {"events": events, "interval": interval}}
     # The peer (no locks) and the baselines (no store) all use the bench thread.
     bodies = [
@@ -196,7 +197,7 @@ async def child(variant: str, heap: bool, n: int, events: int, interval: float) 
     tasks = []
     for data in bodies:
         call = SlowCall(data, tally)
-        tasks.append(asyncio.create_task(app(http_scope(path, data), call.receive, call.send)))
+        tasks.append(asyncio.create_task(app(post_scope(path, data), call.receive, call.send)))
     await tally.all_open.wait()
     opened_in = time.perf_counter() - started
     # A full collection can stall the loop for 100 ms with pydantic loaded: only in the heap run,

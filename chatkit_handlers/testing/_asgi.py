@@ -9,14 +9,14 @@ read, as it waits for a real socket), and when the test is done it sends
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-__all__ = ["AsgiResponse", "asgi_post"]
+__all__ = ["AsgiResponse", "asgi_post", "post_scope"]
 
 Message = dict[str, Any]
 
@@ -59,18 +59,9 @@ class AsgiResponse:
         return b"".join([chunk async for chunk in self])
 
 
-@asynccontextmanager
-async def asgi_post(
-    app: Any, path: str, body: bytes, headers: Mapping[str, str] | None = None
-) -> AsyncIterator[AsgiResponse]:
-    """POST ``body`` to ``app`` at ``path``; leaving the block hangs up."""
-    raw_headers = [
-        (b"host", b"testserver"),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()),
-    ]
-    scope = {
+def post_scope(path: str, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()) -> dict[str, Any]:
+    """The ASGI scope of ``POST path`` with a JSON body of ``len(body)`` bytes."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
@@ -80,11 +71,25 @@ async def asgi_post(
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": raw_headers,
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
         "state": {},
     }
+
+
+@asynccontextmanager
+async def asgi_post(
+    app: Any, path: str, body: bytes, headers: Mapping[str, str] | None = None
+) -> AsyncIterator[AsgiResponse]:
+    """POST ``body`` to ``app`` at ``path``; leaving the block hangs up."""
+    extra = ((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items())
+    scope = post_scope(path, body, extra)
     # Buffer size 0: the app's send() returns only once the test took the message.
     send_stream, receive_stream = anyio.create_memory_object_stream[Message](0)
     hung_up = anyio.Event()
