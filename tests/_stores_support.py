@@ -22,7 +22,7 @@ from chatkit.store import NotFoundError as ChatKitNotFoundError
 
 from chatkit_handlers._coerce import to_item
 from chatkit_handlers._convert import item_to_chatkit
-from chatkit_handlers.stores import ChatKitStoreAdapter, MemoryStore, Owner, SQLiteStore, Store
+from chatkit_handlers.stores import ChatKitStoreAdapter, LockKey, MemoryStore, Owner, SQLiteStore, Store
 from chatkit_handlers.types import ThreadItem
 from examples.bridge.store import MemoryChatKitStore
 
@@ -258,3 +258,17 @@ def count_of(widget_item: dict[str, Any]) -> int:
 
 
 Callback = Callable[[], None]
+
+
+class Unlocked:
+    """A store whose locks lock nothing: what concurrency tests compare against."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @asynccontextmanager
+    async def lock(self, *keys: LockKey, timeout: float | None, context: Any) -> AsyncIterator[Any]:  # noqa: ASYNC109
+        yield self

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import aclosing, asynccontextmanager
+from contextlib import aclosing
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ import anyio
 import anyio.lowlevel
 import msgspec
 import pytest
-from _stores_support import action, count_of, events
+from _stores_support import Unlocked, action, count_of, events
 from chatkit import types as ck
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.widgets import DynamicWidgetRoot
@@ -19,7 +19,6 @@ from chatkit.widgets import DynamicWidgetRoot
 from chatkit_handlers import ActionContext, ActionError, ActionRouter, DispatchError
 from chatkit_handlers._dispatch import DispatchResult
 from chatkit_handlers.bridge import RoutedActions
-from chatkit_handlers.stores import LockKey
 from chatkit_handlers.types import ThreadStreamEvent
 from examples.bridge.store import MemoryChatKitStore
 from examples.counter import handlers as counter_handlers
@@ -166,20 +165,6 @@ async def test_concurrent_clicks_through_process_all_count(store: MemoryChatKitS
     assert sorted(shown) == list(range(1, 101))  # each click saw the one before it
     assert await count(store) == 100
     assert await count(store, "wid_2") == 0
-
-
-class Unlocked:
-    """The bridge's store with locks that lock nothing: shows what the locks prevent."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    @asynccontextmanager
-    async def lock(self, *keys: LockKey, timeout: float | None, context: Any) -> AsyncIterator[Any]:  # noqa: ASYNC109
-        yield self
 
 
 async def test_without_locks_concurrent_clicks_are_lost(store: MemoryChatKitStore, gate: Gate) -> None:

@@ -11,7 +11,7 @@ import anyio
 import anyio.lowlevel
 import msgspec
 import pytest
-from _stores_support import BACKENDS, action, count_of, events, open_store
+from _stores_support import BACKENDS, Unlocked, action, count_of, events, open_store
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -151,20 +151,6 @@ async def test_concurrent_clicks_on_one_widget_all_count(store: Store) -> None:
     assert statuses == [200] * 100
     assert await count(store) == 100
     assert await count(store, "wid_2") == 0
-
-
-class Unlocked:
-    """A store whose locks lock nothing: shows what the locks prevent."""
-
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    @asynccontextmanager
-    async def lock(self, *keys: LockKey, timeout: float | None, context: Any) -> AsyncIterator[Any]:  # noqa: ASYNC109
-        yield self
 
 
 async def test_without_locks_concurrent_clicks_are_lost(tmp_path: Path) -> None:
