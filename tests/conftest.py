@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import anyio
 import msgspec
 import pytest
+from routing_support import parse_sse
 
 from chatkit_handlers.stores import MemoryStore
 from chatkit_handlers.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata, WidgetItem
@@ -111,17 +112,6 @@ def build_body(
 def action_body() -> BodyBuilder:
     """``action_body("counter.reset")`` / ``action_body("x", {"by": 2}, streaming=False)``."""
     return build_body
-
-
-def parse_sse(raw: bytes) -> list[dict[str, Any]]:
-    """Split an SSE body into events, asserting chatkit's exact ``data: <json>\\n\\n`` framing."""
-    assert raw.endswith(b"\n\n"), raw[-40:]
-    events = []
-    for block in raw[:-2].split(b"\n\n"):
-        assert block.startswith(b"data: "), block[:40]
-        assert b"\n" not in block, block
-        events.append(msgspec.json.decode(block[6:]))
-    return events
 
 
 @pytest.fixture

@@ -36,9 +36,14 @@ def body(
 
 
 def parse_sse(raw: bytes) -> list[dict[str, Any]]:
-    """The events of an SSE body (chatkit framing: ``data: <json>\\n\\n``)."""
+    """Split an SSE body into events, asserting chatkit's exact ``data: <json>\\n\\n`` framing."""
     assert raw.endswith(b"\n\n"), raw[-40:]
-    return [msgspec.json.decode(block.removeprefix(b"data: ")) for block in raw[:-2].split(b"\n\n")]
+    events = []
+    for block in raw[:-2].split(b"\n\n"):
+        assert block.startswith(b"data: "), block[:40]
+        assert b"\n" not in block, block
+        events.append(msgspec.json.decode(block[6:]))
+    return events
 
 
 async def call(
