@@ -45,6 +45,19 @@ def _pydantic_json(obj: Any) -> bytes | None:
     return data.encode() if isinstance(data, str) else None
 
 
+def _convert(obj: Any, decoder: msgspec.json.Decoder[Any], union: Any) -> Any:
+    """``obj`` (a pydantic model or a dict) as a Struct of ``union``; ``None`` for anything else.
+
+    Raises ``msgspec.ValidationError`` when it has the right form but not the right shape.
+    """
+    data = _pydantic_json(obj)
+    if data is not None:
+        return decoder.decode(data)
+    if isinstance(obj, dict):
+        return msgspec.convert(obj, union)
+    return None
+
+
 def _type_of(obj: Any) -> Any:
     return obj.get("type") if isinstance(obj, dict) else getattr(obj, "type", None)
 
@@ -54,11 +67,8 @@ def to_event(obj: Any) -> ThreadStreamEvent:
     if isinstance(obj, EVENT_TYPES):
         return obj  # type: ignore[return-value]
     try:
-        data = _pydantic_json(obj)
-        if data is not None:
-            return _event_decoder.decode(data)
-        if isinstance(obj, dict):
-            event: ThreadStreamEvent = msgspec.convert(obj, ThreadStreamEvent)
+        event: ThreadStreamEvent | None = _convert(obj, _event_decoder, ThreadStreamEvent)
+        if event is not None:
             return event
     except msgspec.ValidationError as exc:
         kind = _type_of(obj)
@@ -85,11 +95,8 @@ def to_item(obj: Any) -> ThreadItem:
     if isinstance(obj, _ITEM_STRUCTS):
         return obj  # type: ignore[return-value]
     try:
-        data = _pydantic_json(obj)
-        if data is not None:
-            return _item_decoder.decode(data)
-        if isinstance(obj, dict):
-            item: ThreadItem = msgspec.convert(obj, ThreadItem)
+        item: ThreadItem | None = _convert(obj, _item_decoder, ThreadItem)
+        if item is not None:
             return item
     except msgspec.ValidationError as exc:
         raise TypeError(f"invalid thread item of type {_type_of(obj)!r}: {exc}") from None
