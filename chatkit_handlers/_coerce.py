@@ -110,6 +110,8 @@ def to_updated_item(result: Any, sender: WidgetItem | None, action_type: str) ->
     root → the sender with that widget; an item → that item; a
     ``SyncCustomActionResponse`` (ours or chatkit's) → its ``updated_item``.
     """
+    if type(result) is dict and sender is not None and result.get("type") in _WIDGET_ROOT_TYPES:
+        return msgspec.structs.replace(sender, widget=result)  # the usual answer, checked first
     if result is None:
         return None
     if isinstance(result, SyncCustomActionResponse):

@@ -323,23 +323,27 @@ class Dispatcher:
     async def apply_sync(
         self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
     ) -> ThreadItem | None:
-        """Run a sync handler and persist its update and thread change in one transaction.
+        """Run a sync handler and persist its update and thread change, all or nothing.
 
         Returns the ``updated_item`` (``None`` for none); raises what the handler
-        raised, having written nothing then. The ChatKitServer bridge runs sync
-        actions with this too.
+        raised, having written nothing then. Two writes (the thread and the item)
+        go in one store transaction; one write is atomic by itself and goes
+        straight to the store. The ChatKitServer bridge runs sync actions with
+        this too.
         """
         seen = _encode(ctx.thread)
         store = self.store if ctx.store is None else ctx.store
-        result = await route.call_sync(ctx, payload, extras)
-        item = to_updated_item(result, ctx.sender, route.type)
-        changed = _encode(ctx.thread) != seen
-        if changed or item is not None:
-            async with store.transaction(context=ctx.context) as tx:
-                if changed:
-                    await tx.save_thread(ctx.thread, context=ctx.context)
-                if item is not None:
-                    await tx.save_item(ctx.thread.id, item, context=ctx.context)
+        item = to_updated_item(await route.call_sync(ctx, payload, extras), ctx.sender, route.type)
+        thread, context = ctx.thread, ctx.context  # (a handler may have replaced the thread)
+        if _encode(thread) == seen:
+            if item is not None:
+                await store.save_item(thread.id, item, context=context)
+        elif item is None:
+            await store.save_thread(thread, context=context)
+        else:
+            async with store.transaction(context=context) as tx:
+                await tx.save_thread(thread, context=context)
+                await tx.save_item(thread.id, item, context=context)
         return item
 
     async def run_sync(

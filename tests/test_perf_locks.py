@@ -98,11 +98,15 @@ def test_copies_of_stores_are_what_copy_copy_always_made() -> None:
     from chatkit_handlers.stores import LocalLocks, MemoryStore
 
     class Custom(LocalLocks):
-        __slots__ = ("never_set", "value")
+        __slots__ = ("__private", "never_set", "value")
 
         def __init__(self) -> None:
             LocalLocks.__init__(self)
             self.value = [1]
+            self.__private = "mine"
+
+        def private(self) -> str:
+            return self.__private
 
     class WithDict(LocalLocks):
         def __init__(self) -> None:
@@ -117,5 +121,6 @@ def test_copies_of_stores_are_what_copy_copy_always_made() -> None:
     custom = copy.copy(Custom())
     assert custom.value == [1]
     assert not hasattr(custom, "never_set")
+    assert custom.private() == "mine"  # a name-mangled slot is copied too
     with_dict = WithDict()
     assert copy.copy(with_dict).rows is with_dict.rows

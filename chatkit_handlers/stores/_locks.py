@@ -10,8 +10,7 @@ uses PostgreSQL advisory locks, which span processes).
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from typing import Any, Generic, Self, TypeVar
 
@@ -24,17 +23,20 @@ __all__ = ["KeyedLocks", "LocalLocks"]
 
 
 class _Entry:
-    """A held key: its holder and its waiters (``users``), dropped when the last one leaves."""
+    """A key someone waits for: its holder and waiters (``users``), dropped when the last one leaves.
+
+    A key held with nobody waiting (the usual case) maps to ``None`` instead:
+    no object to make, and an anyio.Semaphore costs ~2 µs to create (it looks
+    up the backend). A semaphore, not a Lock: an action's lock may be released
+    by another task than the one that took it (a stream closed from the
+    server's task).
+    """
 
     __slots__ = ("gate", "users")
 
     def __init__(self) -> None:
-        # The gate is made by the first waiter: most keys are taken and released with nobody
-        # waiting, and an anyio.Semaphore costs ~2 µs to create (it looks up the backend).
-        # A semaphore, not a Lock: an action's lock may be released by another task than
-        # the one that took it (a stream closed from the server's task, or by the GC hook).
-        self.gate: anyio.Semaphore | None = None
-        self.users = 1
+        self.gate = anyio.Semaphore(0, max_value=1, fast_acquire=True)  # 0: it is held
+        self.users = 1  # the holder
 
 
 class KeyedLocks:
@@ -47,17 +49,24 @@ class KeyedLocks:
     __slots__ = ("_entries",)
 
     def __init__(self) -> None:
-        self._entries: dict[LockKey, _Entry] = {}
+        self._entries: dict[LockKey, _Entry | None] = {}
+
+    def take_free(self, keys: Sequence[LockKey]) -> bool:
+        """Take every key in ``keys`` (distinct) if none is held or awaited; else take none."""
+        entries = self._entries
+        for key in keys:
+            if key in entries:
+                return False
+        for key in keys:
+            entries[key] = None
+        return True
 
     async def acquire(self, keys: Sequence[LockKey], timeout: float | None) -> None:  # noqa: ASYNC109
         """Take every key in ``keys`` (distinct) or raise ``LockTimeoutError`` holding none."""
-        entries = self._entries
-        if not any(key in entries for key in keys):
-            # Nobody holds or awaits any of them (the usual case): take them all at once. Arming
-            # the deadline below (an anyio cancel scope) would cost more than the whole rest of
-            # a sync action's locking; with nothing to wait for there is nothing to time out.
-            for free in keys:
-                entries[free] = _Entry()
+        if self.take_free(keys):
+            # Nobody holds or awaits any of them (the usual case). Arming the deadline below (an
+            # anyio cancel scope) would cost more than the whole rest of a sync action's
+            # locking; with nothing to wait for there is nothing to time out.
             return
         taken: list[LockKey] = []
         key: LockKey = ()
@@ -75,24 +84,28 @@ class KeyedLocks:
 
     def release(self, keys: Iterable[LockKey]) -> None:
         """Release keys taken by :meth:`acquire`."""
+        entries = self._entries
         for key in keys:
-            entry = self._entries[key]
-            if entry.gate is not None:  # someone waited: hand over (or free) the gate
+            entry = entries[key]
+            if entry is None:  # nobody waited: free
+                del entries[key]
+            else:  # hand the gate over to the next waiter (or free it)
                 entry.gate.release()
-            self._leave(key, entry)
+                self._leave(key, entry)
 
     def held(self) -> int:
         """How many keys are held or waited for (0 once every action has finished)."""
         return len(self._entries)
 
     async def _take(self, key: LockKey, *, wait: bool) -> None:
-        entry = self._entries.get(key)
-        if entry is None:
-            self._entries[key] = _Entry()  # free: taken
+        entries = self._entries
+        if key not in entries:
+            entries[key] = None  # free: taken
             return
+        entry = entries[key]
+        if entry is None:
+            entry = entries[key] = _Entry()
         entry.users += 1
-        if entry.gate is None:
-            entry.gate = anyio.Semaphore(0, max_value=1, fast_acquire=True)  # 0: it is held
         try:
             if wait:
                 await entry.gate.acquire()
@@ -108,22 +121,47 @@ class KeyedLocks:
             del self._entries[key]
 
 
-_UNSET = object()
-_SLOT_NAMES: dict[type, tuple[str, ...]] = {}
+_COPIERS: dict[type, Callable[[Any], Any]] = {}
 
 
-def _slot_names(cls: type) -> tuple[str, ...]:
-    """Every ``__slots__`` name of ``cls`` and its bases (what ``copyreg`` would list), cached."""
-    names = _SLOT_NAMES.get(cls)
-    if names is None:
-        found: list[str] = []
-        for klass in cls.__mro__:
-            slots = klass.__dict__.get("__slots__", ())
-            for name in (slots,) if isinstance(slots, str) else slots:
-                if name not in ("__dict__", "__weakref__") and name not in found:
-                    found.append(name)
-        names = _SLOT_NAMES[cls] = tuple(found)
-    return names
+def _slot_names(cls: type) -> list[str]:
+    """Every slot attribute of ``cls`` and its bases (names mangled as Python stores them)."""
+    found: list[str] = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{klass.__name__.lstrip('_')}{name}"
+            if name not in ("__dict__", "__weakref__") and name not in found:
+                found.append(name)
+    return found
+
+
+def _copier(cls: type) -> Callable[[Any], Any]:
+    """A function making a shallow copy of a ``cls`` instance, generated once per class.
+
+    Every action makes a lock view (and most a transaction view) of its store,
+    so this is on the hot path: the generic ``copy.copy`` route through
+    ``__reduce_ex__`` and ``copyreg`` costs ~1.9 µs for a slotted store, a loop
+    of ``getattr``/``setattr`` ~0.7 µs, and straight-line attribute copies
+    (generated here, as ``dataclasses`` generates ``__init__``) ~0.25 µs.
+    A slot never set stays unset in the copy.
+    """
+    lines = ["def copy(self):", "    clone = new(cls)"]
+    for name in _slot_names(cls):
+        lines += [
+            "    try:",
+            f"        clone.{name} = self.{name}",
+            "    except AttributeError:",
+            "        pass",
+        ]
+    if cls.__dictoffset__:  # instances have a __dict__ too
+        lines += ["    state = self.__dict__", "    if state:", "        clone.__dict__.update(state)"]
+    lines.append("    return clone")
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    exec("\n".join(lines), namespace)  # the code is built from slot names only
+    copy: Callable[[Any], Any] = namespace["copy"]
+    return copy
 
 
 class LocalLocks:
@@ -141,18 +179,12 @@ class LocalLocks:
         self._held: frozenset[LockKey] = frozenset()
 
     def __copy__(self) -> Self:
-        # What copy.copy() makes (the lock view here, a store's transaction view), built
-        # directly: the generic route through __reduce_ex__ and copyreg costs ~1.9 µs for a
-        # slotted store against ~0.6 µs, and every action makes two.
+        """A shallow copy (the lock view here, a store's transaction view), made fast."""
         cls = type(self)
-        clone = cls.__new__(cls)
-        for name in _slot_names(cls):
-            value = getattr(self, name, _UNSET)
-            if value is not _UNSET:  # a slot never set stays unset
-                setattr(clone, name, value)
-        state = getattr(self, "__dict__", None)
-        if state:
-            clone.__dict__.update(state)
+        copier = _COPIERS.get(cls)
+        if copier is None:
+            copier = _COPIERS[cls] = _copier(cls)
+        clone: Self = copier(self)
         return clone
 
     def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> _Holding[Self]:
@@ -176,24 +208,32 @@ class _Holding(Generic[S]):
         self._store = store
         self._keys = keys
         self._timeout = timeout
-        self._new: list[LockKey] = []
+        self._new: tuple[LockKey, ...] = ()
 
     async def __aenter__(self) -> S:
         store = self._store
-        new = [key for key in dict.fromkeys(self._keys) if key not in store._held]
+        held = store._held
+        keys = self._keys
+        new: tuple[LockKey, ...]
+        if len(keys) == 1:  # a sync action's lock: no duplicates to drop
+            new = keys if keys[0] not in held else ()
+        else:
+            new = tuple(key for key in dict.fromkeys(keys) if key not in held)
         if not new:
             return store
-        await store._locks.acquire(new, self._timeout)
+        locks = store._locks
+        if not locks.take_free(new):
+            await locks.acquire(new, self._timeout)
         try:
-            view = copy.copy(store)
-            view._held = store._held.union(new)
+            view = store.__copy__()
+            view._held = held.union(new) if held else frozenset(new)
         except BaseException:
-            store._locks.release(new)
+            locks.release(new)
             raise
         self._new = new
         return view
 
     async def __aexit__(self, *exc_info: object) -> None:
-        new, self._new = self._new, []
+        new, self._new = self._new, ()
         if new:
             self._store._locks.release(new)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any, Literal, Self
+from typing import Any, Generic, Literal, Self, TypeVar
 
 import msgspec
 
@@ -114,20 +111,9 @@ class MemoryStore(LocalLocks):
             self._remember(thread_id)
             del items[item_id]
 
-    @asynccontextmanager
-    async def transaction(self, *, context: Any = None) -> AsyncIterator[Self]:
+    def transaction(self, *, context: Any = None) -> _Transaction[Self]:
         """All-or-nothing writes (see the class docstring for isolation)."""
-        if self._journal is not None:
-            yield self
-            return
-        view = copy.copy(self)
-        journal: _Journal = {}
-        view._journal = journal
-        try:
-            yield view
-        except BaseException:
-            self._rollback(journal)
-            raise
+        return _Transaction(self)
 
     def _check(self, thread_id: str, context: Any) -> None:
         if thread_id not in self._threads or (
@@ -157,3 +143,30 @@ class MemoryStore(LocalLocks):
                     table.pop(thread_id, None)
                 else:
                     table[thread_id] = old
+
+
+M = TypeVar("M", bound=MemoryStore)
+
+
+class _Transaction(Generic[M]):
+    """``async with store.transaction() as tx``: a class, not an ``@asynccontextmanager``
+    (every action with writes enters one; the generator version costs ~1.5 µs more)."""
+
+    __slots__ = ("_journal", "_store")
+
+    def __init__(self, store: M) -> None:
+        self._store = store
+        self._journal: _Journal | None = None
+
+    async def __aenter__(self) -> M:
+        store = self._store
+        if store._journal is not None:  # inside a transaction: join it
+            return store
+        view = store.__copy__()
+        view._journal = self._journal = {}
+        return view
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        journal, self._journal = self._journal, None
+        if exc_type is not None and journal is not None:
+            self._store._rollback(journal)
