@@ -182,9 +182,21 @@ class Dispatcher:
             route, payload = self.resolve(request)
             if not route.streaming:
                 return await self.run_locked(request, route, payload, context, extras)
-            ctx = await self.load_context(request, route, context)
+            return await self.start_stream(request, route, payload, context, extras)
         except DispatchError as exc:
             return DispatchResult.error(exc)
+
+    async def start_stream(
+        self, request: ActionRequest, route: Route, payload: Any, context: Any, extras: Extras | None = None
+    ) -> DispatchResult:
+        """Start a streaming action: its locks and context first, so that a 4xx is still JSON.
+
+        The thread's and the sender's locks are taken here when nobody holds
+        them; then the context is loaded once, through the locked store, and
+        the stream owns the locks. When the thread is busy the context is
+        loaded now only to answer a missing thread or widget with a 4xx; the
+        stream then waits for the locks and reloads it (``StreamLock``).
+        """
         params = request.params
         lock = StreamLock(
             self.store,
@@ -194,11 +206,16 @@ class Dispatcher:
             context=context,
             load=functools.partial(self.load_context, request, route, context),
         )
-        return DispatchResult(
-            200,
-            stream=run_stream(route, ctx, payload, extras=extras, lock=lock),
-            request_type=request_type(request),
-        )
+        store = await lock.try_now()
+        try:
+            ctx = await self.load_context(request, route, context, store)
+        except BaseException:
+            await lock.release()
+            raise
+        stream = run_stream(route, ctx, payload, extras=extras, lock=lock)
+        if lock.held:
+            await anext(stream)  # into its try block: from here on, closing it releases the locks
+        return DispatchResult(200, stream=stream, request_type=request_type(request))
 
     async def run_locked(
         self, request: ActionRequest, route: Route, payload: Any, context: Any, extras: Extras | None = None

@@ -14,10 +14,8 @@ thread or item is busy, sent with chatkit's code ``custom``), both with
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
-
-import anyio
 
 from .errors import LockTimeoutError
 from .stores import LockKey, Store, item_lock, thread_lock
@@ -65,15 +63,21 @@ def busy_event(exc: LockTimeoutError) -> ErrorEvent:
 
 
 class StreamLock:
-    """What a streaming action holds, taken once the stream has started.
+    """What a streaming action holds: its thread's lock and its sender widget's.
 
-    ``acquire`` takes the thread's and the sender's locks and then reloads the
-    action's context through the locked store (another action may have changed
-    the thread or the widget while this one waited); ``release`` lets go,
-    shielded from cancellation so that a disconnect cannot leave a lock held.
+    The dispatcher first tries to take them at once, before the stream starts
+    (``try_now``: the usual case, nobody else on the thread); then the context
+    it loads through the locked store is the handler's, and a missing thread
+    or widget is still a JSON 4xx. If the thread is busy, the stream starts and
+    ``acquire`` waits for the locks (or raises ``LockTimeoutError``) and
+    reloads the action's context through the locked store, since another
+    action may have changed the thread or the widget meanwhile. ``release``
+    lets go; a store's lock is released however its block exits, cancellation
+    included (the ``Store.lock`` contract), so a disconnect cannot leave a lock
+    held and no shielding scope is needed here.
     """
 
-    __slots__ = ("_context", "_keys", "_load", "_stack", "_store", "timeout")
+    __slots__ = ("_context", "_holding", "_keys", "_load", "_store", "timeout")
 
     def __init__(
         self,
@@ -89,16 +93,33 @@ class StreamLock:
         self._keys = (thread_lock(thread_id), *sync_keys(thread_id, item_id))
         self._context = context
         self._load = load
-        self._stack = AsyncExitStack()
+        self._holding: AbstractAsyncContextManager[Store] | None = None
         self.timeout = timeout
+
+    @property
+    def held(self) -> bool:
+        """Whether the locks are taken."""
+        return self._holding is not None
+
+    async def try_now(self) -> Store | None:
+        """Take the locks if nobody holds them (without waiting): the locked store, or ``None``."""
+        holding = self._store.lock(*self._keys, timeout=0, context=self._context)
+        try:
+            store = await holding.__aenter__()
+        except LockTimeoutError:
+            return None
+        self._holding = holding
+        return store
 
     async def acquire(self) -> ActionContext[Any]:
         """Take the locks (or raise ``LockTimeoutError``) and return the reloaded context."""
-        locked = self._store.lock(*self._keys, timeout=self.timeout, context=self._context)
-        store = await self._stack.enter_async_context(locked)
+        holding = self._store.lock(*self._keys, timeout=self.timeout, context=self._context)
+        store = await holding.__aenter__()
+        self._holding = holding
         return await self._load(store)
 
     async def release(self) -> None:
         """Release whatever was taken (idempotent)."""
-        with anyio.CancelScope(shield=True):
-            await self._stack.aclose()
+        holding, self._holding = self._holding, None
+        if holding is not None:
+            await holding.__aexit__(None, None, None)

@@ -9,7 +9,8 @@ passes and never persists widget updates; here they are collected while the
 handler runs and written only once it has finished without an error, so a
 handler that raises (or a client that disconnects) leaves the store as it was.
 
-The flush is one store transaction (all or nothing on every backend), shielded
+The flush is one store transaction (all or nothing on every backend; a single
+write is atomic by itself and needs none), shielded
 from cancellation (a client that disconnects once the handler has finished
 does not cut it in half), and holds the item lock of every stored widget it
 rewrites from a partial update, so it never loses a concurrent sync action's
@@ -187,12 +188,14 @@ class WriteBuffer:
         (``LockTimeoutError`` then, and nothing is written).
         """
         rewritten = [item_lock(self._thread_id, item_id) for item_id in self._updates]
+        one_write = (self._thread is not None) + len(self._ops) + len(self._updates) == 1
         with anyio.CancelScope(shield=True):
-            async with (
-                store.lock(*rewritten, timeout=lock_timeout, context=context) as locked,
-                locked.transaction(context=context) as tx,
-            ):
-                await self._write(tx, context)
+            async with store.lock(*rewritten, timeout=lock_timeout, context=context) as locked:
+                if one_write:  # atomic by itself
+                    await self._write(locked, context)
+                else:
+                    async with locked.transaction(context=context) as tx:
+                        await self._write(tx, context)
 
     async def _write(self, store: Store, context: Any) -> None:
         tid = self._thread_id

@@ -85,11 +85,18 @@ async def run_stream(
 ) -> AsyncIterator[bytes]:
     """Run ``route``'s handler and yield the framed events of its stream.
 
-    With ``lock``, the handler gets the context ``lock.acquire()`` reloaded.
+    With a ``lock`` not yet held, the stream waits for it and the handler gets
+    the context ``lock.acquire()`` reloaded. With a ``lock`` already held, the
+    stream's first chunk is an empty one, for whoever started it (the
+    dispatcher) to consume at once: from then on the generator is inside its
+    ``try``, so closing it (or its garbage collection) releases the lock even if
+    nobody ever reads a chunk of it.
     """
-    yield first
     try:
-        if lock is not None:
+        if lock is not None and lock.held:
+            yield b""
+        yield first
+        if lock is not None and not lock.held:
             ctx = await lock.acquire()
         thread = ctx.thread
         writes = WriteBuffer(thread.id, ctx.sender)
