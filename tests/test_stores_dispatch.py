@@ -314,6 +314,40 @@ async def test_a_cancelled_stream_releases_its_locks_and_changes_nothing(store: 
     assert all(e["type"] != "error" for e in await run(dispatcher, stream("counter.reset")))
 
 
+async def test_a_stream_holds_its_locks_from_dispatch_until_closed_even_if_never_read(store: Store) -> None:
+    dispatcher = Dispatcher(make_router(), store, lock_timeout=0)
+    result = await dispatcher.dispatch(stream("counter.reset"))
+    assert result.stream is not None
+    # the locks were free, so the dispatcher took them before answering: the widget is busy now
+    assert (await dispatcher.dispatch(click())).status_code == 409
+    await result.stream.aclose()  # closed without reading a single chunk
+    assert (await dispatcher.dispatch(click())).status_code == 200
+    assert all(e["type"] != "error" for e in await run(dispatcher, stream("counter.reset")))
+
+
+async def test_a_stream_dropped_unread_releases_its_locks_when_collected(store: Store) -> None:
+    import gc
+
+    dispatcher = Dispatcher(make_router(), store, lock_timeout=0)
+    result = await dispatcher.dispatch(stream("counter.reset"))
+    assert result.stream is not None
+    del result
+    gc.collect()  # asyncio's async-generator finalizer closes it, which releases the locks
+    with anyio.fail_after(5):  # a hang guard: the release is scheduled, then runs
+        while (status := (await dispatcher.dispatch(click())).status_code) == 409:
+            await anyio.sleep(0.01)
+    assert status == 200
+
+
+async def test_a_stream_on_a_missing_widget_is_a_json_404_and_holds_nothing(store: Store) -> None:
+    dispatcher = Dispatcher(make_router(), store, lock_timeout=0)
+    missing = await dispatcher.dispatch(stream("counter.reset", item="wid_gone"))
+    assert (missing.status_code, missing.stream) == (404, None)
+    assert msgspec.json.decode(missing.body or b"")["code"] == "item.not_found"
+    assert all(e["type"] != "error" for e in await run(dispatcher, stream("counter.reset")))
+    assert (await dispatcher.dispatch(click())).status_code == 200
+
+
 # --------------------------------------------------------------------------- per-user scoping over HTTP
 
 
