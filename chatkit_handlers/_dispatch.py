@@ -23,12 +23,12 @@ import msgspec
 from ._coerce import to_updated_item
 from ._context import ActionContext
 from ._errorhandlers import Reply
-from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, check_store, sync_keys
+from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, check_store
 from ._providers import Extras
 from ._router import ActionRouter, Route
 from ._stream import run_stream
 from .errors import ActionError, DispatchError, LockTimeoutError, NotFoundError
-from .stores import Store
+from .stores import Store, item_lock
 from .types import (
     CustomActionRequest,
     ErrorEvent,
@@ -222,14 +222,17 @@ class Dispatcher:
     ) -> DispatchResult:
         """Run a sync action holding its sender widget's lock from loading it to saving it."""
         params = request.params
-        keys = sync_keys(params.thread_id, params.item_id)
+        if params.item_id is None:  # no sender: nothing to read-modify-write, nothing to lock
+            return await self.run_sync(route, await self.load_context(request, route, context), payload, extras)
         try:
-            async with self.store.lock(*keys, timeout=self.lock_timeout, context=context) as store:
+            async with self.store.lock(
+                item_lock(params.thread_id, params.item_id), timeout=self.lock_timeout, context=context
+            ) as store:
                 ctx = await self.load_context(request, route, context, store)
                 return await self.run_sync(route, ctx, payload, extras)
         except LockTimeoutError as exc:
             busy = busy_event(exc)
-            return DispatchResult(409, _encode(busy), request_type="threads.sync_custom_action")
+            return DispatchResult(409, _encode(busy), None, "threads.sync_custom_action")
 
     def decode(self, body: bytes) -> ActionRequest:
         """Decode the envelope; ``DispatchError`` names what is wrong with it."""
@@ -370,7 +373,7 @@ class Dispatcher:
         try:
             item = await self.apply_sync(route, ctx, payload, extras)
             if item is None:
-                return DispatchResult(200, _EMPTY_RESPONSE, request_type="threads.sync_custom_action")
+                return DispatchResult(200, _EMPTY_RESPONSE, None, "threads.sync_custom_action")
         except Reply as exc:  # a guard's refusal, a timeout, an error handler's answer
             return DispatchResult(exc.status_code, exc.body())
         except ActionError as exc:
@@ -386,9 +389,7 @@ class Dispatcher:
                 ),
             )
         return DispatchResult(
-            200,
-            _encode(SyncCustomActionResponse(updated_item=item)),
-            request_type="threads.sync_custom_action",
+            200, _encode(SyncCustomActionResponse(updated_item=item)), None, "threads.sync_custom_action"
         )
 
 

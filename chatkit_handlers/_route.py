@@ -26,7 +26,7 @@ from ._match import TypeMatcher, parse_type
 from ._middleware import check_middleware
 from ._pipeline import call_stream, call_sync
 from ._providers import Extras, Provider
-from ._signature import HandlerSignature, Source, plain_arguments, qualname
+from ._signature import HandlerSignature, Source, binder, qualname
 from .errors import DispatchError, RegistrationError
 
 __all__ = ["Route", "duplicate_error"]
@@ -71,6 +71,7 @@ class Route:
         "_null_as_empty",
         "_own_guards",
         "_own_middleware",
+        "_binder",
         "_params",
         "_plain",
         "_providers",
@@ -108,6 +109,7 @@ class Route:
         self.description = spec.description if spec.description is not None else _doc_line(handler)
         self._signature = sig
         self._params = sig.params
+        self._binder = binder(sig.params)
         self._is_async = inspect.iscoroutinefunction(handler)
         self._decoder = msgspec.json.Decoder(sig.payload_type) if sig.payload_type is not None else None
         self._null_as_empty = self._decoder is not None and _null_as_empty(self._decoder)
@@ -201,7 +203,7 @@ class Route:
 
     def arguments(self, ctx: ActionContext[Any], payload: Any) -> dict[str, Any]:
         """The keyword arguments for the handler, looked up from ``ctx`` (a route without provided types)."""
-        return plain_arguments(self._params, ctx, payload, self._groups)
+        return self._binder(ctx, payload, self._groups)
 
     async def call_sync(self, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None) -> Any:
         """Run a ``streaming=False`` handler; a plain ``def`` runs in a worker thread."""

@@ -26,7 +26,9 @@ from .stores import Store
 from .types import ThreadMetadata, WidgetItem
 
 __all__ = [
+    "Binder",
     "HandlerSignature",
+    "binder",
     "Source",
     "dependency_key",
     "inspect_callable",
@@ -73,6 +75,45 @@ _NEVER_PROVIDED = frozenset(
 )
 
 
+_VALUE_OF = {
+    Source.CONTEXT: "ctx",
+    Source.PAYLOAD: "payload",
+    Source.SENDER: "ctx.sender",
+    Source.THREAD: "ctx.thread",
+    Source.REQUEST_CONTEXT: "ctx.context",
+    Source.STORE: "ctx.store",
+}
+"""How each source's value is read, in the generated binders below."""
+
+Binder = Callable[[ActionContext[Any], Any, "Mapping[str, str] | None"], dict[str, Any]]
+_BINDERS: dict[tuple[tuple[str, Source], ...], Binder] = {}
+
+
+def binder(params: tuple[tuple[str, Source], ...]) -> Binder:
+    """A function ``(ctx, payload, groups) -> kwargs`` for ``params``, made once per signature.
+
+    It looks every value up from ``ctx`` (all but provided types, which a Scope
+    adds). Generated as one dict display, since it runs on every request: a
+    loop over ``params`` testing each source costs ~0.45 µs, the generated
+    function ~0.1 µs.
+    """
+    bind = _BINDERS.get(params)
+    if bind is None:
+        entries = []
+        for name, source in params:
+            if not name.isidentifier():  # parameter names always are; refuse anything else
+                raise ValueError(f"not a parameter name: {name!r}")
+            if source is Source.MATCH:  # a pattern group is named as the parameter
+                entries.append(f"{name!r}: groups[{name!r}] if groups is not None else None")
+            elif source is not Source.DEPENDENCY:
+                entries.append(f"{name!r}: {_VALUE_OF[source]}")
+        code = f"def bind(ctx, payload, groups):\n    return {{{', '.join(entries)}}}\n"
+        namespace: dict[str, Any] = {}
+        exec(code, namespace)  # built from parameter names (identifiers) and fixed expressions
+        bind = _BINDERS[params] = namespace["bind"]
+    return bind
+
+
 def plain_arguments(
     params: tuple[tuple[str, Source], ...],
     ctx: ActionContext[Any],
@@ -80,23 +121,7 @@ def plain_arguments(
     groups: Mapping[str, str] | None,
 ) -> dict[str, Any]:
     """The keyword arguments looked up from ``ctx`` (all but provided types, which a Scope adds)."""
-    kwargs: dict[str, Any] = {}
-    for name, source in params:
-        if source is Source.CONTEXT:
-            kwargs[name] = ctx
-        elif source is Source.PAYLOAD:
-            kwargs[name] = payload
-        elif source is Source.SENDER:
-            kwargs[name] = ctx.sender
-        elif source is Source.THREAD:
-            kwargs[name] = ctx.thread
-        elif source is Source.REQUEST_CONTEXT:
-            kwargs[name] = ctx.context
-        elif source is Source.STORE:
-            kwargs[name] = ctx.store
-        elif source is Source.MATCH:  # a pattern group is named as the parameter
-            kwargs[name] = groups[name] if groups is not None else None
-    return kwargs
+    return binder(params)(ctx, payload, groups)
 
 
 def qualname(fn: Callable[..., Any]) -> str:
