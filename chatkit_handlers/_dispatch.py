@@ -223,7 +223,9 @@ class Dispatcher:
         """Run a sync action holding its sender widget's lock from loading it to saving it."""
         params = request.params
         if params.item_id is None:  # no sender: nothing to read-modify-write, nothing to lock
-            return await self.run_sync(route, await self.load_context(request, route, context), payload, extras)
+            return await self.run_sync(
+                route, await self.load_context(request, route, context), payload, extras
+            )
         try:
             async with self.store.lock(
                 item_lock(params.thread_id, params.item_id), timeout=self.lock_timeout, context=context

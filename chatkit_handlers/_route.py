@@ -62,6 +62,7 @@ class Route:
     """
 
     __slots__ = (
+        "_binder",
         "_decoder",
         "_errors",
         "_groups",
@@ -71,7 +72,6 @@ class Route:
         "_null_as_empty",
         "_own_guards",
         "_own_middleware",
-        "_binder",
         "_params",
         "_plain",
         "_providers",

@@ -28,8 +28,8 @@ from .types import ThreadMetadata, WidgetItem
 __all__ = [
     "Binder",
     "HandlerSignature",
-    "binder",
     "Source",
+    "binder",
     "dependency_key",
     "inspect_callable",
     "inspect_handler",
