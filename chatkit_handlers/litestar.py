@@ -340,33 +340,28 @@ async def _pump_on_asyncio(stream: AsyncIterator[bytes], status: int, receive: R
 
     An anyio task group does the same portably, but entering one, spawning its
     watcher and cancelling it costs ~80 µs on asyncio (bench/README.md) — more
-    than the rest of a short stream. On a disconnect the watcher cancels this
-    task, and only that cancellation is absorbed here (``uncancel``), exactly as
-    ``asyncio.timeout`` absorbs its own: a cancellation from anywhere else
-    still propagates.
+    than the rest of a short stream. Here the pump runs in one anyio cancel
+    scope, which the watcher cancels on a disconnect: an anyio cancellation,
+    so the stream's shielded clean-up (writing what a finished handler
+    produced) completes even then, which a plain ``task.cancel()`` would cut
+    off (anyio's shields do not stop asyncio's own cancellation). The scope
+    absorbs only its own cancellation: one from anywhere else propagates.
     """
-    task = asyncio.current_task()
-    assert task is not None
-    gone: list[bool] = []
-    watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, task, gone))
-    try:
-        await _pump(stream, status, send)
-    except asyncio.CancelledError:
-        if gone and task.uncancel() == 0:
-            return  # the client went away; the handler was cancelled mid-stream
-        raise
-    finally:
-        watcher.cancel()
+    with anyio.CancelScope() as scope:
+        watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, scope))
+        try:
+            await _pump(stream, status, send)
+        finally:
+            watcher.cancel()
 
 
-async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any], gone: list[bool]) -> None:
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
     try:
         while (await receive())["type"] != "http.disconnect":
             pass
     except Exception:  # a broken receive: the pump's next send finds out the same
         return
-    gone.append(True)
-    task.cancel()
+    scope.cancel()
 
 
 async def _pump_in_task_group(

@@ -529,6 +529,62 @@ async def test_a_cancellation_that_is_not_a_disconnect_still_propagates() -> Non
     assert hanging.closed
 
 
+def test_a_disconnect_while_the_finished_stream_is_written_does_not_stop_the_write() -> None:
+    """The final write is shielded: a client leaving during it (on asyncio) cannot cut it off."""
+    import asyncio
+
+    class SlowWrites(MemoryStore):
+        """Every item write waits a moment: long enough for the client to leave meanwhile."""
+
+        writing: asyncio.Event
+
+        async def save_item(self, thread_id: str, item: Any, *, context: Any = None) -> None:
+            self.writing.set()
+            await asyncio.sleep(0.05)
+            await super().save_item(thread_id, item, context=context)
+
+    async def run() -> tuple[list[Message], int]:
+        store = SlowWrites()
+        SlowWrites.writing = asyncio.Event()
+        await seed(store)
+        SlowWrites.writing = asyncio.Event()  # set by the stream's write, not by the seeding
+        app = Litestar(plugins=[plugin(store=store)])
+        sent: list[Message] = []
+        delivered = False
+
+        async def receive() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body("lit.stream", streaming=True), "more_body": False}
+            await SlowWrites.writing.wait()  # the handler has finished; its update is being written
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/chatkit",
+            "raw_path": b"/chatkit",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+        await asyncio.wait_for(app(scope, receive, send), 10)  # type: ignore[arg-type]
+        stored = await store.load_item(THREAD, ITEM, context=None)
+        assert isinstance(stored, WidgetItem)
+        return sent, int(stored.widget["children"][0]["value"])
+
+    sent, stored_count = asyncio.run(run())
+    assert b"thread.item.updated" in b"".join(m.get("body", b"") for m in sent)
+    assert stored_count == 7
+
+
 def test_finished_streams_leave_no_watcher_task_behind() -> None:
     import asyncio
 
