@@ -556,7 +556,11 @@ def test_a_disconnect_while_the_finished_stream_is_written_does_not_stop_the_wri
             nonlocal delivered
             if not delivered:
                 delivered = True
-                return {"type": "http.request", "body": body("lit.stream", streaming=True), "more_body": False}
+                return {
+                    "type": "http.request",
+                    "body": body("lit.stream", streaming=True),
+                    "more_body": False,
+                }
             await SlowWrites.writing.wait()  # the handler has finished; its update is being written
             return {"type": "http.disconnect"}
 

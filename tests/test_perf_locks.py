@@ -124,3 +124,30 @@ def test_copies_of_stores_are_what_copy_copy_always_made() -> None:
     assert custom.private() == "mine"  # a name-mangled slot is copied too
     with_dict = WithDict()
     assert copy.copy(with_dict).rows is with_dict.rows
+
+
+def test_copies_keep_slots_whose_names_code_cannot_spell() -> None:
+    import copy
+
+    from chatkit_handlers.stores import LocalLocks
+
+    def make() -> type[LocalLocks]:
+        class Store(LocalLocks):
+            __slots__ = ("__secret", "class")  # a private name, and a keyword as a slot name
+
+            def __init__(self) -> None:
+                LocalLocks.__init__(self)
+                self.__secret = "s"
+                setattr(self, "class", "k")
+
+            def secret(self) -> str:
+                return self.__secret
+
+        return Store
+
+    renamed = make()
+    renamed.__name__ = renamed.__qualname__ = "Renamed"  # as class factories and decorators do
+    for cls in (make(), renamed):
+        clone = copy.copy(cls())
+        assert clone.secret() == "s"  # type: ignore[attr-defined]
+        assert getattr(clone, "class") == "k"

@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from chatkit_handlers import ActionContext, ActionError, ActionRouter, Dispatcher
 from chatkit_handlers.litestar import ChatKitPlugin
-from chatkit_handlers.stores import LockKey, Store, item_lock
+from chatkit_handlers.stores import LockKey, MemoryStore, Store, item_lock
 from chatkit_handlers.types import ThreadItem, ThreadMetadata, ThreadStreamEvent, WidgetItem
 from examples.counter import handlers as counter_handlers
 from examples.counter.widgets import counter_card
@@ -242,6 +242,32 @@ async def test_a_second_stream_waits_for_the_first(store: Store) -> None:
     assert [e["type"] for e in second_events] == ["stream_options", "progress_update", "thread.item.updated"]
 
 
+async def test_a_waiting_stream_never_blocks_the_running_streams_write(store: Store) -> None:
+    """Thread keys are taken before item keys: a stream waiting for the thread holds nothing.
+
+    The running stream (sender wid_2) updates wid_1, so its final write takes wid_1's lock while
+    it holds the thread; the waiting stream's sender is wid_1. Taking wid_1 before the thread
+    (sorted order: "item" < "thread") made each wait for the other.
+    """
+    gate = Gate()
+    dispatcher = Dispatcher(make_router(gate), store, lock_timeout=None)
+    done: list[list[dict[str, Any]]] = []
+
+    async def second() -> None:
+        done.append(await run(dispatcher, stream("counter.reset", item="wid_1")))
+
+    with anyio.fail_after(10):  # a hang guard: a deadlock would wait forever
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run, dispatcher, stream("test.hold", item="wid_2"))
+            await gate.inside.wait()
+            tg.start_soon(second)
+            await anyio.sleep(0.05)  # the second stream is waiting for the thread now
+            gate.proceed.set()
+    assert gate.log == ["start", "end"]
+    assert all(e["type"] != "error" for e in done[0])
+    assert await count(store) == 0  # the first stream wrote 7, then the second reset it
+
+
 async def test_a_stream_whose_handler_raises_changes_nothing(store: Store) -> None:
     dispatcher = Dispatcher(make_router(), store)
     before = await snapshot(store)
@@ -348,6 +374,44 @@ async def test_a_stream_on_a_missing_widget_is_a_json_404_and_holds_nothing(stor
     assert msgspec.json.decode(missing.body or b"")["code"] == "item.not_found"
     assert all(e["type"] != "error" for e in await run(dispatcher, stream("counter.reset")))
     assert (await dispatcher.dispatch(click())).status_code == 200
+
+
+class RemoteUnlock(MemoryStore):
+    """Locks whose release is a round trip (as a lock server's would be), plain on a clean exit."""
+
+    @asynccontextmanager
+    async def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> AsyncIterator[Any]:  # noqa: ASYNC109
+        holding = MemoryStore.lock(self, *keys, timeout=timeout, context=context)
+        view = await holding.__aenter__()
+        try:
+            yield view
+        except BaseException:
+            holding.release()
+            raise
+        await anyio.sleep(0.001)  # a clean exit's unlock round trip: cut off if cancelled meanwhile
+        holding.release()
+
+
+async def test_a_cancelled_stream_releases_locks_whose_release_must_wait() -> None:
+    store = RemoteUnlock()
+    await seed(store)
+    gate = Gate()
+    dispatcher = Dispatcher(make_router(gate), store, lock_timeout=0)
+    result = await dispatcher.dispatch(stream("test.hold"))
+    assert result.stream is not None
+    chunks = result.stream
+
+    async def consume() -> None:
+        async with aclosing(chunks) as held:
+            async for _ in held:
+                pass
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(consume)
+        await gate.inside.wait()
+        tg.cancel_scope.cancel()  # a disconnect: the stream closes inside a cancelled scope
+    assert (await dispatcher.dispatch(click())).status_code == 200
+    assert all(e["type"] != "error" for e in await run(dispatcher, stream("counter.reset")))
 
 
 # --------------------------------------------------------------------------- per-user scoping over HTTP

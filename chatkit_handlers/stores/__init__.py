@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LockTimeoutError, NotFoundError
-from ._base import LockKey, Owner, Store, item_lock, thread_lock
+from ._base import LockKey, Owner, Store, item_lock, lock_order, thread_lock
 from ._locks import LocalLocks
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
@@ -36,6 +36,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "item_lock",
+    "lock_order",
     "thread_lock",
 ]
 

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..types import Page, ThreadItem, ThreadMetadata
 
-__all__ = ["LockKey", "Owner", "Store", "item_lock", "thread_lock"]
+__all__ = ["LockKey", "Owner", "Store", "item_lock", "lock_order", "thread_lock"]
 
 LockKey = tuple[str, ...]
 """A lock's name: ``("thread", thread_id)`` or ``("item", thread_id, item_id)``."""
@@ -46,6 +46,18 @@ def thread_lock(thread_id: str) -> LockKey:
 def item_lock(thread_id: str, item_id: str) -> LockKey:
     """The key actions reading and rewriting item ``item_id`` hold."""
     return ("item", thread_id, item_id)
+
+
+def lock_order(key: LockKey) -> tuple[bool, LockKey]:
+    """The order a store takes several keys in: thread keys first, then the rest sorted.
+
+    One global order means no two holders can wait for each other. Thread keys
+    must come first because a stream holding its thread's key may go on to
+    take item keys (to write the widgets it updated): were item keys first, a
+    stream waiting for that thread while holding its own sender's item key
+    could be the one that stream waits for.
+    """
+    return (key[:1] != ("thread",), key)
 
 
 @runtime_checkable
@@ -102,8 +114,10 @@ class Store(Protocol):
         :class:`~chatkit_handlers.errors.LockTimeoutError` holding none of the
         keys. Yields the store to do the block's reads and writes through; keys
         that store already holds are not taken again, so locking more keys on it
-        never waits for itself. The keys are released when the block exits,
-        however it exits (error, cancellation).
+        never waits for itself. Several keys are taken in :func:`lock_order`
+        (thread keys first), so that no two holders wait for each other. The
+        keys are released when the block exits, however it exits (error,
+        cancellation).
         """
         ...
 

@@ -10,6 +10,10 @@ uses PostgreSQL advisory locks, which span processes).
 
 from __future__ import annotations
 
+import inspect
+import keyword
+import types
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from typing import Any, Generic, Self, TypeVar
@@ -17,9 +21,9 @@ from typing import Any, Generic, Self, TypeVar
 import anyio
 
 from ..errors import LockTimeoutError
-from ._base import LockKey
+from ._base import LockKey, lock_order
 
-__all__ = ["KeyedLocks", "LocalLocks"]
+__all__ = ["Holding", "KeyedLocks", "LocalLocks"]
 
 
 class _Entry:
@@ -42,8 +46,8 @@ class _Entry:
 class KeyedLocks:
     """Exclusive locks named by key, created on demand and dropped when free.
 
-    Keys are taken in sorted order, all or none, within one deadline; waiters
-    are served first come, first served.
+    Keys are taken in ``lock_order`` (thread keys first), all or none, within
+    one deadline; waiters are served first come, first served.
     """
 
     __slots__ = ("_entries",)
@@ -72,7 +76,7 @@ class KeyedLocks:
         key: LockKey = ()
         try:
             with anyio.fail_after(timeout) if timeout is not None and timeout > 0 else nullcontext():
-                for key in sorted(keys):
+                for key in sorted(keys, key=lock_order):
                     await self._take(key, wait=timeout is None or timeout > 0)
                     taken.append(key)
         except (TimeoutError, anyio.WouldBlock):
@@ -124,42 +128,51 @@ class KeyedLocks:
 _COPIERS: dict[type, Callable[[Any], Any]] = {}
 
 
-def _slot_names(cls: type) -> list[str]:
-    """Every slot attribute of ``cls`` and its bases (names mangled as Python stores them)."""
-    found: list[str] = []
+def _slots(cls: type) -> list[tuple[str, Any]]:
+    """Every slot of ``cls`` and its bases: the attribute name as stored, and its descriptor."""
+    found: dict[str, Any] = {}
     for klass in cls.__mro__:
-        slots = klass.__dict__.get("__slots__", ())
-        for name in (slots,) if isinstance(slots, str) else slots:
-            if name.startswith("__") and not name.endswith("__"):
-                name = f"_{klass.__name__.lstrip('_')}{name}"
-            if name not in ("__dict__", "__weakref__") and name not in found:
-                found.append(name)
-    return found
+        for name, value in vars(klass).items():
+            if isinstance(value, types.MemberDescriptorType) and name not in found:
+                found[name] = value
+    return list(found.items())
+
+
+def _plain_name(cls: type, name: str, descriptor: Any) -> bool:
+    """Whether ``obj.<name>`` in source code reaches ``descriptor`` (else it is called directly)."""
+    return (
+        name.isidentifier()
+        and not keyword.iskeyword(name)
+        and unicodedata.normalize("NFKC", name) == name
+        and not (name.startswith("__") and not name.endswith("__"))  # would be mangled again
+        and inspect.getattr_static(cls, name, None) is descriptor
+    )
 
 
 def _copier(cls: type) -> Callable[[Any], Any]:
     """A function making a shallow copy of a ``cls`` instance, generated once per class.
 
-    Every action makes a lock view (and most a transaction view) of its store,
+    Every action makes a lock view (and some a transaction view) of its store,
     so this is on the hot path: the generic ``copy.copy`` route through
     ``__reduce_ex__`` and ``copyreg`` costs ~1.9 µs for a slotted store, a loop
     of ``getattr``/``setattr`` ~0.7 µs, and straight-line attribute copies
-    (generated here, as ``dataclasses`` generates ``__init__``) ~0.25 µs.
-    A slot never set stays unset in the copy.
+    (generated here, as ``dataclasses`` generates ``__init__``) ~0.25 µs. A
+    slot whose name cannot be written as ``obj.name`` is copied through its
+    descriptor; a slot never set stays unset in the copy.
     """
     lines = ["def copy(self):", "    clone = new(cls)"]
-    for name in _slot_names(cls):
-        lines += [
-            "    try:",
-            f"        clone.{name} = self.{name}",
-            "    except AttributeError:",
-            "        pass",
-        ]
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    for i, (name, descriptor) in enumerate(_slots(cls)):
+        if _plain_name(cls, name, descriptor):
+            line = f"        clone.{name} = self.{name}"
+        else:
+            namespace[f"d{i}"] = descriptor
+            line = f"        d{i}.__set__(clone, d{i}.__get__(self, cls))"
+        lines += ["    try:", line, "    except AttributeError:", "        pass"]
     if cls.__dictoffset__:  # instances have a __dict__ too
         lines += ["    state = self.__dict__", "    if state:", "        clone.__dict__.update(state)"]
     lines.append("    return clone")
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    exec("\n".join(lines), namespace)  # the code is built from slot names only
+    exec("\n".join(lines), namespace)  # the code names slots only as checked above
     copy: Callable[[Any], Any] = namespace["copy"]
     return copy
 
@@ -187,15 +200,15 @@ class LocalLocks:
         clone: Self = copier(self)
         return clone
 
-    def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> _Holding[Self]:
+    def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> Holding[Self]:
         """Hold ``keys`` (see :meth:`chatkit_handlers.stores.Store.lock`); this process only."""
-        return _Holding(self, keys, timeout)
+        return Holding(self, keys, timeout)
 
 
 S = TypeVar("S", bound=LocalLocks)
 
 
-class _Holding(Generic[S]):
+class Holding(Generic[S]):
     """``async with store.lock(...) as view``: a class, not an ``@asynccontextmanager``.
 
     Every action enters one; a generator-based context manager costs ~1 µs more
@@ -234,6 +247,10 @@ class _Holding(Generic[S]):
         return view
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Release what ``__aenter__`` took, at once (idempotent): nothing here can suspend."""
         new, self._new = self._new, ()
         if new:
             self._store._locks.release(new)

@@ -33,7 +33,7 @@ import msgspec
 
 from ..errors import LockTimeoutError, NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import LockKey, Owner
+from ._base import LockKey, Owner, lock_order
 
 __all__ = ["PostgresStore"]
 
@@ -245,7 +245,7 @@ class PostgresStore:
     @asynccontextmanager
     async def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> AsyncIterator[Self]:  # noqa: ASYNC109
         """Hold ``keys`` as session advisory locks (see the module docstring)."""
-        new = sorted(key for key in dict.fromkeys(keys) if key not in self._held)
+        new = sorted((key for key in dict.fromkeys(keys) if key not in self._held), key=lock_order)
         if not new:
             yield self
             return
