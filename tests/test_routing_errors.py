@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
 import pytest
-from routing_support import THREAD, call, event_types, seeded_store
+from routing_support import THREAD, body, call, event_types, parse_sse, seeded_store
 
-from chatkit_handlers import ActionContext, ActionError, ActionRouter, ActionTimeoutError, RegistrationError
+from chatkit_handlers import (
+    ActionContext,
+    ActionError,
+    ActionRouter,
+    ActionTimeoutError,
+    Dispatcher,
+    RegistrationError,
+)
 from chatkit_handlers.types import ErrorEvent, NoticeEvent
 
 
@@ -220,3 +227,117 @@ def test_timeout_must_be_positive() -> None:
     for bad in (0, -1, float("inf"), "5", True):
         with pytest.raises(TypeError, match="timeout must be a positive number"):
             router.on_action("x", timeout=bad)  # type: ignore[arg-type]
+
+
+class Slow:
+    """A provided type whose provider never finishes."""
+
+
+@pytest.mark.anyio
+async def test_a_provider_runs_within_the_timeout() -> None:
+    ran: list[str] = []
+    router = ActionRouter()
+
+    @router.provide(Slow)
+    async def slow() -> Slow:
+        await anyio.sleep_forever()
+        return Slow()
+
+    @router.on_action("sync", streaming=False, timeout=0.01)
+    async def sync_handler(slow: Slow) -> None:
+        ran.append("sync")
+
+    @router.on_action("stream", timeout=0.01)
+    async def stream_handler(ctx: ActionContext[Any], slow: Slow) -> AsyncIterator[Any]:
+        ran.append("stream")
+        yield ctx.progress("never")
+
+    status, answer = await call(router, "sync")
+    assert (status, answer["code"]) == (504, "action.timeout")
+    _, events = await call(router, "stream")
+    assert event_types(events) == ["stream_options", "error"]
+    assert ran == []
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+@pytest.mark.anyio
+async def test_a_stream_timeout_bounds_each_step_of_the_handler_not_the_client(middleware: bool) -> None:
+    seen: list[str] = []
+
+    async def watch(call_next: Callable[[], Awaitable[Any]], ctx: ActionContext[Any]) -> Any:
+        try:
+            return await call_next()
+        except Exception as exc:
+            seen.append(type(exc).__name__)
+            raise
+
+    router = ActionRouter(middleware=[watch] if middleware else [])
+
+    @router.on_action("chatty", timeout=0.05)
+    async def chatty(ctx: ActionContext[Any]) -> AsyncIterator[Any]:
+        for n in range(3):
+            yield ctx.progress(f"step {n}")
+
+    @router.on_action("stalls", timeout=0.05)
+    async def stalls(ctx: ActionContext[Any]) -> AsyncIterator[Any]:
+        yield ctx.progress("last")
+        await anyio.sleep_forever()  # after its last event: still the handler's own work
+
+    result = await Dispatcher(router, await seeded_store()).dispatch(body("chatty", item_id=None))
+    assert result.stream is not None
+    chunks: list[bytes] = []
+    async for chunk in result.stream:
+        chunks.append(chunk)
+        await anyio.sleep(0.08)  # a client slower than the timeout between events
+    assert event_types(parse_sse(b"".join(chunks))) == ["stream_options"] + ["progress_update"] * 3
+    _, events = await call(router, "stalls")
+    assert event_types(events) == ["stream_options", "progress_update", "error"]
+    assert seen == (["ActionTimeoutError"] if middleware else [])
+
+
+@pytest.mark.anyio
+async def test_middleware_sees_a_sync_timeout() -> None:
+    seen: list[str] = []
+
+    async def watch(call_next: Callable[[], Awaitable[Any]], ctx: ActionContext[Any]) -> Any:
+        try:
+            return await call_next()
+        except Exception as exc:
+            seen.append(type(exc).__name__)
+            raise
+
+    router = ActionRouter(middleware=[watch])
+
+    @router.on_action("slow", streaming=False, timeout=0.01)
+    async def slow() -> None:
+        await anyio.sleep_forever()
+
+    status, answer = await call(router, "slow")
+    assert (status, answer["code"]) == (504, "action.timeout")
+    assert seen == ["ActionTimeoutError"]
+
+
+class Row:
+    """A provided type whose provider reads past the end of an async iterator."""
+
+
+@pytest.mark.parametrize("limit", [None, 30.0])
+@pytest.mark.anyio
+async def test_a_provider_raising_stop_async_iteration_fails_the_stream(limit: float | None) -> None:
+    router = ActionRouter()
+
+    async def nothing() -> AsyncIterator[Row]:
+        return
+        yield
+
+    @router.provide(Row)
+    async def first_row() -> Row:
+        return await nothing().__anext__()  # exhausted: raises StopAsyncIteration
+
+    @router.on_action("rows", timeout=limit)
+    async def rows(ctx: ActionContext[Any], row: Row) -> AsyncIterator[Any]:
+        yield ctx.progress("never")
+
+    _, events = await call(router, "rows")
+    assert event_types(events) == ["stream_options", "error"]  # not taken for the end of the stream
+    assert events[-1]["code"] == "stream.error"

@@ -158,6 +158,36 @@ async def test_generator_provider_tears_down_after_the_stream() -> None:
     assert log == ["open", "handler start", "handler end", "clock done", "close"]
 
 
+@pytest.mark.anyio
+async def test_closing_a_stream_tears_down_the_handler_then_the_providers() -> None:
+    log: list[str] = []
+    router = ActionRouter()
+
+    @router.provide(Db)
+    async def session() -> AsyncIterator[Db]:
+        try:
+            yield Db()
+        finally:
+            log.append("db closed")
+
+    @router.on_action("x")
+    async def handler(ctx: ActionContext[Any], db: Db) -> AsyncIterator[Any]:
+        try:
+            yield ctx.progress("first")
+            yield ctx.progress("second")
+        finally:
+            log.append("handler closed")
+
+    # A client that goes away after the first event: the stream is closed.
+    result = await Dispatcher(router, await seeded_store()).dispatch(body("x", item_id=None))
+    assert result.stream is not None
+    stream: Any = result.stream
+    assert b"stream_options" in await stream.__anext__()
+    assert b"first" in await stream.__anext__()
+    await stream.aclose()
+    assert log == ["handler closed", "db closed"]
+
+
 class Account:
     """A request context type that is not a Struct."""
 
