@@ -92,7 +92,11 @@ class StreamLock:
         load: Callable[[Store], Awaitable[ActionContext[Any]]],
     ) -> None:
         self._store = store
-        self._keys = (thread_lock(thread_id), *sync_keys(thread_id, item_id))
+        self._keys: tuple[LockKey, ...] = (
+            (thread_lock(thread_id),)
+            if item_id is None
+            else (thread_lock(thread_id), item_lock(thread_id, item_id))
+        )
         self._context = context
         self._load = load
         self._holding: AbstractAsyncContextManager[Store] | None = None

@@ -230,6 +230,8 @@ class Holding(Generic[S]):
         new: tuple[LockKey, ...]
         if len(keys) == 1:  # a sync action's lock: no duplicates to drop
             new = keys if keys[0] not in held else ()
+        elif not held:  # a stream's locks on the store itself: drop duplicates only (in C)
+            new = tuple(dict.fromkeys(keys))
         else:
             new = tuple(key for key in dict.fromkeys(keys) if key not in held)
         if not new:
