@@ -347,12 +347,24 @@ async def _pump_on_asyncio(stream: AsyncIterator[bytes], status: int, receive: R
     off (anyio's shields do not stop asyncio's own cancellation). The scope
     absorbs only its own cancellation: one from anywhere else propagates.
     """
+    loop = asyncio.get_running_loop()
+    watchers: list[asyncio.Task[None]] = []
+
+    def watch() -> None:
+        watchers.append(loop.create_task(_cancel_on_disconnect(receive, scope)))
+
     with anyio.CancelScope() as scope:
-        watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, scope))
+        # The watcher is only needed once the pump waits for something: until this task first
+        # suspends, nothing could be cancelled anyway. call_soon runs watch() in the event
+        # loop's next iteration, which starts as soon as this task suspends; a stream that
+        # never does (a quick handler, a store in memory) spares the task (~4 µs).
+        pending = loop.call_soon(watch)
         try:
             await _pump(stream, status, send)
         finally:
-            watcher.cancel()
+            pending.cancel()
+            for watcher in watchers:
+                watcher.cancel()
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
