@@ -134,19 +134,21 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
     known: dict[int, Measured] = {}
     unknown: dict[int, Measured] = {}
     registration: dict[int, float] = {}
+    # Every size's router is built first and all are measured in the same rounds, interleaved,
+    # so that a noisy neighbour slows every size alike (the ratios compare sizes).
+    variants: list[tuple[str, Any]] = []
     for n in sizes:
         router, registration[n] = build_router(n)
         dispatcher = Dispatcher(router, store)
         bodies = spread(n, lambda i: request_body(False, action_type(i)))
         misses = spread(n, lambda i: request_body(False, f"bench.b{i:05d}x"))
-        known[n], unknown[n] = await measure(
-            [
-                (f"{n} known", _dispatcher_variant(dispatcher, bodies, 200)),
-                (f"{n} unknown", _dispatcher_variant(dispatcher, misses, 404)),
-            ],
-            rounds=rounds,
-            batch_seconds=batch,
-        )
+        variants += [
+            (f"{n} known", _dispatcher_variant(dispatcher, bodies, 200)),
+            (f"{n} unknown", _dispatcher_variant(dispatcher, misses, 404)),
+        ]
+    results = iter(await measure(variants, rounds=rounds, batch_seconds=batch))
+    for n in sizes:
+        known[n], unknown[n] = next(results), next(results)
     print_rows(
         f"exact action types; Dispatcher.dispatch of a sync action over ObjectStore ({THREAD}/{ITEM})",
         sizes,
@@ -175,23 +177,20 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
     exact: dict[int, Measured] = {}
     miss: dict[int, Measured] = {}
     registration = {}
+    variants = []
     for n in sizes:
         router, registration[n] = build_pattern_router(n)
         dispatcher = Dispatcher(router, store)
         hits = spread(n, lambda i: request_body(False, f"bench.p{i:05d}.go"))
         misses = spread(n, lambda i: request_body(False, f"bench.q{i:05d}.go"))
-        hit[n], exact[n], miss[n] = await measure(
-            [
-                (f"{n} pattern hit", _dispatcher_variant(dispatcher, hits, 200)),
-                (
-                    f"{n} exact hit",
-                    _dispatcher_variant(dispatcher, [request_body(False, "bench.exact")], 200),
-                ),
-                (f"{n} no match", _dispatcher_variant(dispatcher, misses, 404)),
-            ],
-            rounds=rounds,
-            batch_seconds=batch,
-        )
+        variants += [
+            (f"{n} pattern hit", _dispatcher_variant(dispatcher, hits, 200)),
+            (f"{n} exact hit", _dispatcher_variant(dispatcher, [request_body(False, "bench.exact")], 200)),
+            (f"{n} no match", _dispatcher_variant(dispatcher, misses, 404)),
+        ]
+    results = iter(await measure(variants, rounds=rounds, batch_seconds=batch))
+    for n in sizes:
+        hit[n], exact[n], miss[n] = next(results), next(results), next(results)
     print_rows(
         "wildcard pattern routes (bench.p00042.*) and one exact type; the same requests",
         sizes,
