@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import anyio.to_thread
@@ -54,6 +54,14 @@ def _asks_provided(sig: HandlerSignature) -> bool:
     return bool(sig.keys) and any(source is Source.DEPENDENCY for _, source in sig.params)
 
 
+async def _reraise(exc: Exception, route: Route, ctx: ActionContext[Any]) -> NoReturn:
+    """Raise what the route's error handlers make of ``exc`` (``exc`` itself when none applies)."""
+    mapped = await translate(exc, ctx, route._errors)
+    if mapped is exc:
+        raise exc
+    raise mapped from exc
+
+
 # ------------------------------------------------------------------ sync
 
 
@@ -68,10 +76,7 @@ async def call_sync(route: Route, ctx: ActionContext[Any], payload: Any, extras:
         return await link(route.middleware, functools.partial(_innermost_sync, route, scope), ctx)
     except Exception as exc:
         failure = exc
-        mapped = await translate(exc, ctx, route._errors)
-        if mapped is exc:
-            raise
-        raise mapped from exc
+        await _reraise(exc, route, ctx)
     finally:
         await scope.close(failure)
 
@@ -132,10 +137,7 @@ async def call_stream(
                     yield event
     except Exception as exc:
         failure = exc
-        mapped = await translate(exc, ctx, route._errors)
-        if mapped is exc:
-            raise
-        raise mapped from exc
+        await _reraise(exc, route, ctx)
     finally:
         await scope.close(failure)
 

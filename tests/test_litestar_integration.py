@@ -11,7 +11,7 @@ app's lifespan hooks. The OpenAPI documentation of the route is tested elsewhere
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,6 +33,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from chatkit_handlers import ActionContext, ActionRouter, on_action
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore
+from chatkit_handlers.testing._asgi import post_scope
 from chatkit_handlers.types import ThreadItemUpdatedEvent, ThreadMetadata, WidgetItem
 from examples.counter.widgets import counter_card
 
@@ -529,6 +530,20 @@ async def test_a_cancellation_that_is_not_a_disconnect_still_propagates() -> Non
     assert hanging.closed
 
 
+def body_then(data: bytes, after: Callable[[], Awaitable[Message]]) -> Receive:
+    """An ASGI ``receive``: the whole body ``data`` at once, then whatever ``after()`` gives."""
+    delivered = False
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": data, "more_body": False}
+        return await after()
+
+    return receive
+
+
 def test_a_disconnect_while_the_finished_stream_is_written_does_not_stop_the_write() -> None:
     """The final write is shielded: a client leaving during it (on asyncio) cannot cut it off."""
     import asyncio
@@ -550,36 +565,16 @@ def test_a_disconnect_while_the_finished_stream_is_written_does_not_stop_the_wri
         SlowWrites.writing = asyncio.Event()  # set by the stream's write, not by the seeding
         app = Litestar(plugins=[plugin(store=store)])
         sent: list[Message] = []
-        delivered = False
 
-        async def receive() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {
-                    "type": "http.request",
-                    "body": body("lit.stream", streaming=True),
-                    "more_body": False,
-                }
+        async def leave() -> Message:
             await SlowWrites.writing.wait()  # the handler has finished; its update is being written
             return {"type": "http.disconnect"}
 
         async def send(message: Message) -> None:
             sent.append(message)
 
-        scope = {
-            "type": "http",
-            "method": "POST",
-            "path": "/chatkit",
-            "raw_path": b"/chatkit",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"content-type", b"application/json")],
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 80),
-            "state": {},
-        }
-        await asyncio.wait_for(app(scope, receive, send), 10)  # type: ignore[arg-type]
+        data = body("lit.stream", streaming=True)
+        await asyncio.wait_for(app(post_scope("/chatkit", data), body_then(data, leave), send), 10)  # type: ignore[arg-type]
         stored = await store.load_item(THREAD, ITEM, context=None)
         assert isinstance(stored, WidgetItem)
         return sent, int(stored.widget["children"][0]["value"])
@@ -597,32 +592,15 @@ def test_finished_streams_leave_no_watcher_task_behind() -> None:
     async def run() -> set[asyncio.Task[Any]]:
         call_body = body("lit.stream", streaming=True)
         sent: list[Message] = []
-        delivered = False
 
-        async def receive() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": call_body, "more_body": False}
+        async def stay() -> Message:
             await asyncio.Event().wait()  # a client that stays connected
             raise AssertionError("unreachable")
 
         async def send(message: Message) -> None:
             sent.append(message)
 
-        scope = {
-            "type": "http",
-            "method": "POST",
-            "path": "/chatkit",
-            "raw_path": b"/chatkit",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"content-type", b"application/json")],
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 80),
-            "state": {},
-        }
-        await app(scope, receive, send)  # type: ignore[arg-type]
+        await app(post_scope("/chatkit", call_body), body_then(call_body, stay), send)  # type: ignore[arg-type]
         assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
         await asyncio.sleep(0)  # let the cancelled watcher finish
         return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}

@@ -259,10 +259,8 @@ async def test_a_provider_runs_within_the_timeout() -> None:
     assert ran == []
 
 
-@pytest.mark.parametrize("middleware", [False, True])
-@pytest.mark.anyio
-async def test_a_stream_timeout_bounds_each_step_of_the_handler_not_the_client(middleware: bool) -> None:
-    seen: list[str] = []
+def recording(seen: list[str]) -> Callable[..., Awaitable[Any]]:
+    """A middleware noting the name of every exception that comes out of the chain."""
 
     async def watch(call_next: Callable[[], Awaitable[Any]], ctx: ActionContext[Any]) -> Any:
         try:
@@ -270,6 +268,15 @@ async def test_a_stream_timeout_bounds_each_step_of_the_handler_not_the_client(m
         except Exception as exc:
             seen.append(type(exc).__name__)
             raise
+
+    return watch
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+@pytest.mark.anyio
+async def test_a_stream_timeout_bounds_each_step_of_the_handler_not_the_client(middleware: bool) -> None:
+    seen: list[str] = []
+    watch = recording(seen)
 
     router = ActionRouter(middleware=[watch] if middleware else [])
 
@@ -298,13 +305,7 @@ async def test_a_stream_timeout_bounds_each_step_of_the_handler_not_the_client(m
 @pytest.mark.anyio
 async def test_middleware_sees_a_sync_timeout() -> None:
     seen: list[str] = []
-
-    async def watch(call_next: Callable[[], Awaitable[Any]], ctx: ActionContext[Any]) -> Any:
-        try:
-            return await call_next()
-        except Exception as exc:
-            seen.append(type(exc).__name__)
-            raise
+    watch = recording(seen)
 
     router = ActionRouter(middleware=[watch])
 

@@ -127,6 +127,27 @@ async def run(dispatcher: Dispatcher, body: bytes) -> list[dict[str, Any]]:
     return events(b"".join(chunks))
 
 
+async def cancel_midway(dispatcher: Dispatcher, body: bytes, gate: Gate) -> None:
+    """Read a stream until its handler waits at ``gate``, then cancel the reader.
+
+    That is what a client disconnect does in the Litestar adapter: the stream is closed
+    inside a cancelled scope.
+    """
+    result = await dispatcher.dispatch(body)
+    assert result.stream is not None
+    chunks = result.stream
+
+    async def consume() -> None:
+        async with aclosing(chunks) as events:
+            async for _ in events:
+                pass
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(consume)
+        await gate.inside.wait()
+        tg.cancel_scope.cancel()
+
+
 def click(action_type: str = "counter.increment", item: str = "wid_1", **payload: Any) -> bytes:
     return action("sync", action_type, thread="thr_1", item=item, payload=payload or None)
 
@@ -321,19 +342,7 @@ async def test_a_cancelled_stream_releases_its_locks_and_changes_nothing(store: 
     gate = Gate()
     dispatcher = Dispatcher(make_router(gate), store, lock_timeout=0)
     before = await snapshot(store)
-    result = await dispatcher.dispatch(stream("test.everything_then_fail"))
-    assert result.stream is not None
-    stream_of = result.stream
-
-    async def consume() -> None:
-        async with aclosing(stream_of) as chunks:
-            async for _ in chunks:
-                pass
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(consume)
-        await gate.inside.wait()  # the handler has yielded its updates and is waiting
-        tg.cancel_scope.cancel()  # what a client disconnect does in the Litestar adapter
+    await cancel_midway(dispatcher, stream("test.everything_then_fail"), gate)
     assert await snapshot(store) == before
     # nothing is left locked: both a click on the widget and a stream in the thread go through at once
     assert (await dispatcher.dispatch(click())).status_code == 200
@@ -397,19 +406,7 @@ async def test_a_cancelled_stream_releases_locks_whose_release_must_wait() -> No
     await seed(store)
     gate = Gate()
     dispatcher = Dispatcher(make_router(gate), store, lock_timeout=0)
-    result = await dispatcher.dispatch(stream("test.hold"))
-    assert result.stream is not None
-    chunks = result.stream
-
-    async def consume() -> None:
-        async with aclosing(chunks) as held:
-            async for _ in held:
-                pass
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(consume)
-        await gate.inside.wait()
-        tg.cancel_scope.cancel()  # a disconnect: the stream closes inside a cancelled scope
+    await cancel_midway(dispatcher, stream("test.hold"), gate)
     assert (await dispatcher.dispatch(click())).status_code == 200
     assert all(e["type"] != "error" for e in await run(dispatcher, stream("counter.reset")))
 
