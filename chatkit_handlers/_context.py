@@ -32,7 +32,9 @@ from .types import (
 if TYPE_CHECKING:
     from .stores import Store
 
-__all__ = ["ActionContext", "as_widget_root"]
+__all__ = ["ActionContext", "as_widget_root", "thread_change", "thread_of"]
+
+_encode = msgspec.json.Encoder().encode
 
 TContext = TypeVar("TContext")
 
@@ -51,6 +53,23 @@ def as_widget_root(root: Any) -> WidgetRoot:
         f"expected a widget root (a dict like {{'type': 'Card', ...}} or a chatkit widget), "
         f"got {type(root).__name__}"
     )
+
+
+def thread_of(ctx: ActionContext[Any]) -> ThreadMetadata:
+    """``ctx.thread`` for the dispatcher's own use: reading it is not a reason to check it for changes."""
+    return ctx._thread
+
+
+def thread_change(ctx: ActionContext[Any]) -> ThreadMetadata | None:
+    """The thread if it changed since it was handed out (or since the last call that said so)."""
+    seen = ctx._seen
+    if seen is None:  # nobody looked at it: unchanged
+        return None
+    now = _encode(ctx._thread)
+    if now == seen:
+        return None
+    ctx._seen = now
+    return ctx._thread
 
 
 def _snapshot(root: Any) -> WidgetRoot:
@@ -84,7 +103,7 @@ class ActionContext(Generic[TContext]):
         ctx = ActionContext(thread=ThreadMetadata(id="thr_1"), sender=item)
     """
 
-    __slots__ = ("action_type", "context", "sender", "store", "thread")
+    __slots__ = ("_seen", "_thread", "action_type", "context", "sender", "store")
 
     def __init__(
         self,
@@ -95,16 +114,34 @@ class ActionContext(Generic[TContext]):
         store: Store | None = None,
         context: Any = None,
     ) -> None:
-        self.thread = thread
+        self._thread = thread
+        self._seen: bytes | None = None
         self.sender = sender
         self.action_type = action_type
         self.store = store
         self.context: TContext = context
 
+    @property
+    def thread(self) -> ThreadMetadata:
+        """The thread's metadata; change it (or assign another) and the dispatcher saves it.
+
+        The first access notes the thread as it was, to tell afterwards whether
+        it changed: a handler that never looks at the thread costs no check.
+        """
+        if self._seen is None:
+            self._seen = _encode(self._thread)
+        return self._thread
+
+    @thread.setter
+    def thread(self, thread: ThreadMetadata) -> None:
+        if self._seen is None:
+            self._seen = _encode(self._thread)
+        self._thread = thread
+
     def __repr__(self) -> str:
         sender = self.sender.id if self.sender is not None else None
         return (
-            f"ActionContext(action_type={self.action_type!r}, thread={self.thread.id!r}, sender={sender!r})"
+            f"ActionContext(action_type={self.action_type!r}, thread={self._thread.id!r}, sender={sender!r})"
         )
 
     # ----------------------------------------------------------------- events
@@ -151,7 +188,7 @@ class ActionContext(Generic[TContext]):
         return ThreadItemDoneEvent(
             item=WidgetItem(
                 id=new_id("wid"),
-                thread_id=self.thread.id,
+                thread_id=self._thread.id,
                 widget=as_widget_root(root),
                 copy_text=copy_text,
             )
@@ -193,7 +230,7 @@ class ActionContext(Generic[TContext]):
                 raise ValueError(
                     "ctx.stream_widget() got an async iterable that yielded no widget root"
                 ) from None
-            item = WidgetItem(id=new_id("wid"), thread_id=self.thread.id, widget=last, copy_text=copy_text)
+            item = WidgetItem(id=new_id("wid"), thread_id=self._thread.id, widget=last, copy_text=copy_text)
             yield ThreadItemAddedEvent(item=item)
             async for root in roots:
                 current = _snapshot(root)
@@ -211,7 +248,7 @@ class ActionContext(Generic[TContext]):
         return ThreadItemDoneEvent(
             item=AssistantMessageItem(
                 id=new_id("msg"),
-                thread_id=self.thread.id,
+                thread_id=self._thread.id,
                 content=[AssistantMessageContent(text=text)],
             )
         )
@@ -233,7 +270,7 @@ class ActionContext(Generic[TContext]):
     def hidden_context(self, content: Any) -> ThreadItemDoneEvent:
         """Record context for the model's next turn: stored, never sent to the client."""
         return ThreadItemDoneEvent(
-            item=HiddenContextItem(id=new_id("hcx"), thread_id=self.thread.id, content=content)
+            item=HiddenContextItem(id=new_id("hcx"), thread_id=self._thread.id, content=content)
         )
 
     def _target(self, item_id: str | None, helper: str) -> str:

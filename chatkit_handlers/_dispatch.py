@@ -16,12 +16,13 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import AsyncIterator, Collection
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Union
 
 import msgspec
 
 from ._coerce import to_updated_item
-from ._context import ActionContext
+from ._context import ActionContext, thread_change, thread_of
 from ._errorhandlers import Reply
 from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, check_store
 from ._providers import Extras
@@ -29,6 +30,7 @@ from ._router import ActionRouter, Route
 from ._stream import run_stream
 from .errors import ActionError, DispatchError, LockTimeoutError, NotFoundError
 from .stores import Store, item_lock
+from .stores._locks import Holding
 from .types import (
     CustomActionRequest,
     ErrorEvent,
@@ -180,9 +182,26 @@ class Dispatcher:
         try:
             request = self.decode(body)
             route, payload = self.resolve(request)
-            if not route.streaming:
-                return await self.run_locked(request, route, payload, context, extras)
-            return await self.start_stream(request, route, payload, context, extras)
+            if route.streaming:
+                return await self.start_stream(request, route, payload, context, extras)
+            params = request.params
+            if params.item_id is not None:
+                holding = self.store.lock(
+                    item_lock(params.thread_id, params.item_id), timeout=self.lock_timeout, context=context
+                )
+                if isinstance(holding, Holding):  # per-process locks: taken at once if free
+                    store = holding.take_now()
+                    if store is not None:  # the usual case: no coroutine more than needed
+                        try:
+                            ctx = await self.load_context(request, route, context, store)
+                            return await self.run_sync(route, ctx, payload, extras)
+                        finally:
+                            holding.release()
+                # A busy widget, or a store with locks of its own.
+                return await self.run_locked(request, route, payload, context, extras, holding)
+            # No sender: nothing to read-modify-write, nothing to lock.
+            ctx = await self.load_context(request, route, context)
+            return await self.run_sync(route, ctx, payload, extras)
         except DispatchError as exc:
             return DispatchResult.error(exc)
 
@@ -218,18 +237,21 @@ class Dispatcher:
         return DispatchResult(200, stream=stream, request_type=request_type(request))
 
     async def run_locked(
-        self, request: ActionRequest, route: Route, payload: Any, context: Any, extras: Extras | None = None
+        self,
+        request: ActionRequest,
+        route: Route,
+        payload: Any,
+        context: Any,
+        extras: Extras | None,
+        holding: AbstractAsyncContextManager[Store],
     ) -> DispatchResult:
-        """Run a sync action holding its sender widget's lock from loading it to saving it."""
-        params = request.params
-        if params.item_id is None:  # no sender: nothing to read-modify-write, nothing to lock
-            return await self.run_sync(
-                route, await self.load_context(request, route, context), payload, extras
-            )
+        """Run a sync action holding its sender's lock (``holding``), waiting for it if need be.
+
+        The lock is held from loading the widget to saving it, so concurrent
+        clicks on one widget read-modify-write it one after the other.
+        """
         try:
-            async with self.store.lock(
-                item_lock(params.thread_id, params.item_id), timeout=self.lock_timeout, context=context
-            ) as store:
+            async with holding as store:
                 ctx = await self.load_context(request, route, context, store)
                 return await self.run_sync(route, ctx, payload, extras)
         except LockTimeoutError as exc:
@@ -319,25 +341,13 @@ class Dispatcher:
                     f"item {params.item_id!r} is a {item.__struct_config__.tag!r}, not a widget",
                 )
             sender = item
-        return self.context_for(route, thread, sender, context, store)
-
-    def context_for(
-        self,
-        route: Route,
-        thread: ThreadMetadata,
-        sender: WidgetItem | None,
-        context: Any,
-        store: Store | None = None,
-    ) -> ActionContext[Any]:
-        """The handler's context; ``DispatchError(400)`` if it needs a sender and has none."""
-        if sender is None and route.sender_required:
+        elif route.sender_required:
             raise DispatchError(
                 400,
                 "item.required",
                 f"action {route.type!r} needs the widget that sent it, but no item_id was "
                 "given; send it from a widget (or pass itemId to sendCustomAction)",
             )
-        store = self.store if store is None else store
         return ActionContext(
             thread=thread, sender=sender, action_type=route.type, store=store, context=context
         )
@@ -353,13 +363,12 @@ class Dispatcher:
         straight to the store. The ChatKitServer bridge runs sync actions with
         this too.
         """
-        seen = _encode(ctx.thread)
         store = self.store if ctx.store is None else ctx.store
         item = to_updated_item(await route.call_sync(ctx, payload, extras), ctx.sender, route.type)
-        thread, context = ctx.thread, ctx.context  # (a handler may have replaced the thread)
-        if _encode(thread) == seen:
+        thread, context = thread_change(ctx), ctx.context
+        if thread is None:
             if item is not None:
-                await store.save_item(thread.id, item, context=context)
+                await store.save_item(thread_of(ctx).id, item, context=context)
         elif item is None:
             await store.save_thread(thread, context=context)
         else:

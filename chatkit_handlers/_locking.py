@@ -110,11 +110,15 @@ class StreamLock:
     async def try_now(self) -> Store | None:
         """Take the locks if nobody holds them (without waiting): the locked store, or ``None``."""
         holding = self._store.lock(*self._keys, timeout=0, context=self._context)
-        try:
-            store = await holding.__aenter__()
-        except LockTimeoutError:
-            return None
-        self._holding = holding
+        if isinstance(holding, Holding):  # per-process locks: no coroutine to enter
+            store = holding.take_now()
+        else:
+            try:
+                store = await holding.__aenter__()
+            except LockTimeoutError:
+                return None
+        if store is not None:
+            self._holding = holding
         return store
 
     async def acquire(self) -> ActionContext[Any]:

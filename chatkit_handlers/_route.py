@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio.to_thread
@@ -205,14 +205,20 @@ class Route:
         """The keyword arguments for the handler, looked up from ``ctx`` (a route without provided types)."""
         return self._binder(ctx, payload, self._groups)
 
-    async def call_sync(self, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None) -> Any:
-        """Run a ``streaming=False`` handler; a plain ``def`` runs in a worker thread."""
+    def call_sync(
+        self, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
+    ) -> Awaitable[Any]:
+        """Run a ``streaming=False`` handler (await the result); a plain ``def`` runs in a worker thread.
+
+        Not itself a coroutine: with nothing around an ``async def`` handler,
+        the handler's own coroutine is returned, one coroutine fewer per action.
+        """
         if not self._plain:
-            return await call_sync(self, ctx, payload, extras)
-        kwargs = self.arguments(ctx, payload)
+            return call_sync(self, ctx, payload, extras)
+        kwargs = self._binder(ctx, payload, self._groups)
         if self._is_async:
-            return await self.handler(**kwargs)
-        return await anyio.to_thread.run_sync(functools.partial(self.handler, **kwargs))
+            return self.handler(**kwargs)  # type: ignore[no-any-return]
+        return anyio.to_thread.run_sync(functools.partial(self.handler, **kwargs))
 
     def call_stream(self, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None) -> Any:
         """Start a streaming handler: returns the async generator of its events."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ._coerce import to_event
+from ._context import thread_change, thread_of
 from ._errorhandlers import Reply
 from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event
 from ._persist import WriteBuffer
@@ -98,20 +99,19 @@ async def run_stream(
         yield first
         if lock is not None and not lock.held:
             ctx = await lock.acquire()
-        thread = ctx.thread
-        writes = WriteBuffer(thread.id, ctx.sender)
-        seen = _encoder.encode(thread)
+        writes = WriteBuffer(thread_of(ctx).id, ctx.sender)
         async with aclosing(route.call_stream(ctx, payload, extras)) as events:
             async for produced in events:
                 event = to_event(produced)
                 writes.record(event)
                 if not (isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, HIDDEN_ITEM_TYPES)):
                     yield frame(event)
-                if _encoder.encode(thread) != seen:
-                    seen = _encoder.encode(thread)
+                thread = thread_change(ctx)
+                if thread is not None:
                     writes.save_thread(thread)
                     yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
-        if _encoder.encode(thread) != seen:  # changed after the last event
+        thread = thread_change(ctx)
+        if thread is not None:  # changed after the last event
             writes.save_thread(thread)
             yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
         if writes:

@@ -189,7 +189,7 @@ class LocalLocks:
 
     def __init__(self) -> None:
         self._locks = KeyedLocks()
-        self._held: frozenset[LockKey] = frozenset()
+        self._held: tuple[LockKey, ...] = ()  # a view's keys (a tuple: one or two, no set needed)
 
     def __copy__(self) -> Self:
         """A shallow copy (the lock view here, a store's transaction view), made fast."""
@@ -224,26 +224,51 @@ class Holding(Generic[S]):
         self._new: tuple[LockKey, ...] = ()
 
     async def __aenter__(self) -> S:
+        view = self.take_now()
+        if view is None:  # someone holds or awaits a key: wait in line
+            new = self._new_keys()
+            locks = self._store._locks
+            await locks.acquire(new, self._timeout)
+            view = self._view(new)
+        return view
+
+    def take_now(self) -> S | None:
+        """Enter without suspending if no key is held or awaited: the locked view, else ``None``.
+
+        The dispatcher's fast path (what ``__aenter__`` does first, minus the
+        coroutine); a view from here is released with :meth:`release`.
+        """
         store = self._store
-        held = store._held
         keys = self._keys
-        new: tuple[LockKey, ...]
-        if len(keys) == 1:  # a sync action's lock: no duplicates to drop
-            new = keys if keys[0] not in held else ()
-        elif not held:  # a stream's locks on the store itself: drop duplicates only (in C)
-            new = tuple(dict.fromkeys(keys))
-        else:
-            new = tuple(key for key in dict.fromkeys(keys) if key not in held)
+        if len(keys) == 1 and not store._held:  # a sync action's lock: one key, on the store itself
+            entries = store._locks._entries
+            if keys[0] in entries:
+                return None
+            entries[keys[0]] = None  # taken (see KeyedLocks.take_free)
+            return self._view(keys)
+        new = self._new_keys()
         if not new:
             return store
-        locks = store._locks
-        if not locks.take_free(new):
-            await locks.acquire(new, self._timeout)
+        return self._view(new) if store._locks.take_free(new) else None
+
+    def _new_keys(self) -> tuple[LockKey, ...]:
+        """The keys to take: ``keys`` less duplicates and those the store already holds."""
+        held = self._store._held
+        keys = self._keys
+        if len(keys) == 1:  # a sync action's lock: no duplicates to drop
+            return keys if keys[0] not in held else ()
+        if not held:  # a stream's locks on the store itself: drop duplicates only (in C)
+            return tuple(dict.fromkeys(keys))
+        return tuple(key for key in dict.fromkeys(keys) if key not in held)
+
+    def _view(self, new: tuple[LockKey, ...]) -> S:
+        """The store as seen holding ``new`` (taken) too; releases them if that fails."""
+        store = self._store
         try:
             view = store.__copy__()
-            view._held = held.union(new) if held else frozenset(new)
+            view._held = store._held + new
         except BaseException:
-            locks.release(new)
+            store._locks.release(new)
             raise
         self._new = new
         return view
