@@ -194,7 +194,10 @@ class Dispatcher:
                     if store is not None:  # the usual case: no coroutine more than needed
                         try:
                             ctx = await self.load_context(request, route, context, store)
-                            return await self.run_sync(route, ctx, payload, extras)
+                            try:  # run_sync, inlined
+                                return sync_answer(await self.apply_sync(route, ctx, payload, extras))
+                            except Exception as exc:
+                                return sync_failure(route, exc)
                         finally:
                             holding.release()
                 # A busy widget, or a store with locks of its own.
@@ -382,26 +385,30 @@ class Dispatcher:
     ) -> DispatchResult:
         """Run a sync handler (see ``apply_sync``) and answer ``SyncCustomActionResponse`` or the error."""
         try:
-            item = await self.apply_sync(route, ctx, payload, extras)
-            if item is None:
-                return DispatchResult(200, _EMPTY_RESPONSE, None, "threads.sync_custom_action")
-        except Reply as exc:  # a guard's refusal, a timeout, an error handler's answer
-            return DispatchResult(exc.status_code, exc.body())
-        except ActionError as exc:
-            return DispatchResult(
-                exc.status_code, error_body("custom", exc.message, allow_retry=exc.allow_retry)
-            )
-        except Exception:
-            logger.exception("sync handler for action %r failed", route.type)
-            return DispatchResult(
-                500,
-                error_body(
-                    "handler.error", f"the handler for action {route.type!r} failed", allow_retry=True
-                ),
-            )
-        return DispatchResult(
-            200, _encode(SyncCustomActionResponse(updated_item=item)), None, "threads.sync_custom_action"
-        )
+            return sync_answer(await self.apply_sync(route, ctx, payload, extras))
+        except Exception as exc:
+            return sync_failure(route, exc)
+
+
+def sync_answer(item: ThreadItem | None) -> DispatchResult:
+    """The ``SyncCustomActionResponse`` of a sync action that updated ``item`` (or nothing)."""
+    if item is None:
+        return DispatchResult(200, _EMPTY_RESPONSE, None, "threads.sync_custom_action")
+    return DispatchResult(
+        200, _encode(SyncCustomActionResponse(updated_item=item)), None, "threads.sync_custom_action"
+    )
+
+
+def sync_failure(route: Route, exc: Exception) -> DispatchResult:
+    """The answer to a sync action whose guards, handler or writes raised ``exc`` (nothing written)."""
+    if isinstance(exc, Reply):  # a guard's refusal, a timeout, an error handler's answer
+        return DispatchResult(exc.status_code, exc.body())
+    if isinstance(exc, ActionError):
+        return DispatchResult(exc.status_code, error_body("custom", exc.message, allow_retry=exc.allow_retry))
+    logger.error("sync handler for action %r failed", route.type, exc_info=exc)
+    return DispatchResult(
+        500, error_body("handler.error", f"the handler for action {route.type!r} failed", allow_retry=True)
+    )
 
 
 def request_type(request: ActionRequest) -> str:

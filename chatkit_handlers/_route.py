@@ -26,7 +26,7 @@ from ._match import TypeMatcher, parse_type
 from ._middleware import check_middleware
 from ._pipeline import call_stream, call_sync
 from ._providers import Extras, Provider
-from ._signature import HandlerSignature, Source, binder, qualname
+from ._signature import HandlerSignature, Source, binder, invoker, qualname
 from .errors import DispatchError, RegistrationError
 
 __all__ = ["Route", "duplicate_error"]
@@ -67,6 +67,7 @@ class Route:
         "_errors",
         "_groups",
         "_guards",
+        "_invoke",
         "_is_async",
         "_matcher",
         "_null_as_empty",
@@ -110,6 +111,7 @@ class Route:
         self._signature = sig
         self._params = sig.params
         self._binder = binder(sig.params)
+        self._invoke = invoker(sig.params)
         self._is_async = inspect.iscoroutinefunction(handler)
         self._decoder = msgspec.json.Decoder(sig.payload_type) if sig.payload_type is not None else None
         self._null_as_empty = self._decoder is not None and _null_as_empty(self._decoder)
@@ -179,8 +181,8 @@ class Route:
 
     def decode_payload(self, raw: msgspec.Raw) -> Any:
         """Validate the raw payload; raise ``DispatchError(422)`` naming the problem."""
-        data = bytes(raw)
         if self._decoder is None:
+            data = bytes(raw)
             if data in _EMPTY_PAYLOADS or _decode_any(data) in (None, {}):
                 return None
             raise DispatchError(
@@ -189,11 +191,11 @@ class Route:
                 f"action {self.type!r} takes no payload, but one was sent; "
                 f"handler {qualname(self.handler)} declares no payload parameter",
             )
-        if data == _NULL and self._null_as_empty:
+        if self._null_as_empty and len(raw) == 4 and bytes(raw) == _NULL:
             # An absent payload means "all defaults" for a Struct or mapping payload.
-            data = b"{}"
+            raw = msgspec.Raw(b"{}")
         try:
-            return self._decoder.decode(data)
+            return self._decoder.decode(raw)  # a Raw is a buffer: decoded in place, not copied first
         except msgspec.ValidationError as exc:
             raise DispatchError(
                 422, "payload.invalid", f"invalid payload for action {self.type!r}: {exc}"
@@ -215,16 +217,15 @@ class Route:
         """
         if not self._plain:
             return call_sync(self, ctx, payload, extras)
-        kwargs = self._binder(ctx, payload, self._groups)
         if self._is_async:
-            return self.handler(**kwargs)  # type: ignore[no-any-return]
-        return anyio.to_thread.run_sync(functools.partial(self.handler, **kwargs))
+            return self._invoke(self.handler, ctx, payload, self._groups)  # type: ignore[no-any-return]
+        return anyio.to_thread.run_sync(functools.partial(self.handler, **self.arguments(ctx, payload)))
 
     def call_stream(self, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None) -> Any:
         """Start a streaming handler: returns the async generator of its events."""
         if not self._plain:
             return call_stream(self, ctx, payload, extras)
-        return self.handler(**self.arguments(ctx, payload))
+        return self._invoke(self.handler, ctx, payload, self._groups)
 
 
 def _doc_line(fn: Callable[..., Any]) -> str | None:

@@ -87,6 +87,8 @@ _VALUE_OF = {
 
 Binder = Callable[[ActionContext[Any], Any, "Mapping[str, str] | None"], dict[str, Any]]
 _BINDERS: dict[tuple[tuple[str, Source], ...], Binder] = {}
+Invoker = Callable[[Callable[..., Any], ActionContext[Any], Any, "Mapping[str, str] | None"], Any]
+_INVOKERS: dict[tuple[tuple[str, Source], ...], Invoker] = {}
 
 
 def binder(params: tuple[tuple[str, Source], ...]) -> Binder:
@@ -99,19 +101,44 @@ def binder(params: tuple[tuple[str, Source], ...]) -> Binder:
     """
     bind = _BINDERS.get(params)
     if bind is None:
-        entries = []
-        for name, source in params:
-            if not name.isidentifier():  # parameter names always are; refuse anything else
-                raise ValueError(f"not a parameter name: {name!r}")
-            if source is Source.MATCH:  # a pattern group is named as the parameter
-                entries.append(f"{name!r}: groups[{name!r}] if groups is not None else None")
-            elif source is not Source.DEPENDENCY:
-                entries.append(f"{name!r}: {_VALUE_OF[source]}")
-        code = f"def bind(ctx, payload, groups):\n    return {{{', '.join(entries)}}}\n"
-        namespace: dict[str, Any] = {}
-        exec(code, namespace)  # built from parameter names (identifiers) and fixed expressions
-        bind = _BINDERS[params] = namespace["bind"]
+        bind = _BINDERS[params] = _generate(params, call=False)
     return bind
+
+
+def invoker(params: tuple[tuple[str, Source], ...]) -> Invoker:
+    """A function ``(fn, ctx, payload, groups) -> fn(**kwargs)`` for ``params`` (as ``binder``).
+
+    What a route with nothing around its handler calls it with: the keyword
+    arguments written out in the call, no dict built and unpacked (~0.15 µs).
+    """
+    invoke = _INVOKERS.get(params)
+    if invoke is None:
+        invoke = _INVOKERS[params] = _generate(params, call=True)
+    return invoke
+
+
+def _generate(params: tuple[tuple[str, Source], ...], *, call: bool) -> Any:
+    """``bind(ctx, payload, groups) -> {"name": value, ...}``, or with ``call``
+    ``invoke(fn, ctx, payload, groups) -> fn(name=value, ...)``."""
+    entries = []
+    for param, source in params:
+        if not param.isidentifier():  # parameter names always are; refuse anything else
+            raise ValueError(f"not a parameter name: {param!r}")
+        if source is Source.MATCH:  # a pattern group is named as the parameter
+            value = f"(groups[{param!r}] if groups is not None else None)"
+        elif source is not Source.DEPENDENCY:
+            value = _VALUE_OF[source]
+        else:
+            continue
+        entries.append(f"{param}={value}" if call else f"{param!r}: {value}")
+    listed = ", ".join(entries)
+    if call:
+        code = f"def invoke(fn, ctx, payload, groups):\n    return fn({listed})\n"
+    else:
+        code = f"def bind(ctx, payload, groups):\n    return {{{listed}}}\n"
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # built from parameter names (identifiers) and fixed expressions
+    return namespace["invoke" if call else "bind"]
 
 
 def plain_arguments(
