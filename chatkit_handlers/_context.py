@@ -32,7 +32,7 @@ from .types import (
 if TYPE_CHECKING:
     from .stores import Store
 
-__all__ = ["ActionContext", "as_widget_root", "thread_change", "thread_of"]
+__all__ = ["ActionContext", "as_widget_root", "thread_change"]
 
 _encode = msgspec.json.Encoder().encode
 
@@ -55,13 +55,12 @@ def as_widget_root(root: Any) -> WidgetRoot:
     )
 
 
-def thread_of(ctx: ActionContext[Any]) -> ThreadMetadata:
-    """``ctx.thread`` for the dispatcher's own use: reading it is not a reason to check it for changes."""
-    return ctx._thread
-
-
 def thread_change(ctx: ActionContext[Any]) -> ThreadMetadata | None:
-    """The thread if it changed since it was handed out (or since the last call that said so)."""
+    """The thread if it changed since it was handed out (or since the last call that said so).
+
+    The dispatcher itself reads ``ctx._thread``, not ``ctx.thread``: its own
+    reads are not a reason to take the snapshot.
+    """
     seen = ctx._seen
     if seen is None:  # nobody looked at it: unchanged
         return None
