@@ -151,3 +151,36 @@ def test_copies_keep_slots_whose_names_code_cannot_spell() -> None:
         clone = copy.copy(cls())
         assert clone.secret() == "s"  # type: ignore[attr-defined]
         assert getattr(clone, "class") == "k"
+
+
+async def test_take_now_takes_free_keys_at_once_and_never_jumps_the_queue() -> None:
+    from chatkit_handlers.stores import MemoryStore
+
+    store = MemoryStore()
+    first = store.lock(A, timeout=None)
+    view = first.take_now()
+    assert view is not None and view is not store
+    assert store.lock(A, timeout=None).take_now() is None  # held: no waiting here
+    assert view.lock(A, timeout=None).take_now() is view  # the holder's own view takes nothing more
+
+    # Someone waits for A: once released, A is theirs, not a newcomer's that asks without waiting.
+    served: list[str] = []
+
+    async def waiter() -> None:
+        async with store.lock(A, timeout=None):
+            served.append("waiter")
+            assert store.lock(A, timeout=None).take_now() is None
+
+    with anyio.fail_after(10):  # a hang guard, not a timing assertion
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter)
+            await anyio.wait_all_tasks_blocked()
+            first.release()
+            assert store.lock(A, timeout=None).take_now() is None  # handed over to the waiter
+    assert served == ["waiter"]
+    assert store._locks.held() == 0
+    again = store.lock(A, B, timeout=None)
+    assert again.take_now() is not None
+    again.release()
+    again.release()  # idempotent
+    assert store._locks.held() == 0
