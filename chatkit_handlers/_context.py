@@ -32,9 +32,10 @@ from .types import (
 if TYPE_CHECKING:
     from .stores import Store
 
-__all__ = ["ActionContext", "as_widget_root", "thread_change"]
+__all__ = ["ActionContext", "as_widget_root", "new_context", "thread_change"]
 
 _encode = msgspec.json.Encoder().encode
+_new = object.__new__
 
 TContext = TypeVar("TContext")
 
@@ -53,6 +54,25 @@ def as_widget_root(root: Any) -> WidgetRoot:
         f"expected a widget root (a dict like {{'type': 'Card', ...}} or a chatkit widget), "
         f"got {type(root).__name__}"
     )
+
+
+def new_context(
+    thread: ThreadMetadata, sender: WidgetItem | None, action_type: str, store: Store | None, context: Any
+) -> ActionContext[Any]:
+    """``ActionContext(thread=..., ...)`` as the dispatcher makes one per action.
+
+    Calling a ``Generic`` subclass with keyword arguments costs ~0.7 µs on
+    CPython 3.11 (``typing.Generic`` keeps ``type.__call__`` off its fast
+    path); making the instance and setting its slots here, ~0.25 µs.
+    """
+    ctx: ActionContext[Any] = _new(ActionContext)
+    ctx._thread = thread
+    ctx._seen = None
+    ctx.sender = sender
+    ctx.action_type = action_type
+    ctx.store = store
+    ctx.context = context
+    return ctx
 
 
 def thread_change(ctx: ActionContext[Any]) -> ThreadMetadata | None:

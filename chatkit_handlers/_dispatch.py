@@ -22,7 +22,7 @@ from typing import Any, Union
 import msgspec
 
 from ._coerce import to_updated_item
-from ._context import ActionContext, thread_change
+from ._context import ActionContext, new_context, thread_change
 from ._errorhandlers import Reply
 from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, check_store
 from ._providers import Extras
@@ -344,9 +344,7 @@ class Dispatcher:
                 f"action {route.type!r} needs the widget that sent it, but no item_id was "
                 "given; send it from a widget (or pass itemId to sendCustomAction)",
             )
-        return ActionContext(
-            thread=thread, sender=sender, action_type=route.type, store=store, context=context
-        )
+        return new_context(thread, sender, route.type, store, context)
 
     async def apply_sync(
         self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None

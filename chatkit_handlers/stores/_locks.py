@@ -126,6 +126,7 @@ class KeyedLocks:
 
 
 _COPIERS: dict[type, Callable[[Any], Any]] = {}
+_new = object.__new__
 
 
 def _slots(cls: type) -> list[tuple[str, Any]]:
@@ -202,7 +203,14 @@ class LocalLocks:
 
     def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> Holding[Self]:
         """Hold ``keys`` (see :meth:`chatkit_handlers.stores.Store.lock`); this process only."""
-        return Holding(self, keys, timeout)
+        # Holding(self, keys, timeout), made without calling the class: a Generic subclass's
+        # call is off CPython 3.11's fast path (~0.3 µs against ~0.15 µs), once per action.
+        holding: Holding[Self] = _new(Holding)
+        holding._store = self
+        holding._keys = keys
+        holding._timeout = timeout
+        holding._new = ()
+        return holding
 
 
 S = TypeVar("S", bound=LocalLocks)
