@@ -159,7 +159,8 @@ async def test_take_now_takes_free_keys_at_once_and_never_jumps_the_queue() -> N
     store = MemoryStore()
     first = store.lock(A, timeout=None)
     view = first.take_now()
-    assert view is not None and view is not store
+    assert view is not None
+    assert view is not store
     assert store.lock(A, timeout=None).take_now() is None  # held: no waiting here
     assert view.lock(A, timeout=None).take_now() is view  # the holder's own view takes nothing more
 
