@@ -63,6 +63,7 @@ from chatkit.errors import CustomStreamError
 from pydantic import BaseModel
 
 from ._coerce import to_event
+from ._context import thread_change
 from ._convert import chatkit_store_adapter, event_to_chatkit, item_to_chatkit, thread_to_chatkit
 from ._dispatch import ActionRequest, Dispatcher
 from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, sync_keys
@@ -259,17 +260,20 @@ class _Bridge:
         try:
             ctx = await lock.acquire()  # reloaded: another stream may have changed both meanwhile
             writes = WriteBuffer(thread.id, ctx.sender, persist_items=False)
-            seen = _encode(ctx.thread)
             async with aclosing(route.call_stream(ctx, payload)) as events:
                 async for produced in events:
                     event = to_event(produced)
                     writes.record(event)
                     # Before yielding: chatkit looks for thread changes right after each event.
-                    seen = _sync_thread(ctx.thread, thread, seen)
+                    changed = thread_change(ctx)
+                    if changed is not None:
+                        _copy_thread(changed, thread)
                     yield produced if isinstance(produced, BaseModel) else event_to_chatkit(event)
-            if _sync_thread(ctx.thread, thread, seen) != seen:
+            changed = thread_change(ctx)
+            if changed is not None:
+                _copy_thread(changed, thread)
                 # chatkit saves it too, but only once this generator (and its locks) is done.
-                writes.save_thread(ctx.thread)
+                writes.save_thread(changed)
             if writes:
                 assert ctx.store is not None
                 await writes.flush(ctx.store, ctx.context, lock_timeout=lock_timeout)
@@ -288,10 +292,3 @@ def _copy_thread(ours: ThreadMetadata, theirs: ck.ThreadMetadata) -> None:
     updated = thread_to_chatkit(ours)
     for name in _THREAD_FIELDS:
         setattr(theirs, name, getattr(updated, name))
-
-
-def _sync_thread(ours: ThreadMetadata, theirs: ck.ThreadMetadata, seen: bytes) -> bytes:
-    current = _encode(ours)
-    if current != seen:
-        _copy_thread(ours, theirs)
-    return current
