@@ -179,8 +179,11 @@ class ObjectStore(LocalLocks):
 
     Only for measuring what the dispatcher itself costs; a real store copies.
     Per-process locks as any store has; ``transaction()`` writes straight
-    through (nothing to roll back in a bench).
+    through (nothing to roll back in a bench). Like ``MemoryStore`` it never
+    suspends, and says so (``never_suspends``).
     """
+
+    never_suspends = True
 
     def __init__(self) -> None:
         LocalLocks.__init__(self)

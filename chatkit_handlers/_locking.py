@@ -103,6 +103,11 @@ class StreamLock:
         self.timeout = timeout
 
     @property
+    def keys(self) -> tuple[LockKey, ...]:
+        """The thread's key and the sender's (if any): what the stream holds once ``held``."""
+        return self._keys
+
+    @property
     def held(self) -> bool:
         """Whether the locks are taken."""
         return self._holding is not None

@@ -19,6 +19,7 @@ update of that widget.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Union
 
 import anyio
@@ -26,7 +27,7 @@ import msgspec
 
 from ._locking import DEFAULT_LOCK_TIMEOUT
 from .errors import NotFoundError
-from .stores import Store, item_lock
+from .stores import LockKey, Store, item_lock
 from .types import (
     WIDGET_UPDATE_TYPES,
     ThreadItem,
@@ -180,22 +181,40 @@ class WriteBuffer:
         self._updates.pop(item.id, None)
 
     async def flush(
-        self, store: Store, context: Any, *, lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT
+        self,
+        store: Store,
+        context: Any,
+        *,
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+        held: Collection[LockKey] = (),
     ) -> None:
         """Apply every collected write, in the order the events implied them, in one transaction.
 
-        ``lock_timeout`` bounds the wait for the locks of widgets updated in place
-        (``LockTimeoutError`` then, and nothing is written).
+        ``store`` holds the keys in ``held`` already (a stream's thread and
+        sender); the locks of other widgets updated in place are taken first,
+        waiting at most ``lock_timeout`` seconds (``LockTimeoutError`` then, and
+        nothing is written).
         """
-        rewritten = [item_lock(self._thread_id, item_id) for item_id in self._updates]
-        one_write = (self._thread is not None) + len(self._ops) + len(self._updates) == 1
+        tid = self._thread_id
+        rewritten = [key for key in (item_lock(tid, item_id) for item_id in self._updates) if key not in held]
+        if not rewritten and getattr(store, "never_suspends", False):
+            # Nothing below can suspend, so no cancellation can reach it halfway: a shield
+            # (an anyio CancelScope, ~5 µs) would change nothing.
+            await self._commit(store, context)
+            return
         with anyio.CancelScope(shield=True):
-            async with store.lock(*rewritten, timeout=lock_timeout, context=context) as locked:
-                if one_write:  # atomic by itself
-                    await self._write(locked, context)
-                else:
-                    async with locked.transaction(context=context) as tx:
-                        await self._write(tx, context)
+            if rewritten:
+                async with store.lock(*rewritten, timeout=lock_timeout, context=context) as locked:
+                    await self._commit(locked, context)
+            else:
+                await self._commit(store, context)
+
+    async def _commit(self, store: Store, context: Any) -> None:
+        if (self._thread is not None) + len(self._ops) + len(self._updates) == 1:
+            await self._write(store, context)  # atomic by itself
+        else:
+            async with store.transaction(context=context) as tx:
+                await self._write(tx, context)
 
     async def _write(self, store: Store, context: Any) -> None:
         tid = self._thread_id

@@ -21,7 +21,7 @@ import msgspec
 from ._coerce import to_event
 from ._context import thread_change
 from ._errorhandlers import Reply
-from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event
+from ._locking import StreamLock, busy_event
 from ._persist import WriteBuffer
 from .errors import ActionError, DispatchError, LockTimeoutError
 from .types import (
@@ -116,9 +116,10 @@ async def run_stream(
             yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
         if writes:
             assert ctx.store is not None
-            await writes.flush(
-                ctx.store, ctx.context, lock_timeout=lock.timeout if lock else DEFAULT_LOCK_TIMEOUT
-            )
+            if lock is None:
+                await writes.flush(ctx.store, ctx.context)
+            else:
+                await writes.flush(ctx.store, ctx.context, lock_timeout=lock.timeout, held=lock.keys)
     except LockTimeoutError as exc:
         yield frame(busy_event(exc))
     except DispatchError as exc:  # the thread or the widget vanished while waiting for the lock

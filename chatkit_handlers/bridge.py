@@ -276,7 +276,7 @@ class _Bridge:
                 writes.save_thread(changed)
             if writes:
                 assert ctx.store is not None
-                await writes.flush(ctx.store, ctx.context, lock_timeout=lock_timeout)
+                await writes.flush(ctx.store, ctx.context, lock_timeout=lock_timeout, held=lock.keys)
         except LockTimeoutError as exc:
             yield event_to_chatkit(busy_event(exc))
         except DispatchError as exc:  # the thread or the widget vanished while waiting for the lock
