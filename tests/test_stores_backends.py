@@ -133,6 +133,31 @@ async def test_postgres_over_an_application_pool_releases_locks_and_leaves_the_p
     await other.close()
 
 
+@pytest.mark.anyio
+async def test_postgres_lock_waits_for_a_pool_connection_no_longer_than_its_timeout(schema: str) -> None:
+    """A full pool is a wait like a held key: ``timeout=0`` refuses at once, not after a connection frees.
+
+    (A stream tries its locks with ``timeout=0`` before it starts; with every connection held
+    by running streams, that try used to wait for one of them to finish.)
+    """
+    from chatkit_handlers.stores import PostgresStore
+
+    store = PostgresStore(POSTGRES_DSN, schema=schema, min_size=1, max_size=1)
+    async with store.lock(item_lock("thr_1", "wid_1"), timeout=None, context=None):  # the only connection
+        with anyio.fail_after(5):  # a hang guard: it used to wait for the block above to end
+            with pytest.raises(LockTimeoutError):
+                async with store.lock(item_lock("thr_1", "wid_2"), timeout=0, context=None):
+                    pass
+            started = anyio.current_time()
+            with pytest.raises(LockTimeoutError):
+                async with store.lock(item_lock("thr_1", "wid_2"), timeout=0.2, context=None):
+                    pass
+            assert anyio.current_time() - started >= 0.2
+    async with store.lock(item_lock("thr_1", "wid_2"), timeout=0, context=None):  # free again: taken at once
+        pass
+    await store.close()
+
+
 async def _no_reset(conn: Any) -> None:
     pass
 

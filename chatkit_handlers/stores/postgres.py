@@ -72,6 +72,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
+_NO_WAIT = 0.005
+"""Seconds ``lock(timeout=0)`` gives the pool to hand over a free connection."""
+
 # lock_timeout local to the statement: bounds this wait only, and never leaks into the session.
 _LOCK = "SELECT pg_advisory_lock($2) FROM (SELECT set_config('lock_timeout', $1, true)) AS _cfg"
 _TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
@@ -259,7 +262,11 @@ class PostgresStore:
             return
         pool = await self._ready()
         try:
-            proxy = await pool.acquire(timeout=timeout if timeout else None)
+            # A connection is waited for as a key's holder is: at most ``timeout``. ``0`` still
+            # takes a free one (asyncpg's acquire needs a turn of the loop, which a timeout of
+            # exactly 0 would not give it); a full pool is then refused at once, as a held key is.
+            wait = None if timeout is None else max(timeout, _NO_WAIT)
+            proxy = await pool.acquire(timeout=wait)
         except TimeoutError:
             raise LockTimeoutError(new[0], timeout) from None
         try:
