@@ -158,6 +158,39 @@ async def test_postgres_lock_waits_for_a_pool_connection_no_longer_than_its_time
     await store.close()
 
 
+@pytest.mark.anyio
+async def test_postgres_lock_with_timeout_0_still_opens_the_pools_unopened_connections(schema: str) -> None:
+    """A wait too short for opening a connection does not throw the connection away.
+
+    The pool opens one connection at first (min_size=1), and opening one takes 50 ms here;
+    the lock below holds the open one. Every ``timeout=0`` attempt then finds an unopened
+    slot: were the opening cancelled with the attempt, no attempt would ever succeed.
+    """
+    import asyncpg
+
+    from chatkit_handlers.stores import PostgresStore
+
+    async def slow_connect(*args: Any, **kwargs: Any) -> Any:
+        await anyio.sleep(0.05)
+        return await asyncpg.connect(*args, **kwargs)
+
+    pool = await asyncpg.create_pool(POSTGRES_DSN, min_size=1, max_size=2, connect=slow_connect)
+    store = PostgresStore(pool, schema=schema)
+    attempts = 0
+    async with store.lock(item_lock("thr_1", "wid_1"), timeout=None, context=None):
+        with anyio.fail_after(5):
+            while True:
+                attempts += 1
+                try:
+                    async with store.lock(item_lock("thr_1", "wid_2"), timeout=0, context=None):
+                        break
+                except LockTimeoutError:
+                    await anyio.sleep(0.01)  # the connection is being opened meanwhile
+    assert attempts > 1  # the first found no open connection, and was refused at once
+    await store.close()
+    await pool.close()
+
+
 async def _no_reset(conn: Any) -> None:
     pass
 

@@ -75,6 +75,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 _NO_WAIT = 0.005
 """Seconds ``lock(timeout=0)`` gives the pool to hand over a free connection."""
 
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+"""Tasks giving back connections acquired too late (strong references: asyncio keeps weak ones)."""
+
 # lock_timeout local to the statement: bounds this wait only, and never leaks into the session.
 _LOCK = "SELECT pg_advisory_lock($2) FROM (SELECT set_config('lock_timeout', $1, true)) AS _cfg"
 _TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
@@ -262,11 +265,7 @@ class PostgresStore:
             return
         pool = await self._ready()
         try:
-            # A connection is waited for as a key's holder is: at most ``timeout``. ``0`` still
-            # takes a free one (asyncpg's acquire needs a turn of the loop, which a timeout of
-            # exactly 0 would not give it); a full pool is then refused at once, as a held key is.
-            wait = None if timeout is None else max(timeout, _NO_WAIT)
-            proxy = await pool.acquire(timeout=wait)
+            proxy = await _acquire(pool, timeout)
         except TimeoutError:
             raise LockTimeoutError(new[0], timeout) from None
         try:
@@ -438,6 +437,40 @@ async def _migrate(conn: _Conn, schema: str) -> None:
             for statement in _MIGRATIONS[target - 1]:
                 await conn.execute(statement.format(s=schema))
             await conn.execute(f"INSERT INTO {schema}.chatkit_schema (version) VALUES ($1)", target)
+
+
+async def _acquire(pool: _Pool, timeout: float | None) -> _Conn:  # noqa: ASYNC109
+    """A pool connection, waited for at most ``timeout`` seconds (``None``: without limit).
+
+    A full pool is a wait like a held key's: ``timeout=0`` refuses at once (after
+    ``_NO_WAIT``, the turn of the loop asyncpg needs to hand over a free one).
+    A connection the pool is still opening when the wait ends is not thrown
+    away: it is opened and put back for the next action. (Cancelling asyncpg's
+    acquire mid-connect discards it, so with waits as short as ``timeout=0``
+    gives, a pool with unopened slots would never open one.)
+    """
+    if timeout is None:
+        return await pool.acquire()
+    acquiring: asyncio.Future[_Conn] = asyncio.ensure_future(pool.acquire())
+    try:
+        done, _ = await asyncio.wait((acquiring,), timeout=max(timeout, _NO_WAIT))
+    except BaseException:
+        _give_back_when_acquired(pool, acquiring)
+        raise
+    if not done:
+        _give_back_when_acquired(pool, acquiring)
+        raise TimeoutError
+    return acquiring.result()
+
+
+def _give_back_when_acquired(pool: _Pool, acquiring: asyncio.Future[_Conn]) -> None:
+    def give_back(future: asyncio.Future[_Conn]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            task = future.get_loop().create_task(pool.release(future.result()))
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
+
+    acquiring.add_done_callback(give_back)
 
 
 async def _release(conn: _Conn, lock_ids: list[int] | None) -> None:
