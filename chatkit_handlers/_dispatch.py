@@ -17,7 +17,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import msgspec
 
@@ -29,7 +29,7 @@ from ._providers import Extras
 from ._router import ActionRouter, Route
 from ._stream import run_stream
 from .errors import ActionError, DispatchError, LockTimeoutError, NotFoundError
-from .stores import Store, item_lock
+from .stores import LoadsThreadAndItem, Store, item_lock
 from .stores._locks import Holding
 from .types import (
     CustomActionRequest,
@@ -37,7 +37,6 @@ from .types import (
     SyncCustomActionRequest,
     SyncCustomActionResponse,
     ThreadItem,
-    ThreadMetadata,
     WidgetItem,
 )
 
@@ -146,7 +145,7 @@ class Dispatcher:
             an adapter builds those values only when this is not empty.
     """
 
-    __slots__ = ("lock_timeout", "max_body_size", "needs", "router", "store")
+    __slots__ = ("_load_both", "lock_timeout", "max_body_size", "needs", "router", "store")
 
     def __init__(
         self,
@@ -160,6 +159,7 @@ class Dispatcher:
         check_store(store)
         self.router = router
         self.store = store
+        self._load_both = callable(getattr(store, "load_thread_and_item", None))
         self.max_body_size = max_body_size
         self.lock_timeout = lock_timeout
         self.needs = router.check(provided=provides)
@@ -318,14 +318,22 @@ class Dispatcher:
         """Load the thread and the sender item (through ``store``, the locked one); 404 for either missing."""
         params = request.params
         store = self.store if store is None else store
+        item: ThreadItem | None = None
         try:
-            thread: ThreadMetadata = await store.load_thread(params.thread_id, context=context)
+            if params.item_id is not None and self._load_both:  # one query (one trip) for both
+                loader = cast(LoadsThreadAndItem, store)
+                thread, item = await loader.load_thread_and_item(
+                    params.thread_id, params.item_id, context=context
+                )
+            else:
+                thread = await store.load_thread(params.thread_id, context=context)
         except NotFoundError:
             raise DispatchError(404, "thread.not_found", f"thread {params.thread_id!r} not found") from None
         sender = None
         if params.item_id is not None:
             try:
-                item = await store.load_item(params.thread_id, params.item_id, context=context)
+                if item is None:
+                    item = await store.load_item(params.thread_id, params.item_id, context=context)
             except NotFoundError:
                 raise DispatchError(
                     404, "item.not_found", f"item {params.item_id!r} not found in thread {params.thread_id!r}"

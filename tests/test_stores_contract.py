@@ -13,7 +13,7 @@ import pytest
 from _stores_support import BACKENDS, open_store, wire
 
 from chatkit_handlers.errors import LockTimeoutError, NotFoundError
-from chatkit_handlers.stores import Store, item_lock, thread_lock
+from chatkit_handlers.stores import LoadsThreadAndItem, Store, item_lock, thread_lock
 from chatkit_handlers.types import (
     AssistantMessageContent,
     AssistantMessageItem,
@@ -189,6 +189,27 @@ async def test_pages_follow_the_reference(store: Store, after: str | None, limit
     assert [i.id for i in page.data] == expected
     assert page.has_more == (start + limit < len(ordered))
     assert page.after == (expected[-1] if expected else None)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])  # the backends with the optional method
+async def test_load_thread_and_item_agrees_with_the_two_loads(kind: str, tmp_path: Path) -> None:
+    async with open_store(kind, tmp_path, owner=lambda user: user) as store:
+        assert isinstance(store, LoadsThreadAndItem)
+        thread = await new_thread(store, "thr_a", context="alice")
+        await store.add_thread_item("thr_a", widget("wid_1", 3, thread="thr_a"), context="alice")
+        loaded, item = await store.load_thread_and_item("thr_a", "wid_1", context="alice")
+        assert _encode(loaded) == _encode(thread)
+        assert _encode(item) == _encode(await store.load_item("thr_a", "wid_1", context="alice"))
+        assert (await store.load_thread_and_item("thr_a", "wid_missing", context="alice"))[1] is None
+        for thread_id, user in (("thr_missing", "alice"), ("thr_a", "bob")):  # missing, or not bob's
+            with pytest.raises(NotFoundError):
+                await store.load_thread_and_item(thread_id, "wid_1", context=user)
+        async with store.transaction(context="alice") as tx:  # reads a transaction's own writes
+            await tx.save_item("thr_a", widget("wid_1", 8, thread="thr_a"), context="alice")
+            assert isinstance(tx, LoadsThreadAndItem)
+            _, item = await tx.load_thread_and_item("thr_a", "wid_1", context="alice")
+            assert item is not None
+            assert count(item) == 8
 
 
 # --------------------------------------------------------------------------- per-user scoping

@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LockTimeoutError, NotFoundError
-from ._base import LockKey, Owner, Store, item_lock, lock_order, thread_lock
+from ._base import LoadsThreadAndItem, LockKey, Owner, Store, item_lock, lock_order, thread_lock
 from ._locks import LocalLocks
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChatKitStoreAdapter",
+    "LoadsThreadAndItem",
     "LocalLocks",
     "LockKey",
     "LockTimeoutError",

@@ -26,6 +26,7 @@ _STORE_METHODS = frozenset(
         "save_thread",
         "load_thread_items",
         "load_item",
+        "load_thread_and_item",
         "add_thread_item",
         "save_item",
         "delete_thread_item",
@@ -115,6 +116,14 @@ class MemoryStore(LocalLocks):
             has_more=start + limit < len(ids),
             after=chosen[-1] if chosen else None,
         )
+
+    async def load_thread_and_item(
+        self, thread_id: str, item_id: str, *, context: Any = None
+    ) -> tuple[ThreadMetadata, ThreadItem | None]:
+        """The thread and one of its items (``None`` if missing)."""
+        self._check(thread_id, context)
+        item = self._items[thread_id].get(item_id)
+        return _decode_thread(self._threads[thread_id]), None if item is None else _decode_item(item)
 
     async def load_item(self, thread_id: str, item_id: str, *, context: Any = None) -> ThreadItem:
         try:

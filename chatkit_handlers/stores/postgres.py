@@ -101,6 +101,10 @@ def _queries(s: str, scoped: bool) -> dict[str, str]:
     return {
         "visible": f"SELECT 1 FROM {threads} WHERE id = $1{own(2)}",
         "load_thread": f"SELECT data FROM {threads} WHERE id = $1{own(2)}",
+        "load_thread_and_item": (
+            f"SELECT t.data, i.data FROM {threads} t "
+            f"LEFT JOIN {items} i ON i.thread_id = t.id AND i.id = $2 WHERE t.id = $1{own(3)}"
+        ),
         "save_thread": (
             f"INSERT INTO {threads} (id, owner, created_at, data) "
             "VALUES ($1, $2, $3::text::timestamptz, $4::json) "
@@ -387,6 +391,22 @@ class PostgresStore:
             has_more=len(rows) > limit,
             after=chosen[-1][0] if chosen else None,
         )
+
+    async def load_thread_and_item(
+        self, thread_id: str, item_id: str, *, context: Any = None
+    ) -> tuple[ThreadMetadata, ThreadItem | None]:
+        """The thread and one of its items (``None`` if missing) in one round trip."""
+        try:
+            target = self._target()
+        except _NotOpen:
+            target = await self._ready()
+        row = await target.fetchrow(
+            self._sql["load_thread_and_item"], thread_id, item_id, *self._own(context)
+        )
+        if row is None:
+            raise NotFoundError(f"thread {thread_id!r} not found")
+        thread, item = row
+        return _decode_thread(thread), None if item is None else _decode_item(item)
 
     async def load_item(self, thread_id: str, item_id: str, *, context: Any = None) -> ThreadItem:
         data = await self._fetchval(self._sql["load_item"], thread_id, item_id, *self._own(context))

@@ -356,6 +356,22 @@ class SQLiteStore(LocalLocks):
             after=chosen[-1][0] if chosen else None,
         )
 
+    async def load_thread_and_item(
+        self, thread_id: str, item_id: str, *, context: Any = None
+    ) -> tuple[ThreadMetadata, ThreadItem | None]:
+        """The thread and one of its items (``None`` if missing) in one trip to a worker thread."""
+        thread_sql, item_sql = self._sql["load_thread"], self._sql["load_item"]
+        params = self._params(context, thread=thread_id, item=item_id)
+
+        def both(conn: _Conn) -> tuple[Any, Any]:
+            thread = conn.execute(thread_sql, params).fetchone()
+            return thread, None if thread is None else conn.execute(item_sql, params).fetchone()
+
+        thread, item = await self._read(both)
+        if thread is None:
+            raise NotFoundError(f"thread {thread_id!r} not found")
+        return _decode_thread(thread[0]), None if item is None else _decode_item(item[0])
+
     async def load_item(self, thread_id: str, item_id: str, *, context: Any = None) -> ThreadItem:
         sql = self._sql["load_item"]
         params = self._params(context, thread=thread_id, item=item_id)
