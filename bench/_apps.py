@@ -9,9 +9,8 @@
   only decode the body with msgspec and encode it back, and a bare ``Stream``
   handler that decodes the body and streams two pre-framed events.
 
-Both stores keep encoded bytes and decode on every load (as a database would):
-``MemoryStore`` msgpack, the peer's store JSON through pydantic, so ours and the
-peer pay for the same persistence work.
+Both stores keep JSON bytes and decode on every load (as a database would), so
+ours and the peer pay for the same persistence work.
 """
 
 from __future__ import annotations
@@ -238,7 +237,7 @@ async def seed_ours(store: Any) -> None:
 def peer_servers(*, copying: bool = True) -> tuple[Any, Any]:
     """openai-chatkit servers with our handlers' twins: ``(as_shipped, fair)``, one shared store.
 
-    ``copying=True``: the store keeps JSON and validates on load (as ``MemoryStore`` decodes);
+    ``copying=True``: the store keeps JSON and validates on load (like ``MemoryStore``);
     ``False``: it keeps the objects themselves (like ``ObjectStore``).
     """
     from datetime import datetime

@@ -12,7 +12,7 @@ events), with the sender widget held in a variable instead of a store.
 Two rows show what routing features cost per request (no target): a route with
 one guard (the guard pipeline instead of a direct call) and one with ``timeout=``.
 
-Each side runs with two stores: one that keeps encoded bytes and decodes on every load
+Each side runs with two stores: one that keeps JSON and decodes on every load
 (``MemoryStore`` / its pydantic twin: what a database costs at the least) and one
 that hands back the very objects it holds (``ObjectStore``: no store cost at all,
 so what is left is the dispatcher's own work, which is what the floor measures).

@@ -30,6 +30,7 @@ from ._router import ActionRouter, Route
 from ._stream import run_stream
 from .errors import ActionError, DispatchError, LockTimeoutError, NotFoundError
 from .stores import LoadsThreadAndItem, Store, item_lock
+from .stores._base import loads_thread_and_item
 from .stores._locks import Holding
 from .types import (
     CustomActionRequest,
@@ -159,7 +160,7 @@ class Dispatcher:
         check_store(store)
         self.router = router
         self.store = store
-        self._load_both = callable(getattr(store, "load_thread_and_item", None))
+        self._load_both = loads_thread_and_item(store)
         self.max_body_size = max_body_size
         self.lock_timeout = lock_timeout
         self.needs = router.check(provided=provides)

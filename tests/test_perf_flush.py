@@ -104,7 +104,9 @@ def shields(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return entered
 
 
-def test_memory_store_promises_to_never_suspend_and_subclasses_must_say_so_again() -> None:
+def test_memory_store_never_suspends_while_every_store_method_is_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     class Plain(MemoryStore):
         pass
 
@@ -117,12 +119,28 @@ def test_memory_store_promises_to_never_suspend_and_subclasses_must_say_so_again
         def transaction(self, *, context: Any = None) -> AbstractAsyncContextManager[Any]:
             return super().transaction(context=context)
 
-    assert MemoryStore.never_suspends
-    assert Plain.never_suspends  # nothing overridden: still MemoryStore's own methods
-    assert not OverridesAWrite.never_suspends
-    assert not OverridesATransaction.never_suspends
-    assert LockCounting.never_suspends  # said again explicitly
-    assert not Suspending.never_suspends
+    class Audit:
+        async def save_thread(self, thread: ThreadMetadata, *, context: Any = None) -> None:
+            await anyio.lowlevel.checkpoint()
+            await super().save_thread(thread, context=context)  # type: ignore[misc]
+
+    class Mixed(Audit, MemoryStore):  # the override comes from a mixin
+        pass
+
+    assert MemoryStore().never_suspends
+    assert Plain().never_suspends  # nothing overridden: still MemoryStore's own methods
+    assert not OverridesAWrite().never_suspends
+    assert not OverridesATransaction().never_suspends
+    assert not Mixed().never_suspends
+    assert LockCounting().never_suspends  # said explicitly by the class
+    assert not Suspending().never_suspends
+
+    async def slow_save(self: MemoryStore, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        await anyio.lowlevel.checkpoint()
+
+    monkeypatch.setattr(MemoryStore, "save_item", slow_save)  # patched after the class was made
+    assert not MemoryStore().never_suspends
+    assert not Plain().never_suspends
 
 
 async def test_the_senders_update_is_written_unshielded_and_without_taking_its_lock_again(

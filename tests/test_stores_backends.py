@@ -191,6 +191,45 @@ async def test_postgres_lock_with_timeout_0_still_opens_the_pools_unopened_conne
     await pool.close()
 
 
+@pytest.mark.anyio
+async def test_postgres_a_late_connections_failed_give_back_is_logged_not_lost(
+    schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused ``lock(timeout=0)`` gives its connection back later, in the background; if that
+    fails (here an application pool's ``reset``), the error is logged, not left unretrieved."""
+    import asyncpg
+
+    from chatkit_handlers.stores import PostgresStore
+
+    failing = False
+
+    async def reset(conn: Any) -> None:
+        if failing:
+            raise RuntimeError("reset failed")
+
+    pool = await asyncpg.create_pool(POSTGRES_DSN, min_size=1, max_size=1, reset=reset)
+    store = PostgresStore(pool, schema=schema)
+    await store.open()
+
+    async def hold_and_try() -> None:
+        nonlocal failing
+        async with store.lock(item_lock("thr_1", "wid_1"), timeout=None, context=None):  # the only one
+            failing = True
+            with pytest.raises(LockTimeoutError):  # the pool is full: refused; its acquisition goes on
+                async with store.lock(item_lock("thr_1", "wid_2"), timeout=0, context=None):
+                    pass
+
+    with pytest.raises(RuntimeError, match="reset failed"):  # the holder's own release fails too
+        await hold_and_try()
+    for _ in range(500):  # the late acquisition gets the freed slot, then fails to give it back
+        if "could not give a pool connection back" in caplog.text:
+            break
+        await anyio.sleep(0.01)
+    assert "reset failed" in caplog.text
+    assert "could not give a pool connection back" in caplog.text
+    pool.terminate()
+
+
 async def _no_reset(conn: Any) -> None:
     pass
 

@@ -16,8 +16,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from chatkit_handlers import ActionContext, ActionError, ActionRouter, Dispatcher
+from chatkit_handlers.errors import NotFoundError
 from chatkit_handlers.litestar import ChatKitPlugin
-from chatkit_handlers.stores import LockKey, MemoryStore, Store, item_lock
+from chatkit_handlers.stores import LockKey, MemoryStore, SQLiteStore, Store, item_lock
+from chatkit_handlers.stores._base import loads_thread_and_item
 from chatkit_handlers.types import ThreadItem, ThreadMetadata, ThreadStreamEvent, WidgetItem
 from examples.counter import handlers as counter_handlers
 from examples.counter.widgets import counter_card
@@ -429,6 +431,70 @@ async def test_another_users_thread_is_404_not_403(kind: str, tmp_path: Path) ->
             assert allowed.status_code == 200
             item: ThreadItem = msgspec.convert(allowed.json()["updated_item"], ThreadItem)
             assert count_of(msgspec.to_builtins(item)) == 1
+
+
+class HidesArchived(MemoryStore):
+    """Overrides ``load_thread`` only: the inherited ``load_thread_and_item`` must not bypass it."""
+
+    __slots__ = ()
+
+    async def load_thread(self, thread_id: str, *, context: Any = None) -> ThreadMetadata:
+        thread = await super().load_thread(thread_id, context=context)
+        if thread.metadata.get("archived"):
+            raise NotFoundError(f"thread {thread_id!r} is archived")
+        return thread
+
+
+class HidesEverything(HidesArchived):
+    """Overrides every load: its own combined load is trusted again."""
+
+    __slots__ = ()
+
+    async def load_item(self, thread_id: str, item_id: str, *, context: Any = None) -> ThreadItem:
+        await self.load_thread(thread_id, context=context)
+        return await super().load_item(thread_id, item_id, context=context)
+
+    async def load_thread_and_item(
+        self, thread_id: str, item_id: str, *, context: Any = None
+    ) -> tuple[ThreadMetadata, ThreadItem | None]:
+        thread = await self.load_thread(thread_id, context=context)
+        item = await super().load_thread_and_item(thread_id, item_id, context=context)
+        return thread, item[1]
+
+
+class Forwarding:
+    """A wrapper handing every attribute on to a store (``load_thread_and_item`` too)."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_the_combined_load_is_used_only_where_it_cannot_bypass_a_load() -> None:
+    assert loads_thread_and_item(MemoryStore())
+    assert loads_thread_and_item(SQLiteStore(":memory:"))
+    assert not loads_thread_and_item(HidesArchived())
+    assert loads_thread_and_item(HidesEverything())
+    assert not loads_thread_and_item(Forwarding(MemoryStore()))
+
+
+@pytest.mark.parametrize("cls", [HidesArchived, HidesEverything])
+async def test_a_store_overriding_load_thread_is_heard_by_actions_from_widgets(
+    cls: type[MemoryStore],
+) -> None:
+    store = cls()
+    await seed(store)
+    archived = await store.load_thread("thr_1", context=None)
+    archived.metadata["archived"] = True
+    await store.save_thread(archived, context=None)
+    dispatcher = Dispatcher(make_router(), store)
+    for body in (click(), stream("counter.reset")):
+        refused = await dispatcher.dispatch(body)
+        assert refused.status_code == 404
+        assert refused.body is not None
+        assert msgspec.json.decode(refused.body)["code"] == "thread.not_found"
 
 
 def test_a_store_without_locks_or_transactions_is_refused_at_once() -> None:

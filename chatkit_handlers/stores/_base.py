@@ -37,7 +37,16 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..types import Page, ThreadItem, ThreadMetadata
 
-__all__ = ["LoadsThreadAndItem", "LockKey", "Owner", "Store", "item_lock", "lock_order", "thread_lock"]
+__all__ = [
+    "LoadsThreadAndItem",
+    "LockKey",
+    "Owner",
+    "Store",
+    "item_lock",
+    "loads_thread_and_item",
+    "lock_order",
+    "thread_lock",
+]
 
 LockKey = tuple[str, ...]
 """A lock's name: ``("thread", thread_id)`` or ``("item", thread_id, item_id)``."""
@@ -147,3 +156,25 @@ class LoadsThreadAndItem(Protocol):
     ) -> tuple[ThreadMetadata, ThreadItem | None]:
         """The thread (``NotFoundError`` if missing or not visible) and the item (``None`` if missing)."""
         ...
+
+
+def loads_thread_and_item(store: object) -> bool:
+    """Whether ``store``'s ``load_thread_and_item`` may stand in for its two loads.
+
+    Only if it is defined where ``load_thread`` and ``load_item`` are, or below:
+    a subclass overriding ``load_thread`` (say, to hide archived threads) while
+    inheriting the combined method must not have its override skipped.
+    """
+    if any(name in getattr(store, "__dict__", ()) for name in _LOADS):  # set on the instance
+        return False
+    both, thread, item = (_defined_in(type(store), name) for name in _LOADS)
+    if both is None or thread is None or item is None:
+        return False
+    return issubclass(both, thread) and issubclass(both, item)
+
+
+_LOADS = ("load_thread_and_item", "load_thread", "load_item")
+
+
+def _defined_in(cls: type, name: str) -> type | None:
+    return next((klass for klass in cls.__mro__ if name in vars(klass)), None)

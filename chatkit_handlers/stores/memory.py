@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar
 
 import msgspec
 
@@ -13,26 +13,24 @@ from ._locks import LocalLocks
 
 __all__ = ["MemoryStore"]
 
-_encode = msgspec.msgpack.Encoder().encode
-_decode_thread = msgspec.msgpack.Decoder(ThreadMetadata).decode
-_item_decoder: msgspec.msgpack.Decoder[ThreadItem] = msgspec.msgpack.Decoder(ThreadItem)
+_encode = msgspec.json.Encoder().encode
+_decode_thread = msgspec.json.Decoder(ThreadMetadata).decode
+_item_decoder: msgspec.json.Decoder[ThreadItem] = msgspec.json.Decoder(ThreadItem)
 _decode_item = _item_decoder.decode
 
 _MISSING: Any = object()
 
-_STORE_METHODS = frozenset(
-    {
-        "load_thread",
-        "save_thread",
-        "load_thread_items",
-        "load_item",
-        "load_thread_and_item",
-        "add_thread_item",
-        "save_item",
-        "delete_thread_item",
-        "lock",
-        "transaction",
-    }
+_STORE_METHODS = (
+    "load_thread",
+    "save_thread",
+    "load_thread_items",
+    "load_item",
+    "load_thread_and_item",
+    "add_thread_item",
+    "save_item",
+    "delete_thread_item",
+    "lock",
+    "transaction",
 )
 
 # thread id -> (encoded thread, owner, copy of its items) as they were before a transaction wrote
@@ -40,7 +38,7 @@ _Journal = dict[str, tuple[Any, Any, Any]]
 
 
 class MemoryStore(LocalLocks):
-    """Keeps threads and items in dicts, encoded (msgpack).
+    """Keeps threads and items in dicts, encoded as JSON (the wire encoding, as the other stores).
 
     Storing encoded bytes (not the objects) means a handler that mutates what it
     loaded cannot change the store behind the dispatcher's back, exactly as with
@@ -62,17 +60,22 @@ class MemoryStore(LocalLocks):
 
     __slots__ = ("_items", "_journal", "_owner", "_owners", "_threads")
 
-    never_suspends: ClassVar[bool] = True
-    """No method here awaits anything that could suspend the task (taking a busy
-    lock aside), so no cancellation can reach one halfway: the dispatcher skips
-    the cancellation shield around its final writes. A subclass overriding a
-    store method is taken not to promise this unless it sets it itself."""
+    @property
+    def never_suspends(self) -> bool:
+        """Whether no store method can suspend the task (a busy lock's wait aside).
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        own = vars(cls)
-        if "never_suspends" not in own and any(name in own for name in _STORE_METHODS):
-            cls.never_suspends = False
+        True while every store method this store's class resolves to is
+        ``MemoryStore``'s own, none of which awaits anything that suspends:
+        nothing could cancel such a method halfway, so the dispatcher skips the
+        cancellation shield around a stream's final write. A subclass, a mixin
+        or a patch that replaces one of them makes it false, unless the class
+        says ``never_suspends = True`` itself.
+        """
+        cls = type(self)
+        for name, own in _OWN_METHODS:  # noqa: SIM110 (a loop, not all() over a generator: half the cost)
+            if getattr(cls, name, None) is not own:
+                return False
+        return True
 
     def __init__(self, *, owner: Owner | None = None) -> None:
         self._threads: dict[str, bytes] = {}
@@ -179,6 +182,9 @@ class MemoryStore(LocalLocks):
                 else:
                     table[thread_id] = old
 
+
+_OWN_METHODS = tuple((name, getattr(MemoryStore, name)) for name in _STORE_METHODS)
+"""The store methods as ``MemoryStore`` defines them (see ``never_suspends``)."""
 
 M = TypeVar("M", bound=MemoryStore)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import logging
 import re
 import time
 import weakref
@@ -76,7 +77,9 @@ _NO_WAIT = 0.005
 """Seconds ``lock(timeout=0)`` gives the pool to hand over a free connection."""
 
 _BACKGROUND: set[asyncio.Task[Any]] = set()
-"""Tasks giving back connections acquired too late (strong references: asyncio keeps weak ones)."""
+"""Acquisitions nobody waits for any more, and the tasks giving their connections back."""
+
+logger = logging.getLogger("chatkit_handlers")
 
 # lock_timeout local to the statement: bounds this wait only, and never leaks into the session.
 _LOCK = "SELECT pg_advisory_lock($2) FROM (SELECT set_config('lock_timeout', $1, true)) AS _cfg"
@@ -268,12 +271,13 @@ class PostgresStore:
                 await _release(self._conn, [self._lock_id(k) for k in new])
             return
         pool = await self._ready()
+        started = time.monotonic()
         try:
             proxy = await _acquire(pool, timeout)
         except TimeoutError:
             raise LockTimeoutError(new[0], timeout) from None
         try:
-            await self._take(proxy, new, timeout)
+            await self._take(proxy, new, timeout, started)  # one timeout for the connection and the keys
             try:
                 yield self._bound(proxy, held=held)
             finally:
@@ -285,8 +289,15 @@ class PostgresStore:
             with anyio.CancelScope(shield=True):
                 await pool.release(proxy)
 
-    async def _take(self, conn: _Conn, keys: Sequence[LockKey], timeout: float | None) -> None:  # noqa: ASYNC109
-        deadline = None if timeout is None else time.monotonic() + timeout
+    async def _take(
+        self,
+        conn: _Conn,
+        keys: Sequence[LockKey],
+        timeout: float | None,  # noqa: ASYNC109
+        started: float | None = None,
+    ) -> None:
+        """Take ``keys`` on ``conn`` within ``timeout`` seconds of ``started`` (``time.monotonic()``, now)."""
+        deadline = None if timeout is None else (time.monotonic() if started is None else started) + timeout
         taken: list[int] = []
         try:
             for key in keys:
@@ -467,11 +478,13 @@ async def _acquire(pool: _Pool, timeout: float | None) -> _Conn:  # noqa: ASYNC1
     A connection the pool is still opening when the wait ends is not thrown
     away: it is opened and put back for the next action. (Cancelling asyncpg's
     acquire mid-connect discards it, so with waits as short as ``timeout=0``
-    gives, a pool with unopened slots would never open one.)
+    gives, a pool with unopened slots would never open one.) So ``timeout=0``
+    may also refuse while the pool opens a connection (a stream then waits for
+    its locks inside the stream; a sync action is answered 409, retryable).
     """
     if timeout is None:
         return await pool.acquire()
-    acquiring: asyncio.Future[_Conn] = asyncio.ensure_future(pool.acquire())
+    acquiring: asyncio.Task[_Conn] = asyncio.ensure_future(pool.acquire())
     try:
         done, _ = await asyncio.wait((acquiring,), timeout=max(timeout, _NO_WAIT))
     except BaseException:
@@ -483,14 +496,28 @@ async def _acquire(pool: _Pool, timeout: float | None) -> _Conn:  # noqa: ASYNC1
     return acquiring.result()
 
 
-def _give_back_when_acquired(pool: _Pool, acquiring: asyncio.Future[_Conn]) -> None:
-    def give_back(future: asyncio.Future[_Conn]) -> None:
-        if not future.cancelled() and future.exception() is None:
-            task = future.get_loop().create_task(pool.release(future.result()))
-            _BACKGROUND.add(task)
-            task.add_done_callback(_BACKGROUND.discard)
+def _give_back_when_acquired(pool: _Pool, acquiring: asyncio.Task[_Conn]) -> None:
+    """Release the connection ``acquiring`` gets, once it does (nobody waits for it any more)."""
+    _keep(acquiring)
+
+    def give_back(task: asyncio.Task[_Conn]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            _keep(task.get_loop().create_task(_give_back(pool, task.result())))
 
     acquiring.add_done_callback(give_back)
+
+
+async def _give_back(pool: _Pool, conn: _Conn) -> None:
+    try:
+        await pool.release(conn)
+    except Exception:  # nobody awaits this task: say what went wrong instead of losing it
+        logger.exception("could not give a pool connection back")
+
+
+def _keep(task: asyncio.Task[Any]) -> None:
+    """Hold a strong reference to ``task`` until it is done (asyncio keeps only weak ones)."""
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
 
 
 async def _release(conn: _Conn, lock_ids: list[int] | None) -> None:
