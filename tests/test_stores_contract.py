@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,24 @@ async def test_every_item_type_round_trips_equal_on_the_wire(store: Store, kind:
         assert _encode(await store.load_item("thr_1", item.id, context=None)) == _encode(loaded)
     page = await store.load_thread_items("thr_1", None, 100, "asc", context=None)
     assert [_encode(i) for i in page.data] == [wire(kind, i) for i in items]
+
+
+async def test_what_json_allows_comes_back_as_json_would_give_it(store: Store) -> None:
+    """Every store keeps the wire encoding: an int dict key comes back a string, a big int and a
+    time zone as they were (a binary encoding in MemoryStore once broke all three)."""
+    aware = datetime(2026, 11, 25, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+    thread = ThreadMetadata(id="thr_1", created_at=aware, metadata={"big": 2**70, 7: "int key"})  # type: ignore[dict-item]
+    await store.save_thread(thread, context=None)
+    item = widget("wid_1")
+    item.widget["children"][0]["n"] = {3: 2**70}
+    await store.add_thread_item("thr_1", item, context=None)
+    loaded = await store.load_thread("thr_1", context=None)
+    assert loaded.metadata == {"big": 2**70, "7": "int key"}
+    assert loaded.created_at == aware
+    assert loaded.created_at.utcoffset() == timedelta(hours=2)
+    reloaded = await store.load_item("thr_1", "wid_1", context=None)
+    assert isinstance(reloaded, WidgetItem)
+    assert reloaded.widget["children"][0]["n"] == {"3": 2**70}
 
 
 async def test_unknown_ids_raise_not_found(store: Store) -> None:
