@@ -134,7 +134,9 @@ async def test_postgres_over_an_application_pool_releases_locks_and_leaves_the_p
 
 
 @pytest.mark.anyio
-async def test_postgres_lock_waits_for_a_pool_connection_no_longer_than_its_timeout(schema: str) -> None:
+async def test_postgres_lock_waits_for_a_pool_connection_no_longer_than_its_timeout(
+    schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """A full pool is a wait like a held key: ``timeout=0`` refuses at once, not after a connection frees.
 
     (A stream tries its locks with ``timeout=0`` before it starts; with every connection held
@@ -148,11 +150,13 @@ async def test_postgres_lock_waits_for_a_pool_connection_no_longer_than_its_time
             with pytest.raises(LockTimeoutError):
                 async with store.lock(item_lock("thr_1", "wid_2"), timeout=0, context=None):
                     pass
+            assert "no connection of the PostgreSQL pool" not in caplog.text  # a try is not a wait
             started = anyio.current_time()
             with pytest.raises(LockTimeoutError):
                 async with store.lock(item_lock("thr_1", "wid_2"), timeout=0.2, context=None):
                     pass
             assert anyio.current_time() - started >= 0.2
+            assert "no connection of the PostgreSQL pool came free within 0.2s (max_size 1)" in caplog.text
     async with store.lock(item_lock("thr_1", "wid_2"), timeout=0, context=None):  # free again: taken at once
         pass
     await store.close()

@@ -275,6 +275,14 @@ class PostgresStore:
         try:
             proxy = await _acquire(pool, timeout)
         except TimeoutError:
+            if timeout:  # a real wait, not a try: say what the client's "busy" really was
+                logger.warning(
+                    "no connection of the PostgreSQL pool came free within %ss (max_size %s): "
+                    "every one is held by a running action (a stream keeps one for its whole "
+                    "run); the action is refused as busy. Size the pool for the concurrency you expect.",
+                    timeout,
+                    pool.get_max_size(),
+                )
             raise LockTimeoutError(new[0], timeout) from None
         try:
             await self._take(proxy, new, timeout, started)  # one timeout for the connection and the keys
