@@ -138,6 +138,21 @@ def test_memory_store_never_suspends_while_every_store_method_is_its_own(
     async def slow_save(self: MemoryStore, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
         await anyio.lowlevel.checkpoint()
 
+    class Remote(LockCounting):  # below a class that said True, overriding a write again
+        async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+            await anyio.lowlevel.checkpoint()
+            await super().save_item(thread_id, item, context=context)
+
+    assert not Remote().never_suspends
+
+    class Unslotted(MemoryStore):  # instances with a __dict__
+        pass
+
+    patched = Unslotted()
+    patched.save_item = slow_save.__get__(patched)  # type: ignore[method-assign]
+    assert not patched.never_suspends
+    assert Unslotted().never_suspends
+
     monkeypatch.setattr(MemoryStore, "save_item", slow_save)  # patched after the class was made
     assert not MemoryStore().never_suspends
     assert not Plain().never_suspends

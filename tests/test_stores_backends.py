@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from _stores_support import POSTGRES_DSN, REPO, drop_schema, new_schema, require_postgres
 
 from chatkit_handlers.errors import LockTimeoutError
-from chatkit_handlers.stores import ChatKitStoreAdapter, SQLiteStore, item_lock
+from chatkit_handlers.stores import ChatKitStoreAdapter, SQLiteStore, item_lock, thread_lock
 from chatkit_handlers.types import ThreadMetadata, WidgetItem
 from examples.bridge.store import MemoryChatKitStore
 from examples.counter.widgets import counter_card
@@ -211,7 +212,8 @@ async def test_postgres_a_late_connections_failed_give_back_is_logged_not_lost(
         if failing:
             raise RuntimeError("reset failed")
 
-    pool = await asyncpg.create_pool(POSTGRES_DSN, min_size=1, max_size=1, reset=reset)
+    # min_size=0: nothing reopens the connection the failed reset closes while the test ends
+    pool = await asyncpg.create_pool(POSTGRES_DSN, min_size=0, max_size=1, reset=reset)
     store = PostgresStore(pool, schema=schema)
     await store.open()
 
@@ -232,6 +234,78 @@ async def test_postgres_a_late_connections_failed_give_back_is_logged_not_lost(
     assert "reset failed" in caplog.text
     assert "could not give a pool connection back" in caplog.text
     pool.terminate()
+
+
+@pytest.mark.anyio
+async def test_postgres_one_timeout_covers_the_wait_for_a_connection_and_for_the_keys(schema: str) -> None:
+    import asyncpg
+
+    from chatkit_handlers.stores import PostgresStore
+
+    pool = await asyncpg.create_pool(POSTGRES_DSN, min_size=2, max_size=2)
+    store = PostgresStore(pool, schema=schema)
+    await store.open()
+    key = item_lock("thr_1", "wid_1")
+    async with store.lock(key, timeout=None, context=None):  # one connection, and the key
+        other = await pool.acquire()  # the other connection, for 0.3 s
+
+        async def give_back_later() -> None:
+            await anyio.sleep(0.3)
+            await pool.release(other)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(give_back_later)
+            started = anyio.current_time()
+            with pytest.raises(LockTimeoutError):
+                async with store.lock(key, timeout=0.5, context=None):
+                    pass
+            waited = anyio.current_time() - started
+    assert 0.45 <= waited < 0.75  # 0.3 s for the connection, then what is left of 0.5 for the key
+    await store.close()
+    await pool.close()
+
+
+@pytest.mark.anyio
+async def test_postgres_lock_takes_an_infinite_timeout_as_no_limit(schema: str) -> None:
+    from chatkit_handlers.stores import PostgresStore
+
+    store = PostgresStore(POSTGRES_DSN, schema=schema)
+    async with store.lock(item_lock("thr_1", "wid_1"), thread_lock("thr_1"), timeout=math.inf, context=None):
+        pass
+    await store.close()
+
+
+@pytest.mark.anyio
+async def test_postgres_a_late_connection_that_fails_to_open_is_logged(
+    schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncpg
+
+    from chatkit_handlers.stores import PostgresStore
+
+    failing = False
+
+    async def init(conn: Any) -> None:
+        await anyio.sleep(0.05)  # opening takes longer than timeout=0 waits
+        if failing:
+            raise RuntimeError("init failed")
+
+    pool = await asyncpg.create_pool(POSTGRES_DSN, min_size=1, max_size=2, init=init)
+    store = PostgresStore(pool, schema=schema)
+    await store.open()
+    async with store.lock(item_lock("thr_1", "wid_1"), timeout=None, context=None):  # the open one
+        failing = True
+        with pytest.raises(LockTimeoutError):  # the other is still being opened
+            async with store.lock(item_lock("thr_1", "wid_2"), timeout=0, context=None):
+                pass
+        for _ in range(500):
+            if "could not be had" in caplog.text:
+                break
+            await anyio.sleep(0.01)
+    assert "a pool connection nobody waited for any more could not be had" in caplog.text
+    assert "init failed" in caplog.text
+    await store.close()
+    await pool.close()
 
 
 async def _no_reset(conn: Any) -> None:

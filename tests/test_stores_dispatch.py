@@ -480,6 +480,15 @@ def test_the_combined_load_is_used_only_where_it_cannot_bypass_a_load() -> None:
     assert not loads_thread_and_item(Forwarding(MemoryStore()))
 
 
+def test_the_combined_load_is_not_used_over_a_patched_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def hidden(self: MemoryStore, thread_id: str, *, context: Any = None) -> ThreadMetadata:
+        raise NotFoundError(thread_id)
+
+    monkeypatch.setattr(MemoryStore, "load_thread", hidden)  # e.g. fault injection in a test
+    assert not loads_thread_and_item(MemoryStore())
+    assert loads_thread_and_item(SQLiteStore(":memory:"))
+
+
 @pytest.mark.parametrize("cls", [HidesArchived, HidesEverything])
 async def test_a_store_overriding_load_thread_is_heard_by_actions_from_widgets(
     cls: type[MemoryStore],

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from ..types import Page, ThreadItem, ThreadMetadata
 
@@ -42,6 +42,7 @@ __all__ = [
     "LockKey",
     "Owner",
     "Store",
+    "covers_loads",
     "item_lock",
     "loads_thread_and_item",
     "lock_order",
@@ -50,6 +51,8 @@ __all__ = [
 
 LockKey = tuple[str, ...]
 """A lock's name: ``("thread", thread_id)`` or ``("item", thread_id, item_id)``."""
+
+T = TypeVar("T")
 
 Owner = Callable[[Any], "str | None"]
 """Derives the owning user's id from the request context (for per-user scoping)."""
@@ -161,19 +164,37 @@ class LoadsThreadAndItem(Protocol):
 def loads_thread_and_item(store: object) -> bool:
     """Whether ``store``'s ``load_thread_and_item`` may stand in for its two loads.
 
-    Only if it is defined where ``load_thread`` and ``load_item`` are, or below:
-    a subclass overriding ``load_thread`` (say, to hide archived threads) while
-    inheriting the combined method must not have its override skipped.
+    Not if ``load_thread`` or ``load_item`` was replaced where the combined
+    load was not: a subclass (or mixin) overriding ``load_thread`` to hide
+    archived threads, say, while inheriting the combined method, or a patch.
+    The stores here name the two loads their combined one stands for
+    (``covers_loads``) and are checked by identity; other stores by where the
+    methods are defined (the combined one with the other two, or below both).
     """
     if any(name in getattr(store, "__dict__", ()) for name in _LOADS):  # set on the instance
         return False
-    both, thread, item = (_defined_in(type(store), name) for name in _LOADS)
+    cls = type(store)
+    both, thread, item = (getattr(cls, name, None) for name in _LOADS)
     if both is None or thread is None or item is None:
         return False
-    return issubclass(both, thread) and issubclass(both, item)
+    covered = _COVERS.get(both)
+    if covered is not None:
+        return thread is covered[0] and item is covered[1]
+    where = [_defined_in(cls, name) for name in _LOADS]
+    if where[0] is None or where[1] is None or where[2] is None:
+        return False
+    return issubclass(where[0], where[1]) and issubclass(where[0], where[2])
+
+
+def covers_loads(cls: type[T]) -> type[T]:
+    """Class decorator: ``cls.load_thread_and_item`` reads what its ``load_thread`` and ``load_item`` do."""
+    own = vars(cls)  # the three defined together, in the class's own body
+    _COVERS[own["load_thread_and_item"]] = (own["load_thread"], own["load_item"])
+    return cls
 
 
 _LOADS = ("load_thread_and_item", "load_thread", "load_item")
+_COVERS: dict[object, tuple[object, object]] = {}
 
 
 def _defined_in(cls: type, name: str) -> type | None:

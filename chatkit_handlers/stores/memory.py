@@ -8,7 +8,7 @@ import msgspec
 
 from ..errors import NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import Owner
+from ._base import Owner, covers_loads
 from ._locks import LocalLocks
 
 __all__ = ["MemoryStore"]
@@ -37,6 +37,7 @@ _STORE_METHODS = (
 _Journal = dict[str, tuple[Any, Any, Any]]
 
 
+@covers_loads
 class MemoryStore(LocalLocks):
     """Keeps threads and items in dicts, encoded as JSON (the wire encoding, as the other stores).
 
@@ -68,14 +69,26 @@ class MemoryStore(LocalLocks):
         ``MemoryStore``'s own, none of which awaits anything that suspends:
         nothing could cancel such a method halfway, so the dispatcher skips the
         cancellation shield around a stream's final write. A subclass, a mixin
-        or a patch that replaces one of them makes it false, unless the class
-        says ``never_suspends = True`` itself.
+        or a patch (of the class or of the instance) that replaces one of them
+        makes it false, unless the class says ``never_suspends = True`` itself;
+        a subclass of that class overriding a store method again is false.
         """
         cls = type(self)
-        for name, own in _OWN_METHODS:  # noqa: SIM110 (a loop, not all() over a generator: half the cost)
+        for name, own in _OWN_METHODS:  # (a loop, not all() over a generator: half the cost)
             if getattr(cls, name, None) is not own:
                 return False
+        if cls.__dictoffset__:  # instances with a __dict__: a method may be patched on this one
+            state = self.__dict__
+            if state and any(name in state for name in _STORE_METHODS):
+                return False
         return True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = vars(cls)
+        if "never_suspends" not in own and any(name in own for name in _STORE_METHODS):
+            # An ancestor's explicit ``never_suspends = True`` does not cover these overrides.
+            cls.never_suspends = False  # type: ignore[assignment]
 
     def __init__(self, *, owner: Owner | None = None) -> None:
         self._threads: dict[str, bytes] = {}

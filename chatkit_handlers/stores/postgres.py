@@ -34,7 +34,7 @@ import msgspec
 
 from ..errors import LockTimeoutError, NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import LockKey, Owner, lock_order
+from ._base import LockKey, Owner, covers_loads, lock_order
 
 __all__ = ["PostgresStore"]
 
@@ -72,6 +72,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX chatkit_items_by_thread ON {s}.chatkit_items (thread_id, seq)",
     ),
 )
+
+_MAX_WAIT = 2_147_483.0
+"""The longest ``lock_timeout`` PostgreSQL takes (its int of milliseconds, ~24.8 days)."""
 
 _NO_WAIT = 0.005
 """Seconds ``lock(timeout=0)`` gives the pool to hand over a free connection."""
@@ -153,6 +156,7 @@ class _Shared:
         return self.pools.get(asyncio.get_running_loop())
 
 
+@covers_loads
 class PostgresStore:
     """Threads and items in PostgreSQL; tables are created (or migrated) on first use.
 
@@ -277,9 +281,10 @@ class PostgresStore:
         except TimeoutError:
             if timeout:  # a real wait, not a try: say what the client's "busy" really was
                 logger.warning(
-                    "no connection of the PostgreSQL pool came free within %ss (max_size %s): "
-                    "every one is held by a running action (a stream keeps one for its whole "
-                    "run); the action is refused as busy. Size the pool for the concurrency you expect.",
+                    "no connection of the PostgreSQL pool came free within %ss (max_size %s), "
+                    "so the action is refused as busy: running actions hold them (a stream keeps "
+                    "one for its whole run) or opening one took that long. Size the pool for the "
+                    "concurrency you expect.",
                     timeout,
                     pool.get_max_size(),
                 )
@@ -314,7 +319,11 @@ class PostgresStore:
                     if not await conn.fetchval(_TRY_LOCK, lock_id):
                         raise LockTimeoutError(key, timeout)
                 else:
-                    left = 0 if deadline is None else max(1, int((deadline - time.monotonic()) * 1000))
+                    left = (
+                        0
+                        if deadline is None
+                        else max(1, int(min(deadline - time.monotonic(), _MAX_WAIT) * 1000))
+                    )
                     try:
                         await conn.execute(_LOCK, f"{left}ms", lock_id)
                     except asyncpg.LockNotAvailableError:
@@ -490,7 +499,7 @@ async def _acquire(pool: _Pool, timeout: float | None) -> _Conn:  # noqa: ASYNC1
     may also refuse while the pool opens a connection (a stream then waits for
     its locks inside the stream; a sync action is answered 409, retryable).
     """
-    if timeout is None:
+    if timeout is None or timeout >= _MAX_WAIT:  # (math.inf too)
         return await pool.acquire()
     acquiring: asyncio.Task[_Conn] = asyncio.ensure_future(pool.acquire())
     try:
@@ -509,7 +518,12 @@ def _give_back_when_acquired(pool: _Pool, acquiring: asyncio.Task[_Conn]) -> Non
     _keep(acquiring)
 
     def give_back(task: asyncio.Task[_Conn]) -> None:
-        if not task.cancelled() and task.exception() is None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:  # nobody awaits it any more: say so instead of losing it
+            logger.warning("a pool connection nobody waited for any more could not be had", exc_info=error)
+        else:
             _keep(task.get_loop().create_task(_give_back(pool, task.result())))
 
     acquiring.add_done_callback(give_back)

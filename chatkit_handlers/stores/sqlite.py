@@ -22,7 +22,7 @@ import msgspec
 
 from ..errors import NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import Owner
+from ._base import Owner, covers_loads
 from ._locks import LocalLocks
 
 __all__ = ["SQLiteStore"]
@@ -148,6 +148,7 @@ class _Tx:
         self.gate = anyio.Lock()  # one trip at a time, even if several tasks share the transaction
 
 
+@covers_loads
 class SQLiteStore(LocalLocks):
     """Threads and items in a SQLite file (created, with its schema, on first use).
 
