@@ -133,6 +133,7 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
     batch = 0.002 if smoke else 0.03
     known: dict[int, Measured] = {}
     unknown: dict[int, Measured] = {}
+    repeated: dict[int, Measured] = {}
     registration: dict[int, float] = {}
     # Every size's router is built first and all are measured in the same rounds, interleaved,
     # so that a noisy neighbour slows every size alike (the ratios compare sizes).
@@ -141,18 +142,25 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
         router, registration[n] = build_router(n)
         dispatcher = Dispatcher(router, store)
         bodies = spread(n, lambda i: request_body(False, action_type(i)))
+        # The 404 remembers its last 256 answers: cycling over more distinct unknown types than
+        # that, every one is scored (the worst case, what a client sending made-up types costs);
+        # the same 64 again and again is a stale widget clicked repeatedly.
+        fresh = [request_body(False, f"bench.b{(i * 7919) % n:05d}x{i}") for i in range(300)]
         misses = spread(n, lambda i: request_body(False, f"bench.b{i:05d}x"))
+        # (Its own router for the repeated ones: the fresh ones would push them out of memory.)
+        again = Dispatcher(build_router(n)[0], store)
         variants += [
             (f"{n} known", _dispatcher_variant(dispatcher, bodies, 200)),
-            (f"{n} unknown", _dispatcher_variant(dispatcher, misses, 404)),
+            (f"{n} unknown", _dispatcher_variant(dispatcher, fresh, 404)),
+            (f"{n} unknown again", _dispatcher_variant(again, misses, 404)),
         ]
     results = iter(await measure(variants, rounds=rounds, batch_seconds=batch))
     for n in sizes:
-        known[n], unknown[n] = next(results), next(results)
+        known[n], unknown[n], repeated[n] = next(results), next(results), next(results)
     print_rows(
         f"exact action types; Dispatcher.dispatch of a sync action over ObjectStore ({THREAD}/{ITEM})",
         sizes,
-        {"known type": known, "unknown (404)": unknown},
+        {"known type": known, "unknown (404)": unknown, "same unknown again": repeated},
         registration,
     )
     last = sizes[-1]

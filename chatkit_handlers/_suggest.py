@@ -27,6 +27,8 @@ __all__ = ["NearNames"]
 _WINDOW = 5
 """Names taken on each side of the word, in each of the two orders (≤ 20 candidates)."""
 _CUTOFF = 0.5
+_RECENT = 256
+"""Answers kept for words asked again (the oldest goes first)."""
 
 
 class NearNames:
@@ -36,21 +38,31 @@ class NearNames:
     ['cart.add']
     """
 
-    __slots__ = ("_backward", "_forward", "_longest")
+    __slots__ = ("_backward", "_forward", "_longest", "_recent")
 
     def __init__(self, names: Iterable[str]) -> None:
         self._forward = sorted(names)
         self._backward = sorted(name[::-1] for name in self._forward)
         self._longest = max(map(len, self._forward), default=0)
+        self._recent: dict[tuple[str, int], tuple[str, ...]] = {}
 
     def near(self, word: str, n: int = 3) -> list[str]:
         """Up to ``n`` names similar to ``word`` (difflib ratio ≥ 0.5), best first."""
         # ratio = 2·matches / (len(a) + len(b)) ≤ 2·len(b) / (len(a) + len(b)) < 0.5 once len(a) > 3·len(b)
         if not self._forward or len(word) > 3 * self._longest:
             return []
-        candidates = set(_around(self._forward, word))
-        candidates.update(name[::-1] for name in _around(self._backward, word[::-1]))
-        return difflib.get_close_matches(word, list(candidates), n=n, cutoff=_CUTOFF)
+        # A client sending an unknown type usually sends it again (a stale widget clicked
+        # repeatedly): the last _RECENT answers are kept (scoring one costs ~100 µs).
+        recent = self._recent
+        found = recent.get((word, n))
+        if found is None:
+            candidates = set(_around(self._forward, word))
+            candidates.update(name[::-1] for name in _around(self._backward, word[::-1]))
+            found = tuple(difflib.get_close_matches(word, list(candidates), n=n, cutoff=_CUTOFF))
+            if len(recent) >= _RECENT:
+                del recent[next(iter(recent))]  # the oldest
+            recent[word, n] = found
+        return list(found)
 
 
 def _around(ordered: list[str], word: str) -> list[str]:

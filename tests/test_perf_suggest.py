@@ -101,3 +101,32 @@ def test_router_suggestions_follow_registrations() -> None:
     other.add(reset)
     router.include(other)
     assert router.suggest("counter.rest") == ["counter.reset"]
+
+
+def test_a_word_asked_again_is_not_scored_again_and_what_is_kept_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stale widget sends the same unknown type click after click: scored once, answered from memory."""
+    near = NearNames(MANY[:100])
+    scored: list[str] = []
+    real = difflib.get_close_matches
+
+    def counting(word: str, possibilities: Any, n: int = 3, cutoff: float = 0.6) -> list[str]:
+        scored.append(word)
+        return real(word, possibilities, n=n, cutoff=cutoff)
+
+    monkeypatch.setattr(difflib, "get_close_matches", counting)
+    first = near.near("shop000.item17.ad")
+    assert first[0] == "shop000.item17.add"
+    again = near.near("shop000.item17.ad")
+    assert again == first
+    assert scored == ["shop000.item17.ad"]
+    again.append("changed by the caller")  # each caller gets a list of its own
+    assert near.near("shop000.item17.ad") == first
+    assert near.near("shop000.item17.ad", n=1) == first[:1]  # another n: another answer
+    assert len(scored) == 2
+    for i in range(1_000):
+        near.near(f"unknown.{i}")
+    assert len(near._recent) == 256  # the oldest went first
+    assert near.near("shop000.item17.ad") == first  # long forgotten: scored again, same answer
+    assert len(scored) == 2 + 1_000 + 1
