@@ -60,7 +60,10 @@ class NearNames:
             candidates.update(name[::-1] for name in _around(self._backward, word[::-1]))
             found = tuple(difflib.get_close_matches(word, list(candidates), n=n, cutoff=_CUTOFF))
             if len(recent) >= _RECENT:
-                del recent[next(iter(recent))]  # the oldest
+                try:
+                    del recent[next(iter(recent))]  # the oldest
+                except (KeyError, RuntimeError, StopIteration):  # another thread's loop got there first
+                    pass
             recent[word, n] = found
         return list(found)
 
