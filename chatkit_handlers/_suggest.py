@@ -19,6 +19,7 @@ convenience; the bound is the point.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import difflib
 from collections.abc import Iterable
 
@@ -60,10 +61,9 @@ class NearNames:
             candidates.update(name[::-1] for name in _around(self._backward, word[::-1]))
             found = tuple(difflib.get_close_matches(word, list(candidates), n=n, cutoff=_CUTOFF))
             if len(recent) >= _RECENT:
-                try:
+                # (another thread's event loop may be forgetting it at the same time)
+                with contextlib.suppress(KeyError, RuntimeError, StopIteration):
                     del recent[next(iter(recent))]  # the oldest
-                except (KeyError, RuntimeError, StopIteration):  # another thread's loop got there first
-                    pass
             recent[word, n] = found
         return list(found)
 
