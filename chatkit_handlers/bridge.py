@@ -189,13 +189,12 @@ class RoutedActions:
         try:
             async with bridge.store.lock(*keys, timeout=self.lock_timeout, context=context) as store:
                 ctx = await bridge.dispatcher.load_context(request, route, context, store)
-                seen = _encode(ctx.thread)
                 item = await bridge.dispatcher.apply_sync(route, ctx, payload)
         except LockTimeoutError as exc:
             busy = busy_event(exc)
             raise DispatchError(409, busy.code, busy.message or busy.code, allow_retry=True) from None
-        if _encode(ctx.thread) != seen:
-            _copy_thread(ctx.thread, thread)
+        if ctx._seen is not None:  # the handler looked at the thread (apply_sync saved any change)
+            _copy_thread(ctx._thread, thread)
         if item is None:
             return ck.SyncCustomActionResponse()
         return ck.SyncCustomActionResponse(updated_item=item_to_chatkit(item))

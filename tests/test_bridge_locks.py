@@ -56,6 +56,14 @@ def make_router(gate: Gate) -> ActionRouter:
         await anyio.lowlevel.checkpoint()
         raise ActionError("no")
 
+    @router.on_action("test.rename_sync", streaming=False)
+    async def rename_sync(ctx: ActionContext[Any]) -> None:
+        ctx.thread.title = "Renamed"
+
+    @router.on_action("test.look_sync", streaming=False)
+    async def look_sync(ctx: ActionContext[Any]) -> None:
+        assert ctx.thread.title == "Original"
+
     @router.on_action("test.hold")
     async def hold(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
         gate.log.append("start")
@@ -224,6 +232,18 @@ async def test_a_click_on_a_busy_widget_is_refused_as_over_http(
         "allow_retry": True,
     }
     assert count_of((await sync(server, click()))["updated_item"]) == 8  # free again
+
+
+async def test_a_sync_handler_renaming_the_thread_renames_chatkits_thread_and_saves_it(
+    store: MemoryChatKitStore, gate: Gate
+) -> None:
+    server = make_server(make_router(gate), store, lock_timeout=1)
+    thread = await store.load_thread("thr_1", None)
+    sender = await store.load_item("thr_1", "wid_1", None)
+    for action_type, title in (("test.look_sync", "Original"), ("test.rename_sync", "Renamed")):
+        await server.sync_action(thread, ck.Action(type=action_type, payload=None), sender, None)
+        assert thread.title == title  # the object chatkit goes on with
+        assert (await store.load_thread("thr_1", None)).title == title  # and the store
 
 
 async def test_a_sync_handler_that_raises_releases_the_widget(store: MemoryChatKitStore, gate: Gate) -> None:
