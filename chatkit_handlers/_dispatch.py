@@ -319,13 +319,14 @@ class Dispatcher:
         """Load the thread and the sender item (through ``store``, the locked one); 404 for either missing."""
         params = request.params
         store = self.store if store is None else store
+        item_id = params.item_id
+        both = item_id is not None and self._load_both  # one query (one trip) for both
         item: ThreadItem | None = None
         try:
-            if params.item_id is not None and self._load_both:  # one query (one trip) for both
+            if both:
+                assert item_id is not None
                 loader = cast(LoadsThreadAndItem, store)
-                thread, item = await loader.load_thread_and_item(
-                    params.thread_id, params.item_id, context=context
-                )
+                thread, item = await loader.load_thread_and_item(params.thread_id, item_id, context=context)
             else:
                 thread = await store.load_thread(params.thread_id, context=context)
         except NotFoundError:
@@ -333,12 +334,14 @@ class Dispatcher:
         sender = None
         if params.item_id is not None:
             try:
-                if item is None:
+                if not both:
                     item = await store.load_item(params.thread_id, params.item_id, context=context)
             except NotFoundError:
+                item = None
+            if item is None:
                 raise DispatchError(
                     404, "item.not_found", f"item {params.item_id!r} not found in thread {params.thread_id!r}"
-                ) from None
+                )
             if not isinstance(item, WidgetItem):
                 raise DispatchError(
                     400,
