@@ -13,7 +13,6 @@ written in one store transaction.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager
@@ -213,16 +212,10 @@ class Dispatcher:
         loaded now only to answer a missing thread or widget with a 4xx; the
         stream then waits for the locks and reloads it (``StreamLock``).
         """
-        params = request.params
-        lock = StreamLock(
-            self.store,
-            params.thread_id,
-            params.item_id,
-            timeout=self.lock_timeout,
-            context=context,
-            load=functools.partial(self.load_context, request, route, context),
-        )
-        store = await lock.try_now()
+        lock = StreamLock(self.store, request, route, self, timeout=self.lock_timeout, context=context)
+        store = lock.take_now()
+        if store is False:  # the store's own locks: entering them may suspend
+            store = await lock.try_now()
         try:
             ctx = await self.load_context(request, route, context, store)
         except BaseException:
@@ -231,7 +224,7 @@ class Dispatcher:
         stream = run_stream(route, ctx, payload, extras=extras, lock=lock)
         if lock.held:
             await anext(stream)  # into its try block: from here on, closing it releases the locks
-        return DispatchResult(200, stream=stream, request_type=request_type(request))
+        return DispatchResult(200, None, stream, "threads.custom_action")  # (resolve checked the mode)
 
     async def run_locked(
         self,
@@ -413,11 +406,3 @@ def sync_failure(route: Route, exc: Exception) -> DispatchResult:
         500, error_body("handler.error", f"the handler for action {route.type!r} failed", allow_retry=True)
     )
 
-
-def request_type(request: ActionRequest) -> str:
-    """The wire ``type`` of a decoded action request."""
-    return (
-        "threads.sync_custom_action"
-        if isinstance(request, SyncCustomActionRequest)
-        else "threads.custom_action"
-    )

@@ -13,9 +13,9 @@ thread or item is busy, sent with chatkit's code ``custom``), both with
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 
@@ -26,8 +26,9 @@ from .types import ErrorEvent
 
 if TYPE_CHECKING:
     from ._context import ActionContext
+    from ._route import Route
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "StreamLock", "busy_event", "check_store", "sync_keys"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "ContextLoader", "StreamLock", "busy_event", "check_store", "sync_keys"]
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds an action waits for another action on the same widget or thread."""
@@ -65,32 +66,43 @@ def busy_event(exc: LockTimeoutError) -> ErrorEvent:
     )
 
 
+class ContextLoader(Protocol):
+    """Loads an action's context through a store (the dispatcher's ``load_context``)."""
+
+    def load_context(
+        self, request: Any, route: Route, context: Any, store: Store | None = None
+    ) -> Awaitable[ActionContext[Any]]: ...
+
+
 class StreamLock:
     """What a streaming action holds: its thread's lock and its sender widget's.
 
     The dispatcher first tries to take them at once, before the stream starts
-    (``try_now``: the usual case, nobody else on the thread); then the context
-    it loads through the locked store is the handler's, and a missing thread
-    or widget is still a JSON 4xx. If the thread is busy, the stream starts and
-    ``acquire`` waits for the locks (or raises ``LockTimeoutError``) and
-    reloads the action's context through the locked store, since another
+    (``take_now``, or ``try_now`` for a store with locks of its own: the usual
+    case, nobody else on the thread); then the context it loads through the
+    locked store is the handler's, and a missing thread or widget is still a
+    JSON 4xx. If the thread is busy, the stream starts and ``acquire`` waits
+    for the locks (or raises ``LockTimeoutError``) and reloads the action's
+    context through the locked store (``loader.load_context``), since another
     action may have changed the thread or the widget meanwhile. ``release``
     lets go, shielded from cancellation (it runs as a cancelled stream
     closes), so that a disconnect cannot leave a lock held.
     """
 
-    __slots__ = ("_context", "_holding", "_keys", "_load", "_store", "timeout")
+    __slots__ = ("_context", "_holding", "_keys", "_loader", "_request", "_route", "_store", "timeout")
 
     def __init__(
         self,
         store: Store,
-        thread_id: str,
-        item_id: str | None,
+        request: Any,
+        route: Route,
+        loader: ContextLoader,
         *,
         timeout: float | None,
         context: Any,
-        load: Callable[[Store], Awaitable[ActionContext[Any]]],
     ) -> None:
+        params = request.params
+        thread_id, item_id = params.thread_id, params.item_id
         self._store = store
         self._keys: tuple[LockKey, ...] = (
             (thread_lock(thread_id),)
@@ -98,7 +110,11 @@ class StreamLock:
             else (thread_lock(thread_id), item_lock(thread_id, item_id))
         )
         self._context = context
-        self._load = load
+        # What reloading the context takes, kept as it is: a partial made per stream would cost
+        # more than the rest of this constructor, and the usual stream never reloads.
+        self._loader = loader
+        self._request = request
+        self._route = route
         self._holding: AbstractAsyncContextManager[Store] | None = None
         self.timeout = timeout
 
@@ -111,6 +127,20 @@ class StreamLock:
     def held(self) -> bool:
         """Whether the locks are taken."""
         return self._holding is not None
+
+    def take_now(self) -> Store | Literal[False] | None:
+        """``try_now`` without a coroutine, for per-process locks (the dispatcher's fast path).
+
+        The locked store, or ``None`` if a key is busy; ``False`` for a store
+        whose locks are its own (entering them may suspend): await ``try_now``.
+        """
+        holding = self._store.lock(*self._keys, timeout=0, context=self._context)
+        if not isinstance(holding, Holding):
+            return False
+        store = holding.take_now()
+        if store is not None:
+            self._holding = holding
+        return store
 
     async def try_now(self) -> Store | None:
         """Take the locks if nobody holds them (without waiting): the locked store, or ``None``."""
@@ -131,14 +161,25 @@ class StreamLock:
         holding = self._store.lock(*self._keys, timeout=self.timeout, context=self._context)
         store = await holding.__aenter__()
         self._holding = holding
-        return await self._load(store)
+        return await self._loader.load_context(self._request, self._route, self._context, store)
+
+    def release_now(self) -> bool:
+        """Release per-process locks at once (nothing that could be cancelled); ``False``: await ``release``."""
+        holding = self._holding
+        if holding is None:
+            return True
+        if isinstance(holding, Holding):
+            self._holding = None
+            holding.release()
+            return True
+        return False
 
     async def release(self) -> None:
         """Release whatever was taken (idempotent)."""
+        if self.release_now():
+            return
         holding, self._holding = self._holding, None
-        if isinstance(holding, Holding):
-            holding.release()  # per-process locks: released at once, nothing that could be cancelled
-        elif holding is not None:
-            # ~3 µs on asyncio, but a store's unlock may suspend (a network round trip).
-            with anyio.CancelScope(shield=True):
-                await holding.__aexit__(None, None, None)
+        assert holding is not None
+        # ~3 µs on asyncio, but a store's unlock may suspend (a network round trip).
+        with anyio.CancelScope(shield=True):
+            await holding.__aexit__(None, None, None)

@@ -19,7 +19,7 @@ update of that widget.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Collection
 from typing import Any, Union
 
 import anyio
@@ -144,7 +144,17 @@ class WriteBuffer:
 
     def record(self, event: ThreadStreamEvent) -> None:
         """Note what ``event`` means for the store."""
-        if isinstance(event, ThreadItemDoneEvent):
+        if isinstance(event, ThreadItemUpdatedEvent):  # first: a stream's most frequent event
+            if (
+                isinstance(event.update, WIDGET_UPDATE_TYPES)
+                and event.item_id not in self._streaming
+                # Saving the update of a removed item at flush would bring the item back.
+                and event.item_id not in self._removed
+            ):
+                # Other updates (assistant message parts, workflow tasks) only matter while an
+                # item streams; its thread.item.done carries the final item.
+                self._updates.setdefault(event.item_id, []).append(event.update)
+        elif isinstance(event, ThreadItemDoneEvent):
             self._streaming.discard(event.item.id)
             self._set(("add", event.item), event.item)
         elif isinstance(event, ThreadItemReplacedEvent):
@@ -158,16 +168,6 @@ class WriteBuffer:
         elif isinstance(event, ThreadItemAddedEvent):
             # Its thread.item.done carries the final item; updates until then are transient.
             self._streaming.add(event.item.id)
-        elif (
-            isinstance(event, ThreadItemUpdatedEvent)
-            and isinstance(event.update, WIDGET_UPDATE_TYPES)
-            and event.item_id not in self._streaming
-            # Saving the update of a removed item at flush would bring the item back.
-            and event.item_id not in self._removed
-        ):
-            # Other updates (assistant message parts, workflow tasks) only matter while an
-            # item streams; its thread.item.done carries the final item.
-            self._updates.setdefault(event.item_id, []).append(event.update)
 
     def save_thread(self, thread: ThreadMetadata) -> None:
         """Save ``thread`` (its latest state) at flush."""
@@ -196,7 +196,7 @@ class WriteBuffer:
         nothing is written).
         """
         tid = self._thread_id
-        rewritten = [key for key in (item_lock(tid, item_id) for item_id in self._updates) if key not in held]
+        rewritten = [key for item_id in self._updates if (key := item_lock(tid, item_id)) not in held]
         if not rewritten and getattr(store, "never_suspends", False):
             # Nothing below can suspend, so no cancellation can reach it halfway: a shield
             # (an anyio CancelScope, ~5 µs) would change nothing.
@@ -209,12 +209,15 @@ class WriteBuffer:
             else:
                 await self._commit(store, context)
 
-    async def _commit(self, store: Store, context: Any) -> None:
+    def _commit(self, store: Store, context: Any) -> Awaitable[None]:
+        """The writes, in one transaction (not itself a coroutine: a single write needs none)."""
         if (self._thread is not None) + len(self._ops) + len(self._updates) == 1:
-            await self._write(store, context)  # atomic by itself
-        else:
-            async with store.transaction(context=context) as tx:
-                await self._write(tx, context)
+            return self._write(store, context)  # atomic by itself
+        return self._transact(store, context)
+
+    async def _transact(self, store: Store, context: Any) -> None:
+        async with store.transaction(context=context) as tx:
+            await self._write(tx, context)
 
     async def _write(self, store: Store, context: Any) -> None:
         tid = self._thread_id
@@ -227,22 +230,24 @@ class WriteBuffer:
                 await store.save_item(tid, arg, context=context)  # type: ignore[arg-type]
             else:
                 await store.delete_thread_item(tid, arg, context=context)  # type: ignore[arg-type]
+        sender = self._sender
         for item_id, updates in self._updates.items():
-            base = await self._base_item(store, item_id, context)
+            base: ThreadItem | None = self._known.get(item_id)
             if base is None:
+                if sender is not None and sender.id == item_id:
+                    base = sender  # the usual update: no load, no coroutine
+                else:
+                    base = await self._load(store, item_id, context)
+            if not isinstance(base, WidgetItem):
                 continue
             root = base.widget
             for update in updates:
                 root = apply_widget_update(root, update)
             await store.save_item(tid, msgspec.structs.replace(base, widget=root), context=context)
 
-    async def _base_item(self, store: Store, item_id: str, context: Any) -> WidgetItem | None:
-        item: ThreadItem | None = self._known.get(item_id)
-        if item is None and self._sender is not None and self._sender.id == item_id:
-            item = self._sender
-        if item is None:
-            try:
-                item = await store.load_item(self._thread_id, item_id, context=context)
-            except NotFoundError:
-                return None  # an update of an item that was never stored: nothing to persist
-        return item if isinstance(item, WidgetItem) else None
+    async def _load(self, store: Store, item_id: str, context: Any) -> ThreadItem | None:
+        """The stored item an update applies to (neither known from the stream nor the sender)."""
+        try:
+            return await store.load_item(self._thread_id, item_id, context=context)
+        except NotFoundError:
+            return None  # an update of an item that was never stored: nothing to persist

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -43,7 +42,7 @@ __all__ = ["frame", "run_stream"]
 
 logger = logging.getLogger("chatkit_handlers")
 
-_encoder = msgspec.json.Encoder()
+_encode = msgspec.json.Encoder().encode
 
 
 CHATKIT_ERROR_CODES = frozenset({"custom", "stream.error"})
@@ -66,10 +65,8 @@ def frame(event: msgspec.Struct) -> bytes:
     """One Server-Sent Event: ``data: <json>\\n\\n``."""
     if type(event) is ErrorEvent:
         event = client_error(event)
-    buf = bytearray(b"data: ")
-    _encoder.encode_into(event, buf, 6)
-    buf += b"\n\n"
-    return bytes(buf)
+    # One join: ~0.25 µs less than encoding into a bytearray and copying it out.
+    return b"".join((b"data: ", _encode(event), b"\n\n"))
 
 
 STREAM_OPTIONS = frame(StreamOptionsEvent(stream_options=StreamOptions(allow_cancel=True)))
@@ -100,7 +97,8 @@ async def run_stream(
         if lock is not None and not lock.held:
             ctx = await lock.acquire()
         writes = WriteBuffer(ctx._thread.id, ctx.sender)  # (not a look at it: see thread_change)
-        async with aclosing(route.call_stream(ctx, payload, extras)) as events:
+        events = route.call_stream(ctx, payload, extras)  # an async generator
+        try:
             async for produced in events:
                 event = to_event(produced)
                 writes.record(event)
@@ -110,6 +108,11 @@ async def run_stream(
                 if thread is not None:
                     writes.save_thread(thread)
                     yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
+        finally:
+            # What ``aclosing`` does, minus its two coroutines: close the handler's generator
+            # unless it ran to its end (or raised), which leaves nothing to close.
+            if events.ag_frame is not None:
+                await events.aclose()
         thread = thread_change(ctx)
         if thread is not None:  # changed after the last event
             writes.save_thread(thread)
@@ -132,5 +135,5 @@ async def run_stream(
         logger.exception("streaming handler for action %r failed", route.type)
         yield frame(ErrorEvent(code="stream.error", allow_retry=True))
     finally:
-        if lock is not None:
+        if lock is not None and not lock.release_now():  # per-process locks: no coroutine
             await lock.release()

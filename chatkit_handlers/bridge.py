@@ -50,7 +50,6 @@ answers in your endpoint.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
@@ -247,15 +246,7 @@ class _Bridge:
         chatkit leaves out (widget updates, a thread changed after the last
         event) is written here once the handler finished cleanly.
         """
-        params = request.params
-        lock = StreamLock(
-            self.store,
-            params.thread_id,
-            params.item_id,
-            timeout=lock_timeout,
-            context=context,
-            load=functools.partial(self.dispatcher.load_context, request, route, context),
-        )
+        lock = StreamLock(self.store, request, route, self.dispatcher, timeout=lock_timeout, context=context)
         try:
             ctx = await lock.acquire()  # reloaded: another stream may have changed both meanwhile
             writes = WriteBuffer(thread.id, ctx.sender, persist_items=False)
