@@ -248,12 +248,19 @@ class Holding(Generic[S]):
         """
         store = self._store
         keys = self._keys
-        if len(keys) == 1 and not store._held:  # a sync action's lock: one key, on the store itself
+        if not store._held:  # on the store itself, not on a view holding keys already
             entries = store._locks._entries
-            if keys[0] in entries:
-                return None
-            entries[keys[0]] = None  # taken (see KeyedLocks.take_free)
-            return self._view(keys)
+            if len(keys) == 1:  # a sync action's lock
+                if keys[0] in entries:
+                    return None
+                entries[keys[0]] = None  # taken (see KeyedLocks.take_free)
+                return self._view(keys)
+            if len(keys) == 2 and keys[0] != keys[1]:  # a stream's: its thread and its sender
+                first, second = keys
+                if first in entries or second in entries:
+                    return None
+                entries[first] = entries[second] = None
+                return self._view(keys)
         new = self._new_keys()
         if not new:
             return store
@@ -289,7 +296,8 @@ class Holding(Generic[S]):
         new, self._new = self._new, ()
         if new:
             entries = self._store._locks._entries
-            if len(new) == 1 and entries.get(new[0], True) is None:  # one key nobody waits for
-                del entries[new[0]]
-            else:
-                self._store._locks.release(new)
+            for key in new:
+                if entries.get(key, True) is None:  # nobody waits for it: free (no call, no loop)
+                    del entries[key]
+                else:
+                    self._store._locks.release((key,))
