@@ -405,4 +405,3 @@ def sync_failure(route: Route, exc: Exception) -> DispatchResult:
     return DispatchResult(
         500, error_body("handler.error", f"the handler for action {route.type!r} failed", allow_retry=True)
     )
-

@@ -145,15 +145,21 @@ class WriteBuffer:
     def record(self, event: ThreadStreamEvent) -> None:
         """Note what ``event`` means for the store."""
         if isinstance(event, ThreadItemUpdatedEvent):  # first: a stream's most frequent event
+            update = event.update
             if (
-                isinstance(event.update, WIDGET_UPDATE_TYPES)
+                isinstance(update, WIDGET_UPDATE_TYPES)
                 and event.item_id not in self._streaming
                 # Saving the update of a removed item at flush would bring the item back.
                 and event.item_id not in self._removed
             ):
                 # Other updates (assistant message parts, workflow tasks) only matter while an
                 # item streams; its thread.item.done carries the final item.
-                self._updates.setdefault(event.item_id, []).append(event.update)
+                if isinstance(update, WidgetRootUpdated):
+                    # A new root makes every earlier update of the item moot: a stream sending
+                    # one every second keeps one root here, not one per second until it ends.
+                    self._updates[event.item_id] = [update]
+                else:
+                    self._updates.setdefault(event.item_id, []).append(update)
         elif isinstance(event, ThreadItemDoneEvent):
             self._streaming.discard(event.item.id)
             self._set(("add", event.item), event.item)

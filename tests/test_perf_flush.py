@@ -23,7 +23,15 @@ from _stores_support import action, count_of, events
 from chatkit_handlers import ActionContext, ActionRouter, Dispatcher
 from chatkit_handlers import _persist as persist
 from chatkit_handlers.stores import LockKey, MemoryStore, Store, item_lock
-from chatkit_handlers.types import ThreadItem, ThreadMetadata, ThreadStreamEvent, WidgetItem
+from chatkit_handlers.types import (
+    ThreadItem,
+    ThreadItemUpdatedEvent,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    WidgetComponentUpdated,
+    WidgetItem,
+    WidgetRootUpdated,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -210,3 +218,28 @@ async def test_another_widget_rewritten_in_place_is_locked_first_on_every_store(
     wid_1, stream_keys = (item_lock("thr_1", "wid_1"),), (("thread", "thr_1"), item_lock("thr_1", "wid_2"))
     assert store.locked == [wid_1, stream_keys, wid_1]  # the other action's, the stream's, its write's
     assert shields == [True]  # a lock that may be waited for: shielded on every store
+
+
+async def test_a_new_root_drops_the_updates_before_it() -> None:
+    """A long stream of root updates keeps one per widget; updates after a root apply on top of it."""
+    store = await seeded(MemoryStore())
+    sender = await store.load_item("thr_1", "wid_2", context=None)
+    assert isinstance(sender, WidgetItem)
+    writes = persist.WriteBuffer("thr_1", sender)
+    for n in range(1000):
+        writes.record(ThreadItemUpdatedEvent(item_id="wid_2", update=WidgetRootUpdated(widget=card(n))))
+    writes.record(
+        ThreadItemUpdatedEvent(
+            item_id="wid_2",
+            update=WidgetComponentUpdated(
+                component_id="count", component={"type": "Text", "id": "count", "value": "1000!"}
+            ),
+        )
+    )
+    writes.record(ThreadItemUpdatedEvent(item_id="wid_1", update=WidgetRootUpdated(widget=card(7))))
+    assert {item_id: len(updates) for item_id, updates in writes._updates.items()} == {"wid_2": 2, "wid_1": 1}
+    await writes.flush(store, None, held=(("thread", "thr_1"), item_lock("thr_1", "wid_2")))
+    wid_2 = await store.load_item("thr_1", "wid_2", context=None)
+    assert isinstance(wid_2, WidgetItem)
+    assert wid_2.widget == {"type": "Card", "children": [{"type": "Text", "id": "count", "value": "1000!"}]}
+    assert await count(store, "wid_1") == 7
