@@ -28,14 +28,13 @@ from ._providers import Extras
 from ._router import ActionRouter, Route
 from ._stream import run_stream
 from .errors import ActionError, DispatchError, LockTimeoutError, NotFoundError
-from .stores import LoadsThreadAndItem, Store, item_lock
-from .stores._base import loads_thread_and_item
+from .stores import LoadsThreadAndItem, SavesItemJSON, Store, item_lock
+from .stores._base import loads_thread_and_item, saves_item_json
 from .stores._locks import Holding
 from .types import (
     CustomActionRequest,
     ErrorEvent,
     SyncCustomActionRequest,
-    SyncCustomActionResponse,
     ThreadItem,
     WidgetItem,
 )
@@ -63,6 +62,7 @@ class _TypeOnly(msgspec.Struct):
 _decode_type = msgspec.json.Decoder(_TypeOnly).decode
 _encode = msgspec.json.Encoder().encode
 _EMPTY_RESPONSE = b"{}"
+_UPDATED_ITEM = b'{"updated_item":'
 
 CHATKIT_REQUEST_TYPES = frozenset(
     {
@@ -145,7 +145,16 @@ class Dispatcher:
             an adapter builds those values only when this is not empty.
     """
 
-    __slots__ = ("_load_both", "lock_timeout", "max_body_size", "needs", "router", "store")
+    __slots__ = (
+        "_kind",
+        "_load_both",
+        "_save_json",
+        "lock_timeout",
+        "max_body_size",
+        "needs",
+        "router",
+        "store",
+    )
 
     def __init__(
         self,
@@ -159,7 +168,11 @@ class Dispatcher:
         check_store(store)
         self.router = router
         self.store = store
+        # The store's optional methods, used on it and on its views of the same class (a lock's
+        # or a transaction's) only: a view of another class may not have them.
+        self._kind = type(store)
         self._load_both = loads_thread_and_item(store)
+        self._save_json = saves_item_json(store)
         self.max_body_size = max_body_size
         self.lock_timeout = lock_timeout
         self.needs = router.check(provided=provides)
@@ -188,7 +201,10 @@ class Dispatcher:
                         try:
                             ctx = await self.load_context(request, route, context, store)
                             try:  # run_sync, inlined
-                                return sync_answer(await self.apply_sync(route, ctx, payload, extras))
+                                item = to_updated_item(
+                                    await route.call_sync(ctx, payload, extras), ctx.sender, route.type
+                                )
+                                return sync_answer(item, await self.persist_sync(ctx, item))
                             except Exception as exc:
                                 return sync_failure(route, exc)
                         finally:
@@ -313,7 +329,7 @@ class Dispatcher:
         params = request.params
         store = self.store if store is None else store
         item_id = params.item_id
-        both = item_id is not None and self._load_both  # one query (one trip) for both
+        both = item_id is not None and self._load_both and type(store) is self._kind  # one query for both
         item: ThreadItem | None = None
         try:
             if both:
@@ -357,42 +373,62 @@ class Dispatcher:
         """Run a sync handler and persist its update and thread change, all or nothing.
 
         Returns the ``updated_item`` (``None`` for none); raises what the handler
-        raised, having written nothing then. Two writes (the thread and the item)
-        go in one store transaction; one write is atomic by itself and goes
-        straight to the store. The ChatKitServer bridge runs sync actions with
-        this too.
+        raised, having written nothing then. The ChatKitServer bridge runs sync
+        actions with this.
+        """
+        item = to_updated_item(await route.call_sync(ctx, payload, extras), ctx.sender, route.type)
+        await self.persist_sync(ctx, item)
+        return item
+
+    async def persist_sync(self, ctx: ActionContext[Any], item: ThreadItem | None) -> bytes | None:
+        """Write a sync handler's ``updated_item`` and its thread change, all or nothing.
+
+        Two writes (the thread and the item) go in one store transaction; one
+        write is atomic by itself and goes straight to the store. Returns the
+        item's JSON when it was encoded for the store (``save_item_json``), so
+        that the answer reuses it; else ``None``.
         """
         store = self.store if ctx.store is None else ctx.store
-        item = to_updated_item(await route.call_sync(ctx, payload, extras), ctx.sender, route.type)
         thread, context = thread_change(ctx), ctx.context
         if thread is None:
-            if item is not None:
-                await store.save_item(ctx._thread.id, item, context=context)  # (not a look at it)
+            if item is None:
+                return None
+            thread_id = ctx._thread.id  # (not a look at it)
+            if self._save_json and type(store) is self._kind:
+                data = _encode(item)
+                await cast(SavesItemJSON, store).save_item_json(thread_id, item, data, context=context)
+                return data
+            await store.save_item(thread_id, item, context=context)
         elif item is None:
             await store.save_thread(thread, context=context)
         else:
             async with store.transaction(context=context) as tx:
                 await tx.save_thread(thread, context=context)
                 await tx.save_item(thread.id, item, context=context)
-        return item
+        return None
 
     async def run_sync(
         self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
     ) -> DispatchResult:
         """Run a sync handler (see ``apply_sync``) and answer ``SyncCustomActionResponse`` or the error."""
         try:
-            return sync_answer(await self.apply_sync(route, ctx, payload, extras))
+            item = to_updated_item(await route.call_sync(ctx, payload, extras), ctx.sender, route.type)
+            return sync_answer(item, await self.persist_sync(ctx, item))
         except Exception as exc:
             return sync_failure(route, exc)
 
 
-def sync_answer(item: ThreadItem | None) -> DispatchResult:
-    """The ``SyncCustomActionResponse`` of a sync action that updated ``item`` (or nothing)."""
+def sync_answer(item: ThreadItem | None, data: bytes | None = None) -> DispatchResult:
+    """The ``SyncCustomActionResponse`` of a sync action that updated ``item`` (or nothing).
+
+    ``data`` is the item's JSON if it was encoded already (for the store).
+    """
     if item is None:
         return DispatchResult(200, _EMPTY_RESPONSE, None, "threads.sync_custom_action")
-    return DispatchResult(
-        200, _encode(SyncCustomActionResponse(updated_item=item)), None, "threads.sync_custom_action"
-    )
+    if data is None:
+        data = _encode(item)
+    # {"updated_item": <item>}, as encoding SyncCustomActionResponse(updated_item=item) writes it.
+    return DispatchResult(200, b"".join((_UPDATED_ITEM, data, b"}")), None, "threads.sync_custom_action")
 
 
 def sync_failure(route: Route, exc: Exception) -> DispatchResult:

@@ -14,7 +14,7 @@ import pytest
 from _stores_support import BACKENDS, open_store, wire
 
 from chatkit_handlers.errors import LockTimeoutError, NotFoundError
-from chatkit_handlers.stores import LoadsThreadAndItem, Store, item_lock, thread_lock
+from chatkit_handlers.stores import LoadsThreadAndItem, SavesItemJSON, Store, item_lock, thread_lock
 from chatkit_handlers.types import (
     AssistantMessageContent,
     AssistantMessageItem,
@@ -229,6 +229,37 @@ async def test_load_thread_and_item_agrees_with_the_two_loads(kind: str, tmp_pat
             _, item = await tx.load_thread_and_item("thr_a", "wid_1", context="alice")
             assert item is not None
             assert count(item) == 8
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])  # the backends with the optional method
+async def test_save_item_json_saves_what_save_item_does(kind: str, tmp_path: Path) -> None:
+    async with open_store(kind, tmp_path, owner=lambda user: user) as store:
+        assert isinstance(store, SavesItemJSON)
+        await new_thread(store, "thr_a", context="alice")
+        items = every_item_type("thr_a")
+        for item in items:
+            await store.save_item_json("thr_a", item, _encode(item), context="alice")
+        for item in items:
+            assert _encode(await store.load_item("thr_a", item.id, context="alice")) == wire(kind, item)
+        page = await store.load_thread_items("thr_a", None, 100, "asc", context="alice")
+        assert [i.id for i in page.data] == [i.id for i in items]  # in the order saved
+        updated = widget("wid_1", 9, thread="thr_a")
+        await store.save_item_json("thr_a", updated, _encode(updated), context="alice")
+        assert count(await store.load_item("thr_a", "wid_1", context="alice")) == 9
+        for thread_id, user in (("thr_missing", "alice"), ("thr_a", "bob")):  # missing, or not bob's
+            with pytest.raises(NotFoundError):
+                await store.save_item_json(thread_id, updated, _encode(updated), context=user)
+        rolled_back = widget("wid_1", 10, thread="thr_a")
+
+        async def write_then_fail() -> None:
+            async with store.transaction(context="alice") as tx:  # a transaction's view has it too
+                assert isinstance(tx, SavesItemJSON)
+                await tx.save_item_json("thr_a", rolled_back, _encode(rolled_back), context="alice")
+                raise RuntimeError("roll back")
+
+        with pytest.raises(RuntimeError):
+            await write_then_fail()
+        assert count(await store.load_item("thr_a", "wid_1", context="alice")) == 9
 
 
 # --------------------------------------------------------------------------- per-user scoping

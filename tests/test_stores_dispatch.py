@@ -16,11 +16,21 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from chatkit_handlers import ActionContext, ActionError, ActionRouter, Dispatcher
+from chatkit_handlers._dispatch import sync_answer
 from chatkit_handlers.errors import NotFoundError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import LockKey, MemoryStore, SQLiteStore, Store, item_lock
-from chatkit_handlers.stores._base import loads_thread_and_item
-from chatkit_handlers.types import ThreadItem, ThreadMetadata, ThreadStreamEvent, WidgetItem
+from chatkit_handlers.stores._base import loads_thread_and_item, saves_item_json
+from chatkit_handlers.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    HiddenContextItem,
+    SyncCustomActionResponse,
+    ThreadItem,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    WidgetItem,
+)
 from examples.counter import handlers as counter_handlers
 from examples.counter.widgets import counter_card
 
@@ -513,3 +523,133 @@ def test_a_store_without_locks_or_transactions_is_refused_at_once() -> None:
 
     with pytest.raises(TypeError, match=r"Partial has no lock\(\) or transaction\(\), which"):
         Dispatcher(make_router(), Partial())  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- one encoding of an updated item
+
+
+class CountsJSONSaves(MemoryStore):
+    """Notes every ``save_item_json`` (defined below ``save_item``: still trusted)."""
+
+    __slots__ = ("json_saves",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.json_saves: list[bytes] = []
+
+    async def save_item_json(
+        self, thread_id: str, item: ThreadItem, data: bytes, *, context: Any = None
+    ) -> None:
+        self.json_saves.append(data)
+        await super().save_item_json(thread_id, item, data, context=context)
+
+
+class Audited(MemoryStore):
+    """Overrides ``save_item`` only: the inherited ``save_item_json`` must not bypass it."""
+
+    __slots__ = ("audit",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.audit: list[str] = []
+
+    async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        self.audit.append(item.id)
+        await super().save_item(thread_id, item, context=context)
+
+
+class _Narrow:
+    """A lock view of another class, without the store's optional methods."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("load_thread_and_item", "save_item_json"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+class NarrowViews(MemoryStore):
+    """Its ``lock()`` yields views of another class (``_Narrow``)."""
+
+    __slots__ = ()
+
+    @asynccontextmanager
+    async def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> AsyncIterator[Any]:  # noqa: ASYNC109
+        async with super().lock(*keys, timeout=timeout, context=context) as view:
+            yield _Narrow(view)
+
+
+async def test_an_updated_item_is_encoded_once_for_the_store_and_the_answer(store: Store) -> None:
+    dispatcher = Dispatcher(make_router(), store)
+    result = await dispatcher.dispatch(click())
+    assert result.status_code == 200
+    assert result.body is not None
+    stored = await store.load_item("thr_1", "wid_1", context=None)
+    assert count_of(msgspec.to_builtins(stored)) == 1
+    # The spliced answer is what encoding the response Struct writes (a chatkit store may keep
+    # the widget's keys in another order: compared decoded).
+    answer = msgspec.json.decode(result.body)
+    assert answer == msgspec.json.decode(msgspec.json.encode(SyncCustomActionResponse(updated_item=stored)))
+
+
+async def test_the_store_keeps_the_json_the_answer_is_made_of() -> None:
+    store = CountsJSONSaves()
+    await seed(store)
+    result = await Dispatcher(make_router(), store).dispatch(click())
+    assert result.body is not None
+    assert len(store.json_saves) == 1
+    assert result.body == b'{"updated_item":' + store.json_saves[0] + b"}"
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        WidgetItem(id="wid_1", thread_id="thr_1", widget=counter_card(3), copy_text="three"),
+        AssistantMessageItem(id="msg_1", thread_id="thr_1", content=[AssistantMessageContent(text="hi")]),
+        HiddenContextItem(id="hid_1", thread_id="thr_1", content="context"),
+    ],
+)
+def test_a_spliced_answer_is_the_encoded_response(item: ThreadItem) -> None:
+    expected = msgspec.json.encode(SyncCustomActionResponse(updated_item=item))
+    assert sync_answer(item).body == expected
+    assert sync_answer(item, msgspec.json.encode(item)).body == expected
+    assert sync_answer(None).body == msgspec.json.encode(SyncCustomActionResponse())
+
+
+def test_save_item_json_is_used_only_where_it_cannot_bypass_save_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert saves_item_json(MemoryStore())
+    assert saves_item_json(SQLiteStore(":memory:"))
+    assert saves_item_json(CountsJSONSaves())
+    assert not saves_item_json(Audited())
+    assert not saves_item_json(Forwarding(MemoryStore()))
+
+    async def patched(self: MemoryStore, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        raise NotFoundError(thread_id)
+
+    monkeypatch.setattr(MemoryStore, "save_item", patched)
+    assert not saves_item_json(MemoryStore())
+
+
+async def test_a_store_overriding_save_item_is_heard_by_sync_actions() -> None:
+    store = Audited()
+    await seed(store)
+    store.audit.clear()
+    result = await Dispatcher(make_router(), store).dispatch(click())
+    assert result.status_code == 200
+    assert store.audit == ["wid_1"]
+
+
+async def test_views_of_another_class_are_not_asked_for_the_optional_methods() -> None:
+    store = NarrowViews()
+    await seed(store)
+    dispatcher = Dispatcher(make_router(), store)
+    for expected in (1, 2):
+        result = await dispatcher.dispatch(click())
+        assert result.status_code == 200, result.body
+        assert (
+            count_of(msgspec.to_builtins(await store.load_item("thr_1", "wid_1", context=None))) == expected
+        )

@@ -15,7 +15,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LockTimeoutError, NotFoundError
-from ._base import LoadsThreadAndItem, LockKey, Owner, Store, item_lock, lock_order, thread_lock
+from ._base import (
+    LoadsThreadAndItem,
+    LockKey,
+    Owner,
+    SavesItemJSON,
+    Store,
+    item_lock,
+    lock_order,
+    thread_lock,
+)
 from ._locks import LocalLocks
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
@@ -35,6 +44,7 @@ __all__ = [
     "Owner",
     "PostgresStore",
     "SQLiteStore",
+    "SavesItemJSON",
     "Store",
     "item_lock",
     "lock_order",

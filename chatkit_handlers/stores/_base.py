@@ -20,13 +20,19 @@ Two methods beyond chatkit's make concurrent actions safe:
 Both yield a store (often a view bound to one database connection): do the
 block's reads and writes through it.
 
-One more method is optional (``LoadsThreadAndItem``):
-``load_thread_and_item(thread_id, item_id, context=...)`` returns the thread
-and one of its items (``None`` when the item is missing) in one query. Every
-action sent from a widget needs both; a store reaching them in one trip (one
-worker-thread hop for SQLite, one round trip for PostgreSQL) makes the action
-that much faster. Without it the dispatcher calls ``load_thread`` then
-``load_item``.
+Two more methods are optional:
+
+``load_thread_and_item(thread_id, item_id, context=...)`` (``LoadsThreadAndItem``)
+    returns the thread and one of its items (``None`` when the item is
+    missing) in one query. Every action sent from a widget needs both; a store
+    reaching them in one trip (one worker-thread hop for SQLite, one round trip
+    for PostgreSQL) makes the action that much faster. Without it the
+    dispatcher calls ``load_thread`` then ``load_item``.
+``save_item_json(thread_id, item, data, context=...)`` (``SavesItemJSON``)
+    saves ``item`` given ``data``, its JSON as ``msgspec.json.encode`` writes
+    it. A sync action's updated item is both saved and sent back; a store
+    keeping items as that JSON spares the second encoding. Without it the
+    dispatcher calls ``save_item``.
 """
 
 from __future__ import annotations
@@ -41,11 +47,13 @@ __all__ = [
     "LoadsThreadAndItem",
     "LockKey",
     "Owner",
+    "SavesItemJSON",
     "Store",
-    "covers_loads",
+    "covers",
     "item_lock",
     "loads_thread_and_item",
     "lock_order",
+    "saves_item_json",
     "thread_lock",
 ]
 
@@ -161,40 +169,63 @@ class LoadsThreadAndItem(Protocol):
         ...
 
 
-def loads_thread_and_item(store: object) -> bool:
-    """Whether ``store``'s ``load_thread_and_item`` may stand in for its two loads.
+@runtime_checkable
+class SavesItemJSON(Protocol):
+    """The optional method of a store keeping items as JSON: save one already encoded."""
 
-    Not if ``load_thread`` or ``load_item`` was replaced where the combined
-    load was not: a subclass (or mixin) overriding ``load_thread`` to hide
-    archived threads, say, while inheriting the combined method, or a patch.
-    The stores here name the two loads their combined one stands for
-    (``covers_loads``) and are checked by identity; other stores by where the
-    methods are defined (the combined one with the other two, or below both).
+    async def save_item_json(self, thread_id: str, item: ThreadItem, data: bytes, *, context: Any) -> None:
+        """``save_item(thread_id, item)``, with ``data`` the item as ``msgspec.json.encode`` writes it."""
+        ...
+
+
+def loads_thread_and_item(store: object) -> bool:
+    """Whether ``store``'s ``load_thread_and_item`` may stand in for its two loads (see ``_stands_in``)."""
+    return _stands_in(store, "load_thread_and_item")
+
+
+def saves_item_json(store: object) -> bool:
+    """Whether ``store``'s ``save_item_json`` may stand in for its ``save_item`` (see ``_stands_in``)."""
+    return _stands_in(store, "save_item_json")
+
+
+def _stands_in(store: object, name: str) -> bool:
+    """Whether ``store``'s optional method ``name`` may stand in for the methods it combines.
+
+    Not if one of those was replaced where ``name`` was not: a subclass (or
+    mixin) overriding ``load_thread`` to hide archived threads, say, while
+    inheriting the combined load, or a ``save_item`` that audits every write
+    while inheriting ``save_item_json``; or a patch. The stores here name the
+    methods their optional ones stand for (``covers``) and are checked by
+    identity; other stores by where the methods are defined (the optional one
+    with the others, or below them all).
     """
-    if any(name in getattr(store, "__dict__", ()) for name in _LOADS):  # set on the instance
+    names = (name, *_STANDS_FOR[name])
+    if any(n in getattr(store, "__dict__", ()) for n in names):  # set on the instance
         return False
     cls = type(store)
-    both, thread, item = (getattr(cls, name, None) for name in _LOADS)
-    if both is None or thread is None or item is None:
+    methods = [getattr(cls, n, None) for n in names]
+    if any(method is None for method in methods):
         return False
-    covered = _COVERS.get(both)
+    covered = _COVERS.get(methods[0])
     if covered is not None:
-        return thread is covered[0] and item is covered[1]
-    where = [_defined_in(cls, name) for name in _LOADS]
-    if where[0] is None or where[1] is None or where[2] is None:
-        return False
-    return issubclass(where[0], where[1]) and issubclass(where[0], where[2])
+        return all(method is own for method, own in zip(methods[1:], covered, strict=True))
+    where = [_defined_in(cls, n) for n in names]
+    first = where[0]
+    return first is not None and all(w is not None and issubclass(first, w) for w in where[1:])
 
 
-def covers_loads(cls: type[T]) -> type[T]:
-    """Class decorator: ``cls.load_thread_and_item`` reads what its ``load_thread`` and ``load_item`` do."""
-    own = vars(cls)  # the three defined together, in the class's own body
-    _COVERS[own["load_thread_and_item"]] = (own["load_thread"], own["load_item"])
+def covers(cls: type[T]) -> type[T]:
+    """Class decorator: each optional method ``cls`` defines does what the methods it stands for,
+    as ``cls`` defines them, do (``load_thread_and_item``: ``load_thread`` and ``load_item``)."""
+    own = vars(cls)  # defined together, in the class's own body
+    for name, parts in _STANDS_FOR.items():
+        if name in own:
+            _COVERS[own[name]] = tuple(own[part] for part in parts)
     return cls
 
 
-_LOADS = ("load_thread_and_item", "load_thread", "load_item")
-_COVERS: dict[object, tuple[object, object]] = {}
+_STANDS_FOR = {"load_thread_and_item": ("load_thread", "load_item"), "save_item_json": ("save_item",)}
+_COVERS: dict[object, tuple[object, ...]] = {}
 
 
 def _defined_in(cls: type, name: str) -> type | None:

@@ -8,7 +8,7 @@ import msgspec
 
 from ..errors import NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import Owner, covers_loads
+from ._base import Owner, covers
 from ._locks import LocalLocks
 
 __all__ = ["MemoryStore"]
@@ -28,6 +28,7 @@ _STORE_METHODS = (
     "load_thread_and_item",
     "add_thread_item",
     "save_item",
+    "save_item_json",
     "delete_thread_item",
     "lock",
     "transaction",
@@ -37,7 +38,7 @@ _STORE_METHODS = (
 _Journal = dict[str, tuple[Any, Any, Any]]
 
 
-@covers_loads
+@covers
 class MemoryStore(LocalLocks):
     """Keeps threads and items in dicts, encoded as JSON (the wire encoding, as the other stores).
 
@@ -151,10 +152,13 @@ class MemoryStore(LocalLocks):
         await self.save_item(thread_id, item, context=context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
-        items = self._thread_items(thread_id, context)
-        encoded = _encode(item)
-        self._remember(thread_id)
-        items[item.id] = encoded
+        self._put_item(thread_id, item.id, _encode(item), context)
+
+    async def save_item_json(
+        self, thread_id: str, item: ThreadItem, data: bytes, *, context: Any = None
+    ) -> None:
+        """``save_item``, with ``data`` the item's JSON (``msgspec.json.encode(item)``), kept as it is."""
+        self._put_item(thread_id, item.id, data, context)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, *, context: Any = None) -> None:
         items = self._thread_items(thread_id, context)
@@ -175,6 +179,11 @@ class MemoryStore(LocalLocks):
     def _thread_items(self, thread_id: str, context: Any) -> dict[str, bytes]:
         self._check(thread_id, context)
         return self._items[thread_id]
+
+    def _put_item(self, thread_id: str, item_id: str, data: bytes, context: Any) -> None:
+        items = self._thread_items(thread_id, context)
+        self._remember(thread_id)
+        items[item_id] = data
 
     def _remember(self, thread_id: str) -> None:
         """Before the first write to ``thread_id`` in a transaction, note how it was."""

@@ -34,7 +34,7 @@ import msgspec
 
 from ..errors import LockTimeoutError, NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import LockKey, Owner, covers_loads, lock_order
+from ._base import LockKey, Owner, covers, lock_order
 
 __all__ = ["PostgresStore"]
 
@@ -156,7 +156,7 @@ class _Shared:
         return self.pools.get(asyncio.get_running_loop())
 
 
-@covers_loads
+@covers
 class PostgresStore:
     """Threads and items in PostgreSQL; tables are created (or migrated) on first use.
 
@@ -446,13 +446,19 @@ class PostgresStore:
         await self.save_item(thread_id, item, context=context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        await self.save_item_json(thread_id, item, _encode(item), context=context)
+
+    async def save_item_json(
+        self, thread_id: str, item: ThreadItem, data: bytes, *, context: Any = None
+    ) -> None:
+        """``save_item``, with ``data`` the item's JSON (``msgspec.json.encode(item)``), kept as it is."""
         status = await self._execute(
             self._sql["save_item"],
             thread_id,
             item.id,
             item.__struct_config__.tag,
             item.created_at.isoformat(),
-            _encode(item).decode(),
+            data.decode(),
             *self._own(context),
         )
         if status.endswith(" 0"):

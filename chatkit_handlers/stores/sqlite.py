@@ -22,7 +22,7 @@ import msgspec
 
 from ..errors import NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import Owner, covers_loads
+from ._base import Owner, covers
 from ._locks import LocalLocks
 
 __all__ = ["SQLiteStore"]
@@ -148,7 +148,7 @@ class _Tx:
         self.gate = anyio.Lock()  # one trip at a time, even if several tasks share the transaction
 
 
-@covers_loads
+@covers
 class SQLiteStore(LocalLocks):
     """Threads and items in a SQLite file (created, with its schema, on first use).
 
@@ -385,6 +385,12 @@ class SQLiteStore(LocalLocks):
         await self.save_item(thread_id, item, context=context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        await self.save_item_json(thread_id, item, _encode(item), context=context)
+
+    async def save_item_json(
+        self, thread_id: str, item: ThreadItem, data: bytes, *, context: Any = None
+    ) -> None:
+        """``save_item``, with ``data`` the item's JSON (``msgspec.json.encode(item)``), kept as it is."""
         sql = self._sql["save_item"]
         params = self._params(
             context,
@@ -392,7 +398,7 @@ class SQLiteStore(LocalLocks):
             item=item.id,
             type=item.__struct_config__.tag,
             at=item.created_at.isoformat(),
-            data=_encode(item).decode(),
+            data=data.decode(),
         )
         await self._write(_changes_one(sql, params, f"thread {thread_id!r} not found"))
 
