@@ -178,7 +178,8 @@ class ObjectStore(LocalLocks):
     """A store that keeps the objects themselves: no copy, no JSON (the cheapest possible store).
 
     Only for measuring what the dispatcher itself costs; a real store copies.
-    Per-process locks as any store has; ``transaction()`` writes straight
+    Like every store here it reads a thread and its widget in one call
+    (``load_thread_and_item``). Per-process locks as any store has; ``transaction()`` writes straight
     through (nothing to roll back in a bench). Like ``MemoryStore`` it never
     suspends, and says so (``never_suspends``).
     """
@@ -212,6 +213,15 @@ class ObjectStore(LocalLocks):
             return self.items[thread_id][item_id]
         except KeyError:
             raise NotFoundError(item_id) from None
+
+    async def load_thread_and_item(
+        self, thread_id: str, item_id: str, *, context: Any
+    ) -> tuple[ThreadMetadata, ThreadItem | None]:
+        """Both in one call, as every store here offers (``MemoryStore`` too)."""
+        try:
+            return self.threads[thread_id], self.items[thread_id].get(item_id)
+        except KeyError:
+            raise NotFoundError(thread_id) from None
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, *, context: Any) -> None:
         self.items[thread_id][item.id] = item
