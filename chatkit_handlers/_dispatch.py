@@ -148,6 +148,9 @@ class Dispatcher:
     __slots__ = (
         "_kind",
         "_load_both",
+        "_load_item",
+        "_load_thread",
+        "_save_item",
         "_save_json",
         "lock_timeout",
         "max_body_size",
@@ -169,10 +172,14 @@ class Dispatcher:
         self.router = router
         self.store = store
         # The store's optional methods, used on it and on its views of the same class (a lock's
-        # or a transaction's) only: a view of another class may not have them.
-        self._kind = type(store)
+        # or a transaction's) only: a view of another class may not have them. The methods they
+        # stand for are noted as checked: one patched later turns its stand-in off.
+        kind = self._kind = type(store)
         self._load_both = loads_thread_and_item(store)
         self._save_json = saves_item_json(store)
+        self._load_thread = getattr(kind, "load_thread", None)
+        self._load_item = getattr(kind, "load_item", None)
+        self._save_item = getattr(kind, "save_item", None)
         self.max_body_size = max_body_size
         self.lock_timeout = lock_timeout
         self.needs = router.check(provided=provides)
@@ -201,10 +208,7 @@ class Dispatcher:
                         try:
                             ctx = await self.load_context(request, route, context, store)
                             try:  # run_sync, inlined
-                                item = to_updated_item(
-                                    await route.call_sync(ctx, payload, extras), ctx.sender, route.type
-                                )
-                                return sync_answer(item, await self.persist_sync(ctx, item))
+                                return sync_answer(*await self.apply_sync(route, ctx, payload, extras))
                             except Exception as exc:
                                 return sync_failure(route, exc)
                         finally:
@@ -329,7 +333,14 @@ class Dispatcher:
         params = request.params
         store = self.store if store is None else store
         item_id = params.item_id
-        both = item_id is not None and self._load_both and type(store) is self._kind  # one query for both
+        kind = self._kind
+        both = (  # one query (one trip) for both
+            item_id is not None
+            and self._load_both
+            and type(store) is kind
+            and kind.load_thread is self._load_thread
+            and kind.load_item is self._load_item
+        )
         item: ThreadItem | None = None
         try:
             if both:
@@ -369,16 +380,16 @@ class Dispatcher:
 
     async def apply_sync(
         self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
-    ) -> ThreadItem | None:
+    ) -> tuple[ThreadItem | None, bytes | None]:
         """Run a sync handler and persist its update and thread change, all or nothing.
 
-        Returns the ``updated_item`` (``None`` for none); raises what the handler
-        raised, having written nothing then. The ChatKitServer bridge runs sync
-        actions with this.
+        Returns the ``updated_item`` (``None`` for none) and its JSON if it was
+        encoded for the store (see ``persist_sync``); raises what the handler
+        raised, having written nothing then. ``dispatch`` and the ChatKitServer
+        bridge run sync actions with this.
         """
         item = to_updated_item(await route.call_sync(ctx, payload, extras), ctx.sender, route.type)
-        await self.persist_sync(ctx, item)
-        return item
+        return item, await self.persist_sync(ctx, item)
 
     async def persist_sync(self, ctx: ActionContext[Any], item: ThreadItem | None) -> bytes | None:
         """Write a sync handler's ``updated_item`` and its thread change, all or nothing.
@@ -394,7 +405,8 @@ class Dispatcher:
             if item is None:
                 return None
             thread_id = ctx._thread.id  # (not a look at it)
-            if self._save_json and type(store) is self._kind:
+            kind = self._kind
+            if self._save_json and type(store) is kind and kind.save_item is self._save_item:
                 data = _encode(item)
                 await cast(SavesItemJSON, store).save_item_json(thread_id, item, data, context=context)
                 return data
@@ -412,8 +424,7 @@ class Dispatcher:
     ) -> DispatchResult:
         """Run a sync handler (see ``apply_sync``) and answer ``SyncCustomActionResponse`` or the error."""
         try:
-            item = to_updated_item(await route.call_sync(ctx, payload, extras), ctx.sender, route.type)
-            return sync_answer(item, await self.persist_sync(ctx, item))
+            return sync_answer(*await self.apply_sync(route, ctx, payload, extras))
         except Exception as exc:
             return sync_failure(route, exc)
 

@@ -78,8 +78,8 @@ class StreamLock:
     """What a streaming action holds: its thread's lock and its sender widget's.
 
     The dispatcher first tries to take them at once, before the stream starts
-    (``take_now``, or ``try_now`` for a store with locks of its own: the usual
-    case, nobody else on the thread); then the context it loads through the
+    (``take_now``, then ``try_now`` for a store with locks of its own: the
+    usual case, nobody else on the thread); then the context it loads through the
     locked store is the handler's, and a missing thread or widget is still a
     JSON 4xx. If the thread is busy, the stream starts and ``acquire`` waits
     for the locks (or raises ``LockTimeoutError``) and reloads the action's
@@ -89,7 +89,17 @@ class StreamLock:
     closes), so that a disconnect cannot leave a lock held.
     """
 
-    __slots__ = ("_context", "_holding", "_keys", "_loader", "_request", "_route", "_store", "timeout")
+    __slots__ = (
+        "_context",
+        "_holding",
+        "_keys",
+        "_loader",
+        "_pending",
+        "_request",
+        "_route",
+        "_store",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -116,6 +126,7 @@ class StreamLock:
         self._request = request
         self._route = route
         self._holding: AbstractAsyncContextManager[Store] | None = None
+        self._pending: AbstractAsyncContextManager[Store] | None = None  # (see take_now)
         self.timeout = timeout
 
     @property
@@ -129,13 +140,15 @@ class StreamLock:
         return self._holding is not None
 
     def take_now(self) -> Store | Literal[False] | None:
-        """``try_now`` without a coroutine, for per-process locks (the dispatcher's fast path).
+        """Take the locks if nobody holds them, without waiting: the locked store, ``None`` if busy.
 
-        The locked store, or ``None`` if a key is busy; ``False`` for a store
-        whose locks are its own (entering them may suspend): await ``try_now``.
+        No coroutine for per-process locks (the dispatcher's fast path). For a
+        store whose locks are its own (entering them may suspend) it returns
+        ``False``, keeping what ``lock()`` gave for ``try_now`` to enter.
         """
         holding = self._store.lock(*self._keys, timeout=0, context=self._context)
         if not isinstance(holding, Holding):
+            self._pending = holding
             return False
         store = holding.take_now()
         if store is not None:
@@ -143,17 +156,18 @@ class StreamLock:
         return store
 
     async def try_now(self) -> Store | None:
-        """Take the locks if nobody holds them (without waiting): the locked store, or ``None``."""
-        holding = self._store.lock(*self._keys, timeout=0, context=self._context)
-        if isinstance(holding, Holding):  # per-process locks: no coroutine to enter
-            store = holding.take_now()
-        else:
-            try:
-                store = await holding.__aenter__()
-            except LockTimeoutError:
-                return None
-        if store is not None:
-            self._holding = holding
+        """After ``take_now`` returned ``False``: enter the store's own locks (``timeout=0``).
+
+        The locked store, or ``None`` if a key is busy.
+        """
+        holding, self._pending = self._pending, None
+        if holding is None:
+            raise RuntimeError("StreamLock.try_now() follows a take_now() that returned False")
+        try:
+            store = await holding.__aenter__()
+        except LockTimeoutError:
+            return None
+        self._holding = holding
         return store
 
     async def acquire(self) -> ActionContext[Any]:

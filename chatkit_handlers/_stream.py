@@ -110,8 +110,9 @@ async def run_stream(
                     yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
         finally:
             # What ``aclosing`` does, minus its two coroutines: close the handler's generator
-            # unless it ran to its end (or raised), which leaves nothing to close.
-            if events.ag_frame is not None:
+            # unless it ran to its end (or raised), which leaves nothing to close; an iterator
+            # that is no native generator is closed whenever it can be.
+            if getattr(events, "ag_frame", events) is not None and hasattr(events, "aclose"):
                 await events.aclose()
         thread = thread_change(ctx)
         if thread is not None:  # changed after the last event

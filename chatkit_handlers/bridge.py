@@ -188,7 +188,7 @@ class RoutedActions:
         try:
             async with bridge.store.lock(*keys, timeout=self.lock_timeout, context=context) as store:
                 ctx = await bridge.dispatcher.load_context(request, route, context, store)
-                item = await bridge.dispatcher.apply_sync(route, ctx, payload)
+                item, _ = await bridge.dispatcher.apply_sync(route, ctx, payload)
         except LockTimeoutError as exc:
             busy = busy_event(exc)
             raise DispatchError(409, busy.code, busy.message or busy.code, allow_retry=True) from None

@@ -653,3 +653,150 @@ async def test_views_of_another_class_are_not_asked_for_the_optional_methods() -
         assert (
             count_of(msgspec.to_builtins(await store.load_item("thr_1", "wid_1", context=None))) == expected
         )
+
+
+async def test_a_method_patched_after_the_dispatcher_is_made_is_heard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The optional methods stand in for what was checked; a later patch of a base method wins."""
+    store = MemoryStore()
+    await seed(store)
+    dispatcher = Dispatcher(make_router(), store)
+    saved: list[str] = []
+    save_item, load_thread = MemoryStore.save_item, MemoryStore.load_thread
+
+    async def audited(self: MemoryStore, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        saved.append(item.id)
+        await save_item(self, thread_id, item, context=context)
+
+    monkeypatch.setattr(MemoryStore, "save_item", audited)
+    assert (await dispatcher.dispatch(click())).status_code == 200
+    assert saved == ["wid_1"]
+
+    async def hidden(self: MemoryStore, thread_id: str, *, context: Any = None) -> ThreadMetadata:
+        thread = await load_thread(self, thread_id, context=context)
+        raise NotFoundError(thread.id)
+
+    monkeypatch.setattr(MemoryStore, "load_thread", hidden)
+    refused = await dispatcher.dispatch(click())
+    assert refused.status_code == 404
+    assert saved == ["wid_1"]
+
+
+class AuditedSQLite(SQLiteStore):
+    """Audits both ways of saving an item, as the docs suggest for a store keeping the fast path."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.audit: list[str] = []
+
+    async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        self.audit.append("save_item")
+        await super().save_item(thread_id, item, context=context)
+
+    async def save_item_json(
+        self, thread_id: str, item: ThreadItem, data: bytes, *, context: Any = None
+    ) -> None:
+        self.audit.append("save_item_json")
+        await super().save_item_json(thread_id, item, data, context=context)
+
+
+async def test_each_way_of_saving_an_item_writes_once(tmp_path: Path) -> None:
+    store = AuditedSQLite(tmp_path / "audited.sqlite3")
+    try:
+        await seed(store)
+        assert store.audit == ["save_item", "save_item"]  # add_thread_item: one each, not two
+        store.audit.clear()
+        assert saves_item_json(store)
+        assert (await Dispatcher(make_router(), store).dispatch(click())).status_code == 200
+        assert store.audit == ["save_item_json"]
+    finally:
+        await store.close()
+
+
+async def test_dispatch_runs_sync_actions_through_apply_sync() -> None:
+    ran: list[str] = []
+
+    class Recording(Dispatcher):
+        async def apply_sync(
+            self, route: Any, ctx: ActionContext[Any], payload: Any, extras: Any = None
+        ) -> tuple[ThreadItem | None, bytes | None]:
+            ran.append(route.type)
+            return await super().apply_sync(route, ctx, payload, extras)
+
+    store = MemoryStore()
+    await seed(store)
+    dispatcher = Recording(make_router(), store)
+    assert (await dispatcher.dispatch(click())).status_code == 200  # the fast path
+    answers: list[int] = []
+
+    async def click_while_busy() -> None:  # a busy widget: the path that waits for its lock
+        answers.append((await dispatcher.dispatch(click())).status_code)
+
+    async with anyio.create_task_group() as tg:
+        holding = store.lock(item_lock("thr_1", "wid_1"), timeout=None)
+        await holding.__aenter__()
+        tg.start_soon(click_while_busy)
+        await anyio.sleep(0.01)
+        await holding.__aexit__(None, None, None)
+    assert answers == [200]
+    assert ran == ["counter.increment", "counter.increment"]
+
+
+class OwnLocks(MemoryStore):
+    """A store whose ``lock()`` is its own (not per-process ``Holding``s): counts the calls."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[LockKey, ...]] = []
+
+    def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> Any:
+        self.calls.append(keys)
+        return self._own_lock(keys, timeout, context)
+
+    @asynccontextmanager
+    async def _own_lock(
+        self,
+        keys: tuple[LockKey, ...],
+        timeout: float | None,  # noqa: ASYNC109
+        context: Any,
+    ) -> AsyncIterator[Any]:
+        async with super().lock(*keys, timeout=timeout, context=context) as view:
+            yield view
+
+
+async def test_a_stream_asks_a_store_with_its_own_locks_for_them_once() -> None:
+    store = OwnLocks()
+    await seed(store)
+    body = await run(Dispatcher(make_router(), store), stream("counter.reset"))
+    assert [e["type"] for e in body] == ["stream_options", "progress_update", "thread.item.updated"]
+    assert store.calls == [(("thread", "thr_1"), item_lock("thr_1", "wid_1"))]  # not a second time
+    assert count_of(msgspec.to_builtins(await store.load_item("thr_1", "wid_1", context=None))) == 0
+    assert store._locks.held() == 0
+
+
+async def test_a_stream_closed_midway_closes_its_handler_and_lets_go() -> None:
+    closed: list[str] = []
+    router = ActionRouter()
+
+    @router.on_action("test.two_updates")
+    async def two_updates(ctx: ActionContext[Any]) -> AsyncIterator[Any]:
+        try:
+            yield ctx.update_widget(counter_card(1))
+            yield ctx.update_widget(counter_card(2))
+        finally:
+            closed.append("handler")
+
+    store = MemoryStore()
+    await seed(store)
+    result = await Dispatcher(router, store).dispatch(stream("test.two_updates"))
+    assert result.stream is not None
+    chunks = aiter(result.stream)
+    assert b"stream_options" in await anext(chunks)
+    assert b"thread.item.updated" in await anext(chunks)
+    await result.stream.aclose()  # type: ignore[attr-defined]
+    assert closed == ["handler"]
+    assert store._locks.held() == 0
+    assert count_of(msgspec.to_builtins(await store.load_item("thr_1", "wid_1", context=None))) == 0

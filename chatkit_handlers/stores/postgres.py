@@ -446,12 +446,15 @@ class PostgresStore:
         await self.save_item(thread_id, item, context=context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
-        await self.save_item_json(thread_id, item, _encode(item), context=context)
+        await self._save_data(thread_id, item, _encode(item), context)
 
     async def save_item_json(
         self, thread_id: str, item: ThreadItem, data: bytes, *, context: Any = None
     ) -> None:
         """``save_item``, with ``data`` the item's JSON (``msgspec.json.encode(item)``), kept as it is."""
+        await self._save_data(thread_id, item, data, context)
+
+    async def _save_data(self, thread_id: str, item: ThreadItem, data: bytes, context: Any) -> None:
         status = await self._execute(
             self._sql["save_item"],
             thread_id,
