@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Union, cast
+from typing import Any, Union
 
 import msgspec
 
@@ -345,7 +345,7 @@ class Dispatcher:
         try:
             if both:
                 assert item_id is not None
-                loader = cast(LoadsThreadAndItem, store)
+                loader: LoadsThreadAndItem = store  # type: ignore[assignment]  # (no cast() call per action)
                 thread, item = await loader.load_thread_and_item(params.thread_id, item_id, context=context)
             else:
                 thread = await store.load_thread(params.thread_id, context=context)
@@ -383,33 +383,26 @@ class Dispatcher:
     ) -> tuple[ThreadItem | None, bytes | None]:
         """Run a sync handler and persist its update and thread change, all or nothing.
 
-        Returns the ``updated_item`` (``None`` for none) and its JSON if it was
-        encoded for the store (see ``persist_sync``); raises what the handler
-        raised, having written nothing then. ``dispatch`` and the ChatKitServer
-        bridge run sync actions with this.
+        Returns the ``updated_item`` (``None`` for none) and, when it was
+        encoded for the store (``save_item_json``), its JSON, which the answer
+        reuses; raises what the handler raised, having written nothing then.
+        Two writes (the thread and the item) go in one store transaction; one
+        write is atomic by itself and goes straight to the store. ``dispatch``
+        and the ChatKitServer bridge run sync actions with this.
         """
         item = to_updated_item(await route.call_sync(ctx, payload, extras), ctx.sender, route.type)
-        return item, await self.persist_sync(ctx, item)
-
-    async def persist_sync(self, ctx: ActionContext[Any], item: ThreadItem | None) -> bytes | None:
-        """Write a sync handler's ``updated_item`` and its thread change, all or nothing.
-
-        Two writes (the thread and the item) go in one store transaction; one
-        write is atomic by itself and goes straight to the store. Returns the
-        item's JSON when it was encoded for the store (``save_item_json``), so
-        that the answer reuses it; else ``None``.
-        """
         store = self.store if ctx.store is None else ctx.store
         thread, context = thread_change(ctx), ctx.context
         if thread is None:
             if item is None:
-                return None
+                return None, None
             thread_id = ctx._thread.id  # (not a look at it)
             kind = self._kind
             if self._save_json and type(store) is kind and kind.save_item is self._save_item:
                 data = _encode(item)
-                await cast(SavesItemJSON, store).save_item_json(thread_id, item, data, context=context)
-                return data
+                saver: SavesItemJSON = store  # type: ignore[assignment]  # (no cast() call per action)
+                await saver.save_item_json(thread_id, item, data, context=context)
+                return item, data
             await store.save_item(thread_id, item, context=context)
         elif item is None:
             await store.save_thread(thread, context=context)
@@ -417,7 +410,7 @@ class Dispatcher:
             async with store.transaction(context=context) as tx:
                 await tx.save_thread(thread, context=context)
                 await tx.save_item(thread.id, item, context=context)
-        return None
+        return item, None
 
     async def run_sync(
         self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
