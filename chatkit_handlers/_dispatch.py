@@ -30,7 +30,7 @@ from ._stream import run_stream
 from .errors import ActionError, DispatchError, LockTimeoutError, NotFoundError
 from .stores import LoadsThreadAndItem, SavesItemJSON, Store, item_lock
 from .stores._base import loads_thread_and_item, saves_item_json
-from .stores._locks import Holding
+from .stores._locks import LocalLocks
 from .types import (
     CustomActionRequest,
     ErrorEvent,
@@ -62,6 +62,7 @@ class _TypeOnly(msgspec.Struct):
 _decode_type = msgspec.json.Decoder(_TypeOnly).decode
 _encode = msgspec.json.Encoder().encode
 _EMPTY_RESPONSE = b"{}"
+_LOCAL_LOCK = LocalLocks.lock
 _UPDATED_ITEM = b'{"updated_item":'
 
 CHATKIT_REQUEST_TYPES = frozenset(
@@ -199,21 +200,22 @@ class Dispatcher:
                 return await self.start_stream(request, route, payload, context, extras)
             params = request.params
             if params.item_id is not None:
-                holding = self.store.lock(
-                    item_lock(params.thread_id, params.item_id), timeout=self.lock_timeout, context=context
-                )
-                if isinstance(holding, Holding):  # per-process locks: taken at once if free
-                    store = holding.take_now()
-                    if store is not None:  # the usual case: no coroutine more than needed
+                key = item_lock(params.thread_id, params.item_id)
+                store = self.store
+                if isinstance(store, LocalLocks) and type(store).lock is _LOCAL_LOCK and not store._held:
+                    # Per-process locks, as LocalLocks.lock() takes them: taken at once if free.
+                    view = store.take_key_now(key)
+                    if view is not None:  # the usual case: no coroutine more than needed
                         try:
-                            ctx = await self.load_context(request, route, context, store)
+                            ctx = await self.load_context(request, route, context, view)
                             try:  # run_sync, inlined
                                 return sync_answer(*await self.apply_sync(route, ctx, payload, extras))
                             except Exception as exc:
                                 return sync_failure(route, exc)
                         finally:
-                            holding.release()
+                            store.release_key(key)
                 # A busy widget, or a store with locks of its own.
+                holding = store.lock(key, timeout=self.lock_timeout, context=context)
                 return await self.run_locked(request, route, payload, context, extras, holding)
             # No sender: nothing to read-modify-write, nothing to lock.
             ctx = await self.load_context(request, route, context)

@@ -201,6 +201,37 @@ class LocalLocks:
         clone: Self = copier(self)
         return clone
 
+    def take_key_now(self, key: LockKey) -> Self | None:
+        """Hold one key if nobody holds or awaits it, without waiting: the locked view, else ``None``.
+
+        What ``lock(key)`` then ``Holding.take_now()`` do on the store itself,
+        minus the ``Holding``: the dispatcher's path for a sync action, whose
+        one key is its sender widget's. Give the key back with ``release_key``.
+        """
+        entries = self._locks._entries
+        if key in entries:
+            return None
+        entries[key] = None  # taken (see KeyedLocks.take_free)
+        return self._locked_view((key,))
+
+    def release_key(self, key: LockKey) -> None:
+        """Give back one key taken here (``take_key_now``, a ``Holding``) at once: nothing can suspend."""
+        entries = self._locks._entries
+        if entries.get(key, True) is None:  # nobody waits for it: free (no call, no loop)
+            del entries[key]
+        else:
+            self._locks.release((key,))
+
+    def _locked_view(self, new: tuple[LockKey, ...]) -> Self:
+        """This store as seen holding ``new`` (taken) too; releases them if that fails."""
+        try:
+            view = self.__copy__()
+            view._held = self._held + new
+        except BaseException:
+            self._locks.release(new)
+            raise
+        return view
+
     def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> Holding[Self]:
         """Hold ``keys`` (see :meth:`chatkit_handlers.stores.Store.lock`); this process only."""
         # Holding(self, keys, timeout), made without calling the class: a Generic subclass's
@@ -249,12 +280,12 @@ class Holding(Generic[S]):
         store = self._store
         keys = self._keys
         if not store._held:  # on the store itself, not on a view holding keys already
-            entries = store._locks._entries
             if len(keys) == 1:  # a sync action's lock
-                if keys[0] in entries:
-                    return None
-                entries[keys[0]] = None  # taken (see KeyedLocks.take_free)
-                return self._view(keys)
+                view = store.take_key_now(keys[0])
+                if view is not None:
+                    self._new = keys
+                return view
+            entries = store._locks._entries
             if len(keys) == 2 and keys[0] != keys[1]:  # a stream's: its thread and its sender
                 first, second = keys
                 if first in entries or second in entries:
@@ -278,13 +309,7 @@ class Holding(Generic[S]):
 
     def _view(self, new: tuple[LockKey, ...]) -> S:
         """The store as seen holding ``new`` (taken) too; releases them if that fails."""
-        store = self._store
-        try:
-            view = store.__copy__()
-            view._held = store._held + new
-        except BaseException:
-            store._locks.release(new)
-            raise
+        view = self._store._locked_view(new)
         self._new = new
         return view
 
@@ -294,10 +319,5 @@ class Holding(Generic[S]):
     def release(self) -> None:
         """Release what ``__aenter__`` took, at once (idempotent): nothing here can suspend."""
         new, self._new = self._new, ()
-        if new:
-            entries = self._store._locks._entries
-            for key in new:
-                if entries.get(key, True) is None:  # nobody waits for it: free (no call, no loop)
-                    del entries[key]
-                else:
-                    self._store._locks.release((key,))
+        for key in new:
+            self._store.release_key(key)
