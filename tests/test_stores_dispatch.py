@@ -800,3 +800,24 @@ async def test_a_stream_closed_midway_closes_its_handler_and_lets_go() -> None:
     assert closed == ["handler"]
     assert store._locks.held() == 0
     assert count_of(msgspec.to_builtins(await store.load_item("thr_1", "wid_1", context=None))) == 0
+
+
+async def test_a_sync_action_asks_an_overridden_or_patched_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sync fast path takes a LocalLocks key directly only where lock() is LocalLocks' own."""
+    asked: list[tuple[LockKey, ...]] = []
+    own_lock = MemoryStore.lock
+
+    def counting(self: MemoryStore, *keys: LockKey, timeout: float | None, context: Any = None) -> Any:
+        asked.append(keys)
+        return own_lock(self, *keys, timeout=timeout, context=context)
+
+    store = MemoryStore()
+    await seed(store)
+    dispatcher = Dispatcher(make_router(), store)
+    assert (await dispatcher.dispatch(click())).status_code == 200
+    assert asked == []  # LocalLocks' own: the key is taken without asking lock()
+    monkeypatch.setattr(MemoryStore, "lock", counting)
+    assert (await dispatcher.dispatch(click())).status_code == 200
+    assert asked == [(item_lock("thr_1", "wid_1"),)]
+    assert count_of(msgspec.to_builtins(await store.load_item("thr_1", "wid_1", context=None))) == 2
+    assert store._locks.held() == 0
