@@ -202,7 +202,12 @@ class Dispatcher:
             if params.item_id is not None:
                 key = item_lock(params.thread_id, params.item_id)
                 store = self.store
-                if isinstance(store, LocalLocks) and type(store).lock is _LOCAL_LOCK and not store._held:
+                if (
+                    isinstance(store, LocalLocks)
+                    and type(store).lock is _LOCAL_LOCK
+                    and not store._held
+                    and (not type(store).__dictoffset__ or "lock" not in store.__dict__)  # not patched
+                ):
                     # Per-process locks, as LocalLocks.lock() takes them: taken at once if free.
                     view = store.take_key_now(key)
                     if view is not None:  # the usual case: no coroutine more than needed
@@ -222,6 +227,8 @@ class Dispatcher:
             return await self.run_sync(route, ctx, payload, extras)
         except DispatchError as exc:
             return DispatchResult.error(exc)
+        except LockTimeoutError as exc:  # a store's load waiting for a lock of its own, say
+            return busy_answer(exc, None)
 
     async def start_stream(
         self, request: ActionRequest, route: Route, payload: Any, context: Any, extras: Extras | None = None
@@ -267,8 +274,7 @@ class Dispatcher:
                 ctx = await self.load_context(request, route, context, store)
                 return await self.run_sync(route, ctx, payload, extras)
         except LockTimeoutError as exc:
-            busy = busy_event(exc)
-            return DispatchResult(409, _encode(busy), None, "threads.sync_custom_action")
+            return busy_answer(exc)
 
     def decode(self, body: bytes) -> ActionRequest:
         """Decode the envelope; ``DispatchError`` names what is wrong with it."""
@@ -435,6 +441,13 @@ def sync_answer(item: ThreadItem | None, data: bytes | None = None) -> DispatchR
         data = _encode(item)
     # {"updated_item": <item>}, as encoding SyncCustomActionResponse(updated_item=item) writes it.
     return DispatchResult(200, b"".join((_UPDATED_ITEM, data, b"}")), None, "threads.sync_custom_action")
+
+
+def busy_answer(
+    exc: LockTimeoutError, request_type: str | None = "threads.sync_custom_action"
+) -> DispatchResult:
+    """409 ``item.busy`` or ``thread.busy``, retryable: an action that could not get its locks."""
+    return DispatchResult(409, _encode(busy_event(exc)), None, request_type)
 
 
 def sync_failure(route: Route, exc: Exception) -> DispatchResult:

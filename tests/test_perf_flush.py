@@ -243,3 +243,30 @@ async def test_a_new_root_drops_the_updates_before_it() -> None:
     assert isinstance(wid_2, WidgetItem)
     assert wid_2.widget == {"type": "Card", "children": [{"type": "Text", "id": "count", "value": "1000!"}]}
     assert await count(store, "wid_1") == 7
+
+
+def test_a_wrapper_equal_to_a_store_method_is_not_taken_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Instrumentation proxies may compare equal to what they wrap: methods are compared by identity."""
+    own = MemoryStore.save_item
+
+    class Proxy:
+        def __init__(self, wrapped: Any) -> None:
+            self.wrapped = wrapped
+
+        def __eq__(self, other: object) -> bool:
+            return other is self.wrapped or other is self
+
+        __hash__ = object.__hash__
+
+        def __get__(self, obj: Any, cls: Any = None) -> Any:
+            if obj is None:
+                return self  # looked up on the class: the proxy itself, equal to what it wraps
+
+            async def traced(thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+                await anyio.lowlevel.checkpoint()  # a tracer's await: a cancellation can land here
+                await own(obj, thread_id, item, context=context)
+
+            return traced
+
+    monkeypatch.setattr(MemoryStore, "save_item", Proxy(own))
+    assert not MemoryStore().never_suspends

@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from chatkit_handlers import ActionContext, ActionError, ActionRouter, Dispatcher
 from chatkit_handlers._dispatch import sync_answer
-from chatkit_handlers.errors import NotFoundError
+from chatkit_handlers.errors import LockTimeoutError, NotFoundError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import LockKey, MemoryStore, SQLiteStore, Store, item_lock
 from chatkit_handlers.stores._base import loads_thread_and_item, saves_item_json
@@ -820,4 +820,43 @@ async def test_a_sync_action_asks_an_overridden_or_patched_lock(monkeypatch: pyt
     assert (await dispatcher.dispatch(click())).status_code == 200
     assert asked == [(item_lock("thr_1", "wid_1"),)]
     assert count_of(msgspec.to_builtins(await store.load_item("thr_1", "wid_1", context=None))) == 2
+    assert store._locks.held() == 0
+
+
+async def test_a_sync_action_asks_a_lock_patched_on_the_instance() -> None:
+    class Unslotted(MemoryStore):  # instances with a __dict__
+        pass
+
+    store = Unslotted()
+    await seed(store)
+    asked: list[tuple[LockKey, ...]] = []
+    own_lock = store.lock
+
+    def tracing(*keys: LockKey, timeout: float | None, context: Any = None) -> Any:
+        asked.append(keys)
+        return own_lock(*keys, timeout=timeout, context=context)
+
+    store.lock = tracing  # type: ignore[method-assign]
+    assert (await Dispatcher(make_router(), store).dispatch(click())).status_code == 200
+    assert asked == [(item_lock("thr_1", "wid_1"),)]
+    assert store._locks.held() == 0
+
+
+async def test_a_load_that_times_out_on_a_lock_is_a_retryable_409() -> None:
+    class LoadsUnderALock(MemoryStore):
+        """A store whose load waits for a lock of its own, and gives up."""
+
+        __slots__ = ()
+
+        async def load_thread(self, thread_id: str, *, context: Any = None) -> ThreadMetadata:
+            raise LockTimeoutError(("thread", thread_id), 0.1)
+
+    store = LoadsUnderALock()
+    await seed(store)
+    result = await Dispatcher(make_router(), store).dispatch(click())
+    assert result.status_code == 409
+    assert result.body is not None
+    answer = msgspec.json.decode(result.body)
+    assert answer["code"] == "thread.busy"
+    assert answer["allow_retry"] is True
     assert store._locks.held() == 0
