@@ -35,6 +35,7 @@ from chatkit_handlers.types import (
     StreamOptions,
     StreamOptionsEvent,
     SyncCustomActionRequest,
+    SyncCustomActionResponse,
     ThreadItem,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
@@ -435,6 +436,29 @@ async def bare_stream_slow(request: Request[Any, Any, Any]) -> Stream:
     return Stream(events(), media_type=SSE)
 
 
+def _hand_written(store: MemoryStore) -> Any:
+    """The counter's action written by hand in a Litestar ``@post`` route, over the same store.
+
+    What issue 7's bare ``@post`` leaves out: loading the thread and the widget, the handler's
+    work, saving the widget. No lock (concurrent clicks could lose an update), no validation
+    error handling beyond msgspec's, no sender check: the least a hand-written endpoint does.
+    """
+
+    @post("/bare/post-store", status_code=200)
+    async def hand_written(request: Request[Any, Any, Any]) -> Response[bytes]:
+        params = _decode_request(await request.body()).params
+        assert params.item_id is not None
+        payload = msgspec.json.decode(params.action.payload, type=Increment)
+        thread, sender = await store.load_thread_and_item(params.thread_id, params.item_id, context=None)
+        assert isinstance(sender, WidgetItem)
+        count = int(sender.widget["children"][0]["value"])
+        item = msgspec.structs.replace(sender, widget=counter_card((count + payload.by) % 1000))
+        await store.save_item(thread.id, item, context=None)
+        return Response(_encode(SyncCustomActionResponse(updated_item=item)), media_type=JSON)
+
+    return hand_written
+
+
 def _peer_handler(server: Any, path: str) -> Any:
     from chatkit.server import StreamingResult
 
@@ -461,7 +485,14 @@ def build_app(
     ``seed=True`` seeds ``store`` on startup (for a server process); ``objects``
     mounts a second ``ChatKitPlugin`` over that store on ``/chatkit-objects``.
     """
-    handlers: list[Any] = [bare_post, bare_post_data, bare_asgi, bare_stream, bare_stream_slow]
+    handlers: list[Any] = [
+        bare_post,
+        bare_post_data,
+        bare_asgi,
+        bare_stream,
+        bare_stream_slow,
+        _hand_written(store),
+    ]
     if peers:
         shipped, fair = peer_servers()
         handlers += [_peer_handler(shipped, "/peer/shipped"), _peer_handler(fair, "/peer/fair")]
