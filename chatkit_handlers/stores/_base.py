@@ -41,9 +41,12 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
+import msgspec
+
 from ..types import Page, ThreadItem, ThreadMetadata
 
 __all__ = [
+    "ItemsAsJSON",
     "LoadsThreadAndItem",
     "LockKey",
     "Owner",
@@ -178,6 +181,30 @@ class SavesItemJSON(Protocol):
         ...
 
 
+class ItemsAsJSON:
+    """Mixin for a store keeping items as their JSON: ``save_item`` and ``save_item_json`` as one write.
+
+    Both go through ``_save_data(thread_id, item, data, context)``, which the
+    store defines, so that a subclass overriding both (to audit writes, say)
+    sees each write once, and the dispatcher's encoding is the one kept.
+    """
+
+    __slots__ = ()
+
+    async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        """Insert or update an item by id, keeping its place in the thread."""
+        await self._save_data(thread_id, item, _encode(item), context)
+
+    async def save_item_json(
+        self, thread_id: str, item: ThreadItem, data: bytes, *, context: Any = None
+    ) -> None:
+        """``save_item``, with ``data`` the item's JSON (``msgspec.json.encode(item)``), kept as it is."""
+        await self._save_data(thread_id, item, data, context)
+
+    async def _save_data(self, thread_id: str, item: ThreadItem, data: bytes, context: Any) -> None:
+        raise NotImplementedError
+
+
 def loads_thread_and_item(store: object) -> bool:
     """Whether ``store``'s ``load_thread_and_item`` may stand in for its two loads (see ``_stands_in``)."""
     return _stands_in(store, "load_thread_and_item")
@@ -224,6 +251,7 @@ def covers(cls: type[T]) -> type[T]:
     return cls
 
 
+_encode = msgspec.json.Encoder().encode
 _STANDS_FOR = {"load_thread_and_item": ("load_thread", "load_item"), "save_item_json": ("save_item",)}
 _COVERS: dict[object, tuple[object, ...]] = {}
 

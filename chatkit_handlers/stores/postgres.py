@@ -34,7 +34,7 @@ import msgspec
 
 from ..errors import LockTimeoutError, NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import LockKey, Owner, covers, lock_order
+from ._base import ItemsAsJSON, LockKey, Owner, covers, lock_order
 
 __all__ = ["PostgresStore"]
 
@@ -157,7 +157,7 @@ class _Shared:
 
 
 @covers
-class PostgresStore:
+class PostgresStore(ItemsAsJSON):
     """Threads and items in PostgreSQL; tables are created (or migrated) on first use.
 
     >>> store = PostgresStore("postgresql://app@db/app")  # doctest: +SKIP
@@ -445,16 +445,8 @@ class PostgresStore:
     async def add_thread_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
         await self.save_item(thread_id, item, context=context)
 
-    async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
-        await self._save_data(thread_id, item, _encode(item), context)
-
-    async def save_item_json(
-        self, thread_id: str, item: ThreadItem, data: bytes, *, context: Any = None
-    ) -> None:
-        """``save_item``, with ``data`` the item's JSON (``msgspec.json.encode(item)``), kept as it is."""
-        await self._save_data(thread_id, item, data, context)
-
     async def _save_data(self, thread_id: str, item: ThreadItem, data: bytes, context: Any) -> None:
+        """``save_item`` and ``save_item_json`` (``ItemsAsJSON``): ``data`` is the item's JSON."""
         status = await self._execute(
             self._sql["save_item"],
             thread_id,

@@ -22,7 +22,7 @@ import msgspec
 
 from ..errors import NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import Owner, covers
+from ._base import ItemsAsJSON, Owner, covers
 from ._locks import LocalLocks
 
 __all__ = ["SQLiteStore"]
@@ -149,7 +149,7 @@ class _Tx:
 
 
 @covers
-class SQLiteStore(LocalLocks):
+class SQLiteStore(ItemsAsJSON, LocalLocks):
     """Threads and items in a SQLite file (created, with its schema, on first use).
 
     >>> store = SQLiteStore("chatkit.sqlite3")
@@ -384,16 +384,8 @@ class SQLiteStore(LocalLocks):
     async def add_thread_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
         await self.save_item(thread_id, item, context=context)
 
-    async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
-        await self._save_data(thread_id, item, _encode(item), context)
-
-    async def save_item_json(
-        self, thread_id: str, item: ThreadItem, data: bytes, *, context: Any = None
-    ) -> None:
-        """``save_item``, with ``data`` the item's JSON (``msgspec.json.encode(item)``), kept as it is."""
-        await self._save_data(thread_id, item, data, context)
-
     async def _save_data(self, thread_id: str, item: ThreadItem, data: bytes, context: Any) -> None:
+        """``save_item`` and ``save_item_json`` (``ItemsAsJSON``): ``data`` is the item's JSON."""
         sql = self._sql["save_item"]
         params = self._params(
             context,
