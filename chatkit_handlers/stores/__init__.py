@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LockTimeoutError, NotFoundError
 from ._base import (
+    ItemsAsJSON,
     LoadsThreadAndItem,
     LockKey,
     Owner,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChatKitStoreAdapter",
+    "ItemsAsJSON",
     "LoadsThreadAndItem",
     "LocalLocks",
     "LockKey",
