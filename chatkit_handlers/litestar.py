@@ -197,15 +197,15 @@ class ChatKitPlugin(InitPlugin):
         else:
             result = await self.dispatcher.dispatch(body, context, extras=extras)
         if result.stream is None:
-            body = result.body or b""  # (what _send_json does, one coroutine fewer per action)
+            answer = result.body or b""  # (what _send_json does, one coroutine fewer per action)
             await send(
                 {
                     "type": "http.response.start",
                     "status": result.status_code,
-                    "headers": [_JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(body))],
+                    "headers": [_JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(answer))],
                 }
             )
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+            await send({"type": "http.response.body", "body": answer, "more_body": False})
         else:
             await _send_stream(result, receive, send)
 
