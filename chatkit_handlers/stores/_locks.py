@@ -285,13 +285,8 @@ class Holding(Generic[S]):
                 if view is not None:
                     self._new = keys
                 return view
-            entries = store._locks._entries
             if len(keys) == 2 and keys[0] != keys[1]:  # a stream's: its thread and its sender
-                first, second = keys
-                if first in entries or second in entries:
-                    return None
-                entries[first] = entries[second] = None
-                return self._view(keys)
+                return self._view(keys) if store._locks.take_free(keys) else None  # (no dedupe)
         new = self._new_keys()
         if not new:
             return store
