@@ -28,9 +28,9 @@ from ._providers import Extras
 from ._router import ActionRouter, Route
 from ._stream import run_stream
 from .errors import ActionError, DispatchError, LockTimeoutError, NotFoundError
-from .stores import LoadsThreadAndItem, SavesItemJSON, Store, item_lock
+from .stores import LoadsThreadAndItem, LockKey, SavesItemJSON, Store, item_lock
 from .stores._base import loads_thread_and_item, saves_item_json
-from .stores._locks import LocalLocks
+from .stores._locks import LocalLocks, plain_local_locks
 from .types import (
     CustomActionRequest,
     ErrorEvent,
@@ -62,7 +62,6 @@ class _TypeOnly(msgspec.Struct):
 _decode_type = msgspec.json.Decoder(_TypeOnly).decode
 _encode = msgspec.json.Encoder().encode
 _EMPTY_RESPONSE = b"{}"
-_LOCAL_LOCK = LocalLocks.lock
 _UPDATED_ITEM = b'{"updated_item":'
 
 CHATKIT_REQUEST_TYPES = frozenset(
@@ -202,23 +201,20 @@ class Dispatcher:
             if params.item_id is not None:
                 key = item_lock(params.thread_id, params.item_id)
                 store = self.store
-                if (
-                    isinstance(store, LocalLocks)
-                    and type(store).lock is _LOCAL_LOCK
-                    and not store._held
-                    and (not type(store).__dictoffset__ or "lock" not in store.__dict__)  # not patched
-                ):
-                    # Per-process locks, as LocalLocks.lock() takes them: taken at once if free.
-                    view = store.take_key_now(key)
-                    if view is not None:  # the usual case: no coroutine more than needed
+                if plain_local_locks(store):
+                    # Per-process locks, as LocalLocks.lock() takes them: taken at once if free,
+                    # on the store itself (its view holding the key is made if the handler asks).
+                    local: LocalLocks = store  # type: ignore[assignment]  # (no cast() call per action)
+                    keys = (key,)
+                    if local.take_keys_now(keys):  # the usual case: no coroutine more than needed
                         try:
-                            ctx = await self.load_context(request, route, context, view)
+                            ctx = await self.load_context(request, route, context, store, keys)
                             try:  # run_sync, inlined
                                 return sync_answer(*await self.apply_sync(route, ctx, payload, extras))
                             except Exception as exc:
                                 return sync_failure(route, exc)
                         finally:
-                            store.release_key(key)
+                            local.release_key(key)
                 # A busy widget, or a store with locks of its own.
                 holding = store.lock(key, timeout=self.lock_timeout, context=context)
                 return await self.run_locked(request, route, payload, context, extras, holding)
@@ -241,12 +237,12 @@ class Dispatcher:
         loaded now only to answer a missing thread or widget with a 4xx; the
         stream then waits for the locks and reloads it (``StreamLock``).
         """
-        lock = StreamLock(self.store, request, route, self, timeout=self.lock_timeout, context=context)
+        lock = StreamLock(self.store, request, route, self, self.lock_timeout, context)
         store = lock.take_now()
         if store is False:  # the store's own locks: entering them may suspend
             store = await lock.try_now()
         try:
-            ctx = await self.load_context(request, route, context, store)
+            ctx = await self.load_context(request, route, context, store, lock.holds)
         except BaseException:
             await lock.release()
             raise
@@ -335,9 +331,17 @@ class Dispatcher:
         return route, route.decode_payload(action.payload)
 
     async def load_context(
-        self, request: ActionRequest, route: Route, context: Any, store: Store | None = None
+        self,
+        request: ActionRequest,
+        route: Route,
+        context: Any,
+        store: Store | None = None,
+        holds: tuple[LockKey, ...] = (),
     ) -> ActionContext[Any]:
-        """Load the thread and the sender item (through ``store``, the locked one); 404 for either missing."""
+        """Load the thread and the sender item (through ``store``, the locked one); 404 for either missing.
+
+        ``holds``: the keys the action took on ``store`` itself (``LocalLocks.take_keys_now``).
+        """
         params = request.params
         store = self.store if store is None else store
         item_id = params.item_id
@@ -384,7 +388,7 @@ class Dispatcher:
                 f"action {route.type!r} needs the widget that sent it, but no item_id was "
                 "given; send it from a widget (or pass itemId to sendCustomAction)",
             )
-        return new_context(thread, sender, route.type, store, context)
+        return new_context(thread, sender, route.type, store, context, holds)
 
     async def apply_sync(
         self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
@@ -399,7 +403,7 @@ class Dispatcher:
         and the ChatKitServer bridge run sync actions with this.
         """
         item = to_updated_item(await route.call_sync(ctx, payload, extras), ctx.sender, route.type)
-        store = self.store if ctx.store is None else ctx.store
+        store = self.store if ctx._store is None else ctx._store  # (a view holding the locks, or not)
         thread, context = thread_change(ctx), ctx.context
         if thread is None:
             if item is None:

@@ -21,7 +21,7 @@ import anyio
 
 from .errors import LockTimeoutError
 from .stores import LockKey, Store, item_lock, thread_lock
-from .stores._locks import Holding
+from .stores._locks import Holding, LocalLocks, plain_local_locks
 from .types import ErrorEvent
 
 if TYPE_CHECKING:
@@ -87,17 +87,26 @@ class StreamLock:
     action may have changed the thread or the widget meanwhile. ``release``
     lets go, shielded from cancellation (it runs as a cancelled stream
     closes), so that a disconnect cannot leave a lock held.
+
+    Attributes:
+        keys: the thread's key and the sender's (if any): what the stream holds once ``held``.
+        held: whether the locks are taken.
+        holds: the keys taken on the store itself (``LocalLocks.take_keys_now``), to
+            load the context with; empty when a view of the store holds them.
+        timeout: seconds ``acquire`` waits.
     """
 
     __slots__ = (
         "_context",
         "_holding",
-        "_keys",
         "_loader",
         "_pending",
         "_request",
         "_route",
         "_store",
+        "held",
+        "holds",
+        "keys",
         "timeout",
     )
 
@@ -107,14 +116,13 @@ class StreamLock:
         request: Any,
         route: Route,
         loader: ContextLoader,
-        *,
         timeout: float | None,
         context: Any,
     ) -> None:
         params = request.params
         thread_id, item_id = params.thread_id, params.item_id
         self._store = store
-        self._keys: tuple[LockKey, ...] = (
+        self.keys: tuple[LockKey, ...] = (
             (thread_lock(thread_id),)
             if item_id is None
             else (thread_lock(thread_id), item_lock(thread_id, item_id))
@@ -127,33 +135,36 @@ class StreamLock:
         self._route = route
         self._holding: AbstractAsyncContextManager[Store] | None = None
         self._pending: AbstractAsyncContextManager[Store] | None = None  # (see take_now)
+        self.held = False
+        self.holds: tuple[LockKey, ...] = ()
         self.timeout = timeout
-
-    @property
-    def keys(self) -> tuple[LockKey, ...]:
-        """The thread's key and the sender's (if any): what the stream holds once ``held``."""
-        return self._keys
-
-    @property
-    def held(self) -> bool:
-        """Whether the locks are taken."""
-        return self._holding is not None
 
     def take_now(self) -> Store | Literal[False] | None:
         """Take the locks if nobody holds them, without waiting: the locked store, ``None`` if busy.
 
-        No coroutine for per-process locks (the dispatcher's fast path). For a
-        store whose locks are its own (entering them may suspend) it returns
-        ``False``, keeping what ``lock()`` gave for ``try_now`` to enter.
+        No coroutine for per-process locks (the dispatcher's fast path): with
+        ``LocalLocks``' own ``lock()`` the keys are taken on the store itself
+        (``holds``) and no view is made. For a store whose locks are its own
+        (entering them may suspend) it returns ``False``, keeping what
+        ``lock()`` gave for ``try_now`` to enter.
         """
-        holding = self._store.lock(*self._keys, timeout=0, context=self._context)
+        store = self._store
+        if plain_local_locks(store):
+            local: LocalLocks = store  # type: ignore[assignment]  # (no cast() call per stream)
+            if not local.take_keys_now(self.keys):
+                return None
+            self.held = True
+            self.holds = self.keys
+            return store
+        holding = store.lock(*self.keys, timeout=0, context=self._context)
         if not isinstance(holding, Holding):
             self._pending = holding
             return False
-        store = holding.take_now()
-        if store is not None:
+        view = holding.take_now()
+        if view is not None:
             self._holding = holding
-        return store
+            self.held = True
+        return view
 
     async def try_now(self) -> Store | None:
         """After ``take_now`` returned ``False``: enter the store's own locks (``timeout=0``).
@@ -168,22 +179,31 @@ class StreamLock:
         except LockTimeoutError:
             return None
         self._holding = holding
+        self.held = True
         return store
 
     async def acquire(self) -> ActionContext[Any]:
         """Take the locks (or raise ``LockTimeoutError``) and return the reloaded context."""
-        holding = self._store.lock(*self._keys, timeout=self.timeout, context=self._context)
+        holding = self._store.lock(*self.keys, timeout=self.timeout, context=self._context)
         store = await holding.__aenter__()
         self._holding = holding
+        self.held = True
         return await self._loader.load_context(self._request, self._route, self._context, store)
 
     def release_now(self) -> bool:
         """Release per-process locks at once (nothing that could be cancelled); ``False``: await ``release``."""
-        holding = self._holding
-        if holding is None:
+        if not self.held:
             return True
+        holds = self.holds
+        if holds:  # taken on a LocalLocks store itself
+            self.held, self.holds = False, ()
+            local: LocalLocks = self._store  # type: ignore[assignment]
+            for key in holds:
+                local.release_key(key)
+            return True
+        holding = self._holding
         if isinstance(holding, Holding):
-            self._holding = None
+            self.held, self._holding = False, None
             holding.release()
             return True
         return False
@@ -193,6 +213,7 @@ class StreamLock:
         if self.release_now():
             return
         holding, self._holding = self._holding, None
+        self.held = False
         assert holding is not None
         # ~3 µs on asyncio, but a store's unlock may suspend (a network round trip).
         with anyio.CancelScope(shield=True):

@@ -119,11 +119,12 @@ async def run_stream(
             writes.save_thread(thread)
             yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
         if writes:
-            assert ctx.store is not None
+            store = ctx._store  # the store or its view: either holds the lock's keys
+            assert store is not None
             if lock is None:
-                await writes.flush(ctx.store, ctx.context)
+                await writes.flush(store, ctx.context)
             else:
-                await writes.flush(ctx.store, ctx.context, lock_timeout=lock.timeout, held=lock.keys)
+                await writes.flush(store, ctx.context, lock_timeout=lock.timeout, held=lock.keys)
     except LockTimeoutError as exc:
         yield frame(busy_event(exc))
     except DispatchError as exc:  # the thread or the widget vanished while waiting for the lock

@@ -246,7 +246,7 @@ class _Bridge:
         chatkit leaves out (widget updates, a thread changed after the last
         event) is written here once the handler finished cleanly.
         """
-        lock = StreamLock(self.store, request, route, self.dispatcher, timeout=lock_timeout, context=context)
+        lock = StreamLock(self.store, request, route, self.dispatcher, lock_timeout, context)
         try:
             ctx = await lock.acquire()  # reloaded: another stream may have changed both meanwhile
             writes = WriteBuffer(thread.id, ctx.sender, persist_items=False)

@@ -23,7 +23,7 @@ import anyio
 from ..errors import LockTimeoutError
 from ._base import LockKey, lock_order
 
-__all__ = ["Holding", "KeyedLocks", "LocalLocks"]
+__all__ = ["Holding", "KeyedLocks", "LocalLocks", "plain_local_locks"]
 
 
 class _Entry:
@@ -201,36 +201,38 @@ class LocalLocks:
         clone: Self = copier(self)
         return clone
 
-    def take_key_now(self, key: LockKey) -> Self | None:
-        """Hold one key if nobody holds or awaits it, without waiting: the locked view, else ``None``.
+    def take_keys_now(self, keys: tuple[LockKey, ...]) -> bool:
+        """Hold ``keys`` (distinct) if nobody holds or awaits any of them, without waiting.
 
-        What ``lock(key)`` then ``Holding.take_now()`` do on the store itself,
-        minus the ``Holding``: the dispatcher's path for a sync action, whose
-        one key is its sender widget's. Give the key back with ``release_key``.
+        What ``lock(*keys)`` then ``Holding.take_now()`` do on the store itself,
+        minus the ``Holding`` and the view: the dispatcher's path for an action
+        (a sync action's one key, its sender widget's; a stream's two), which
+        makes the view only if the handler asks for the store (``view_holding``).
+        Give the keys back with ``release_key``. ``False``: none was taken.
         """
-        entries = self._locks._entries
-        if key in entries:
-            return None
-        entries[key] = None  # taken (see KeyedLocks.take_free)
-        return self._locked_view((key,))
+        return self._locks.take_free(keys)
 
     def release_key(self, key: LockKey) -> None:
-        """Give back one key taken here (``take_key_now``, a ``Holding``) at once: nothing can suspend."""
+        """Give back one key taken here (``take_keys_now``, a ``Holding``) at once: nothing can suspend."""
         entries = self._locks._entries
         if entries.get(key, True) is None:  # nobody waits for it: free (no call, no loop)
             del entries[key]
         else:
             self._locks.release((key,))
 
+    def view_holding(self, keys: tuple[LockKey, ...]) -> Self:
+        """This store as its holder of ``keys`` (taken already) sees it: a copy that remembers them."""
+        view = self.__copy__()
+        view._held = self._held + keys
+        return view
+
     def _locked_view(self, new: tuple[LockKey, ...]) -> Self:
         """This store as seen holding ``new`` (taken) too; releases them if that fails."""
         try:
-            view = self.__copy__()
-            view._held = self._held + new
+            return self.view_holding(new)
         except BaseException:
             self._locks.release(new)
             raise
-        return view
 
     def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> Holding[Self]:
         """Hold ``keys`` (see :meth:`chatkit_handlers.stores.Store.lock`); this process only."""
@@ -242,6 +244,24 @@ class LocalLocks:
         holding._timeout = timeout
         holding._new = ()
         return holding
+
+
+_LOCAL_LOCK = LocalLocks.lock
+
+
+def plain_local_locks(store: object) -> bool:
+    """Whether ``store`` locks with ``LocalLocks``' own ``lock()`` and is not a view holding keys.
+
+    Then the dispatcher may take an action's keys with ``take_keys_now`` and give
+    them back with ``release_key``, as ``lock()`` would: no override of
+    ``lock()`` on the class or on the instance is bypassed.
+    """
+    return (
+        isinstance(store, LocalLocks)
+        and type(store).lock is _LOCAL_LOCK  # (a bool, not a TypeGuard: callers keep their Store)
+        and not store._held
+        and (not type(store).__dictoffset__ or "lock" not in store.__dict__)  # not patched
+    )
 
 
 S = TypeVar("S", bound=LocalLocks)
@@ -279,14 +299,10 @@ class Holding(Generic[S]):
         """
         store = self._store
         keys = self._keys
-        if not store._held:  # on the store itself, not on a view holding keys already
-            if len(keys) == 1:  # a sync action's lock
-                view = store.take_key_now(keys[0])
-                if view is not None:
-                    self._new = keys
-                return view
-            if len(keys) == 2 and keys[0] != keys[1]:  # a stream's: its thread and its sender
-                return self._view(keys) if store._locks.take_free(keys) else None  # (no dedupe)
+        if not store._held and (len(keys) == 1 or (len(keys) == 2 and keys[0] != keys[1])):
+            # On the store itself, not on a view holding keys already; a sync action's key or a
+            # stream's two (its thread and its sender): no duplicates to drop.
+            return self._view(keys) if store.take_keys_now(keys) else None
         new = self._new_keys()
         if not new:
             return store
