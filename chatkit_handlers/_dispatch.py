@@ -311,7 +311,7 @@ class Dispatcher:
             near = self.router.suggest(action.type)
             hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
             raise DispatchError(404, "action.unknown", f"no handler for action {action.type!r}{hint}")
-        sync_request = isinstance(request, SyncCustomActionRequest)
+        sync_request = type(request) is SyncCustomActionRequest  # (decoded: exact; ~60 ns less on a miss)
         if sync_request and route.streaming:
             raise DispatchError(
                 400,

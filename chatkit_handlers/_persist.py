@@ -70,6 +70,14 @@ def apply_widget_update(root: WidgetRoot, update: WidgetUpdate) -> WidgetRoot:
     return copy
 
 
+def _applied(item: WidgetItem, updates: list[WidgetUpdate]) -> WidgetItem:
+    """``item`` with ``updates`` applied to its widget, in order (``item`` itself is left untouched)."""
+    root = item.widget
+    for update in updates:
+        root = apply_widget_update(root, update)
+    return msgspec.structs.replace(item, widget=root)
+
+
 def _children(node: dict[str, Any]) -> list[Any]:
     children = node.get("children")
     if isinstance(children, list):
@@ -203,7 +211,23 @@ class WriteBuffer:
         the usual write costs one level less.)
         """
         tid = self._thread_id
-        rewritten = [key for item_id in self._updates if (key := item_lock(tid, item_id)) not in held]
+        updates = self._updates
+        sender = self._sender
+        if (
+            len(updates) == 1
+            and sender is not None
+            and not self._ops
+            and self._thread is None
+            and not self._known
+            and sender.id in updates
+            and item_lock(tid, sender.id) in held
+            and getattr(store, "never_suspends", False)
+        ):
+            # The usual stream: it updated its own sender, whose lock it holds. One write (atomic
+            # by itself), nothing to load, and nothing that could suspend: no transaction, no
+            # shield, no coroutine of ours.
+            return store.save_item(tid, _applied(sender, updates[sender.id]), context=context)
+        rewritten = [key for item_id in updates if (key := item_lock(tid, item_id)) not in held]
         if not rewritten and getattr(store, "never_suspends", False):
             # Nothing below can suspend, so no cancellation can reach it halfway: a shield
             # (an anyio CancelScope, ~5 µs) would change nothing.
@@ -249,12 +273,8 @@ class WriteBuffer:
                     base = sender  # the usual update: no load, no coroutine
                 else:
                     base = await self._load(store, item_id, context)
-            if not isinstance(base, WidgetItem):
-                continue
-            root = base.widget
-            for update in updates:
-                root = apply_widget_update(root, update)
-            await store.save_item(tid, msgspec.structs.replace(base, widget=root), context=context)
+            if isinstance(base, WidgetItem):
+                await store.save_item(tid, _applied(base, updates), context=context)
 
     async def _load(self, store: Store, item_id: str, context: Any) -> ThreadItem | None:
         """The stored item an update applies to (neither known from the stream nor the sender)."""

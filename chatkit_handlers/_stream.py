@@ -29,6 +29,7 @@ from .types import (
     StreamOptions,
     StreamOptionsEvent,
     ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
     ThreadResponse,
     ThreadUpdatedEvent,
 )
@@ -102,7 +103,9 @@ async def run_stream(
             async for produced in events:
                 event = to_event(produced)
                 writes.record(event)
-                if not (isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, HIDDEN_ITEM_TYPES)):
+                if type(event) is ThreadItemUpdatedEvent or not (  # (the usual event: no isinstance miss)
+                    isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, HIDDEN_ITEM_TYPES)
+                ):
                     yield frame(event)
                 thread = thread_change(ctx)
                 if thread is not None:

@@ -270,3 +270,73 @@ def test_a_wrapper_equal_to_a_store_method_is_not_taken_for_it(monkeypatch: pyte
 
     monkeypatch.setattr(MemoryStore, "save_item", Proxy(own))
     assert not MemoryStore().never_suspends
+
+
+class Counting(MemoryStore):
+    """A MemoryStore counting its writes and transactions (it still never suspends)."""
+
+    __slots__ = ("calls",)
+    never_suspends = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        self.calls.append("save_item")
+        await super().save_item(thread_id, item, context=context)
+
+    def transaction(self, *, context: Any = None) -> Any:
+        self.calls.append("transaction")
+        return super().transaction(context=context)
+
+
+def text(value: str) -> dict[str, Any]:
+    return {"type": "Text", "id": "count", "value": value}
+
+
+async def test_the_senders_updates_are_applied_in_order_in_one_write() -> None:
+    store = await seeded(Counting())
+    store.calls.clear()
+    sender = await store.load_item("thr_1", "wid_2", context=None)
+    assert isinstance(sender, WidgetItem)
+    writes = persist.WriteBuffer("thr_1", sender)
+    writes.record(ThreadItemUpdatedEvent(item_id="wid_2", update=WidgetRootUpdated(widget=card(3))))
+    update = WidgetComponentUpdated(component_id="count", component=text("3!"))
+    writes.record(ThreadItemUpdatedEvent(item_id="wid_2", update=update))
+    await writes.flush(store, None, held=(("thread", "thr_1"), item_lock("thr_1", "wid_2")))
+    assert store.calls == ["save_item"]  # one write, atomic by itself: no transaction
+    wid_2 = await store.load_item("thr_1", "wid_2", context=None)
+    assert isinstance(wid_2, WidgetItem)
+    assert wid_2.widget == {"type": "Card", "children": [text("3!")]}
+    assert sender.widget == card(0)  # the sender as loaded is left untouched
+
+
+async def test_a_sender_the_stream_does_not_hold_is_locked_before_its_write() -> None:
+    store = await seeded(LockCounting())
+    sender = await store.load_item("thr_1", "wid_2", context=None)
+    assert isinstance(sender, WidgetItem)
+    writes = persist.WriteBuffer("thr_1", sender)
+    writes.record(ThreadItemUpdatedEvent(item_id="wid_2", update=WidgetRootUpdated(widget=card(4))))
+    await writes.flush(store, None, held=(("thread", "thr_1"),))  # the thread's key only
+    assert store.locked == [(item_lock("thr_1", "wid_2"),)]
+    assert await count(store, "wid_2") == 4
+
+
+async def test_an_update_after_the_sender_was_replaced_applies_to_the_replacement() -> None:
+    """Under the bridge chatkit writes the replaced item; the update must build on it, not on the sender."""
+    from chatkit_handlers.types import ThreadItemReplacedEvent
+
+    store = await seeded(Counting())
+    sender = await store.load_item("thr_1", "wid_2", context=None)
+    assert isinstance(sender, WidgetItem)
+    writes = persist.WriteBuffer("thr_1", sender, persist_items=False)
+    extra = {"type": "Text", "id": "extra", "value": "only in the replacement"}
+    replaced = WidgetItem(id="wid_2", thread_id="thr_1", widget={"type": "Card", "children": [text("r"), extra]})
+    writes.record(ThreadItemReplacedEvent(item=replaced))
+    update = WidgetComponentUpdated(component_id="count", component=text("r+1"))
+    writes.record(ThreadItemUpdatedEvent(item_id="wid_2", update=update))
+    await writes.flush(store, None, held=(("thread", "thr_1"), item_lock("thr_1", "wid_2")))
+    wid_2 = await store.load_item("thr_1", "wid_2", context=None)
+    assert isinstance(wid_2, WidgetItem)
+    assert wid_2.widget == {"type": "Card", "children": [text("r+1"), extra]}
