@@ -332,7 +332,9 @@ async def test_an_update_after_the_sender_was_replaced_applies_to_the_replacemen
     assert isinstance(sender, WidgetItem)
     writes = persist.WriteBuffer("thr_1", sender, persist_items=False)
     extra = {"type": "Text", "id": "extra", "value": "only in the replacement"}
-    replaced = WidgetItem(id="wid_2", thread_id="thr_1", widget={"type": "Card", "children": [text("r"), extra]})
+    replaced = WidgetItem(
+        id="wid_2", thread_id="thr_1", widget={"type": "Card", "children": [text("r"), extra]}
+    )
     writes.record(ThreadItemReplacedEvent(item=replaced))
     update = WidgetComponentUpdated(component_id="count", component=text("r+1"))
     writes.record(ThreadItemUpdatedEvent(item_id="wid_2", update=update))
