@@ -206,9 +206,12 @@ class ActionContext(Generic[TContext]):
         Emits ``thread.item.updated`` with ``widget.root.updated``; the new root is
         saved on the item when the stream ends.
         """
-        return ThreadItemUpdatedEvent(
-            item_id=self._target(item_id, "update_widget"),
-            update=WidgetRootUpdated(widget=as_widget_root(root)),
+        sender = self.sender
+        return ThreadItemUpdatedEvent(  # (the usual call, the sender and a dict, calls nothing more)
+            item_id=sender.id
+            if item_id is None and sender is not None
+            else self._target(item_id, "update_widget"),
+            update=WidgetRootUpdated(widget=root if type(root) is dict else as_widget_root(root)),
         )
 
     def update_component(

@@ -26,7 +26,7 @@ from ._errorhandlers import Reply
 from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, check_store
 from ._providers import Extras
 from ._router import ActionRouter, Route
-from ._stream import run_stream
+from ._stream import STREAM_OPTIONS, run_stream
 from .errors import ActionError, DispatchError, LockTimeoutError, NotFoundError
 from .stores import LoadsThreadAndItem, LockKey, SavesItemJSON, Store, item_lock
 from .stores._base import loads_thread_and_item, saves_item_json
@@ -196,7 +196,27 @@ class Dispatcher:
             request = self.decode(body)
             route, payload = self.resolve(request)
             if route.streaming:
-                return await self.start_stream(request, route, payload, context, extras)
+                # A stream's locks and context first, so that a 4xx is still JSON. The thread's and
+                # the sender's locks are taken here when nobody holds them; then the context is
+                # loaded once, through the locked store, and the stream owns the locks. When the
+                # thread is busy the context is loaded now only to answer a missing thread or
+                # widget with a 4xx; the stream then waits for the locks and reloads it
+                # (StreamLock). (Inline, not a method of its own: one coroutine less per stream.)
+                lock = StreamLock(self.store, request, route, self, self.lock_timeout, context)
+                store = lock.take_now()
+                if store is False:  # the store's own locks: entering them may suspend
+                    store = await lock.try_now()
+                try:
+                    ctx = await self.load_context(request, route, context, store, lock.holds)
+                except BaseException:
+                    await lock.release()
+                    raise
+                stream = run_stream(route, ctx, payload, STREAM_OPTIONS, extras, lock)
+                if lock.held:
+                    await anext(stream)  # into its try block: from here on, closing it releases the locks
+                return DispatchResult(
+                    200, None, stream, "threads.custom_action"
+                )  # (resolve checked the mode)
             params = request.params
             if params.item_id is not None:
                 key = item_lock(params.thread_id, params.item_id)
@@ -214,7 +234,7 @@ class Dispatcher:
                             except Exception as exc:
                                 return sync_failure(route, exc)
                         finally:
-                            local.release_key(key)
+                            local.release_keys(keys)
                 # A busy widget, or a store with locks of its own.
                 holding = store.lock(key, timeout=self.lock_timeout, context=context)
                 return await self.run_locked(request, route, payload, context, extras, holding)
@@ -225,31 +245,6 @@ class Dispatcher:
             return DispatchResult.error(exc)
         except LockTimeoutError as exc:  # a store's load waiting for a lock of its own, say
             return busy_answer(exc, None)
-
-    async def start_stream(
-        self, request: ActionRequest, route: Route, payload: Any, context: Any, extras: Extras | None = None
-    ) -> DispatchResult:
-        """Start a streaming action: its locks and context first, so that a 4xx is still JSON.
-
-        The thread's and the sender's locks are taken here when nobody holds
-        them; then the context is loaded once, through the locked store, and
-        the stream owns the locks. When the thread is busy the context is
-        loaded now only to answer a missing thread or widget with a 4xx; the
-        stream then waits for the locks and reloads it (``StreamLock``).
-        """
-        lock = StreamLock(self.store, request, route, self, self.lock_timeout, context)
-        store = lock.take_now()
-        if store is False:  # the store's own locks: entering them may suspend
-            store = await lock.try_now()
-        try:
-            ctx = await self.load_context(request, route, context, store, lock.holds)
-        except BaseException:
-            await lock.release()
-            raise
-        stream = run_stream(route, ctx, payload, extras=extras, lock=lock)
-        if lock.held:
-            await anext(stream)  # into its try block: from here on, closing it releases the locks
-        return DispatchResult(200, None, stream, "threads.custom_action")  # (resolve checked the mode)
 
     async def run_locked(
         self,

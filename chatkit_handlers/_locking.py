@@ -122,10 +122,9 @@ class StreamLock:
         params = request.params
         thread_id, item_id = params.thread_id, params.item_id
         self._store = store
+        thread_key = thread_lock(thread_id)
         self.keys: tuple[LockKey, ...] = (
-            (thread_lock(thread_id),)
-            if item_id is None
-            else (thread_lock(thread_id), item_lock(thread_id, item_id))
+            (thread_key,) if item_id is None else (thread_key, item_lock(thread_id, item_id))
         )
         self._context = context
         # What reloading the context takes, kept as it is: a partial made per stream would cost
@@ -198,8 +197,7 @@ class StreamLock:
         if holds:  # taken on a LocalLocks store itself
             self.held, self.holds = False, ()
             local: LocalLocks = self._store  # type: ignore[assignment]
-            for key in holds:
-                local.release_key(key)
+            local.release_keys(holds)
             return True
         holding = self._holding
         if isinstance(holding, Holding):

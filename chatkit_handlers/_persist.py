@@ -74,7 +74,8 @@ def _applied(item: WidgetItem, updates: list[WidgetUpdate]) -> WidgetItem:
     """``item`` with ``updates`` applied to its widget, in order (``item`` itself is left untouched)."""
     root = item.widget
     for update in updates:
-        root = apply_widget_update(root, update)
+        # (A new root, the usual update, without a call.)
+        root = update.widget if type(update) is WidgetRootUpdated else apply_widget_update(root, update)
     return msgspec.structs.replace(item, widget=root)
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._coerce import to_event
+from ._coerce import EVENT_CLASSES, to_event
 from ._context import thread_change
 from ._errorhandlers import Reply
 from ._locking import StreamLock, busy_event
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from ._providers import Extras
     from ._router import Route
 
-__all__ = ["frame", "run_stream"]
+__all__ = ["STREAM_OPTIONS", "frame", "run_stream"]
 
 logger = logging.getLogger("chatkit_handlers")
 
@@ -77,7 +77,6 @@ async def run_stream(
     route: Route,
     ctx: ActionContext[Any],
     payload: Any,
-    *,
     first: bytes = STREAM_OPTIONS,
     extras: Extras | None = None,
     lock: StreamLock | None = None,
@@ -101,23 +100,24 @@ async def run_stream(
         events = route.call_stream(ctx, payload, extras)  # an async generator
         try:
             async for produced in events:
-                event = to_event(produced)
+                event = produced if type(produced) in EVENT_CLASSES else to_event(produced)
                 writes.record(event)
                 if type(event) is ThreadItemUpdatedEvent or not (  # (the usual event: no isinstance miss)
                     isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, HIDDEN_ITEM_TYPES)
                 ):
                     yield frame(event)
-                thread = thread_change(ctx)
-                if thread is not None:
-                    writes.save_thread(thread)
-                    yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
+                if ctx._seen is not None:  # the handler looked at the thread (see thread_change)
+                    thread = thread_change(ctx)
+                    if thread is not None:
+                        writes.save_thread(thread)
+                        yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
         finally:
             # What ``aclosing`` does, minus its two coroutines: close the handler's generator
             # unless it ran to its end (or raised), which leaves nothing to close; an iterator
             # that is no native generator is closed whenever it can be.
             if getattr(events, "ag_frame", events) is not None and hasattr(events, "aclose"):
                 await events.aclose()
-        thread = thread_change(ctx)
+        thread = None if ctx._seen is None else thread_change(ctx)
         if thread is not None:  # changed after the last event
             writes.save_thread(thread)
             yield frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))

@@ -208,17 +208,18 @@ class LocalLocks:
         minus the ``Holding`` and the view: the dispatcher's path for an action
         (a sync action's one key, its sender widget's; a stream's two), which
         makes the view only if the handler asks for the store (``view_holding``).
-        Give the keys back with ``release_key``. ``False``: none was taken.
+        Give the keys back with ``release_keys``. ``False``: none was taken.
         """
         return self._locks.take_free(keys)
 
-    def release_key(self, key: LockKey) -> None:
-        """Give back one key taken here (``take_keys_now``, a ``Holding``) at once: nothing can suspend."""
+    def release_keys(self, keys: tuple[LockKey, ...]) -> None:
+        """Give back keys taken here (``take_keys_now``, a ``Holding``) at once: nothing can suspend."""
         entries = self._locks._entries
-        if entries.get(key, True) is None:  # nobody waits for it: free (no call, no loop)
-            del entries[key]
-        else:
-            self._locks.release((key,))
+        for key in keys:
+            if entries.get(key, True) is None:  # nobody waits for it: free (no call)
+                del entries[key]
+            else:
+                self._locks.release((key,))
 
     def view_holding(self, keys: tuple[LockKey, ...]) -> Self:
         """This store as its holder of ``keys`` (taken already) sees it: a copy that remembers them."""
@@ -253,7 +254,7 @@ def plain_local_locks(store: object) -> bool:
     """Whether ``store`` locks with ``LocalLocks``' own ``lock()`` and is not a view holding keys.
 
     Then the dispatcher may take an action's keys with ``take_keys_now`` and give
-    them back with ``release_key``, as ``lock()`` would: no override of
+    them back with ``release_keys``, as ``lock()`` would: no override of
     ``lock()`` on the class or on the instance is bypassed.
     """
     return (
@@ -330,5 +331,5 @@ class Holding(Generic[S]):
     def release(self) -> None:
         """Release what ``__aenter__`` took, at once (idempotent): nothing here can suspend."""
         new, self._new = self._new, ()
-        for key in new:
-            self._store.release_key(key)
+        if new:
+            self._store.release_keys(new)
