@@ -23,7 +23,7 @@ import msgspec
 from ._coerce import to_updated_item
 from ._context import ActionContext, new_context, thread_change
 from ._errorhandlers import Reply
-from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, check_store
+from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, check_store, stream_keys
 from ._providers import Extras
 from ._router import ActionRouter, Route
 from ._stream import STREAM_OPTIONS, run_stream
@@ -202,7 +202,9 @@ class Dispatcher:
                 # thread is busy the context is loaded now only to answer a missing thread or
                 # widget with a 4xx; the stream then waits for the locks and reloads it
                 # (StreamLock). (Inline, not a method of its own: one coroutine less per stream.)
-                lock = StreamLock(self.store, request, route, self, self.lock_timeout, context)
+                params = request.params
+                keys = stream_keys(params.thread_id, params.item_id)
+                lock = StreamLock(self.store, keys, self.lock_timeout, context, self, request, route)
                 store = lock.take_now()
                 if store is False:  # the store's own locks: entering them may suspend
                     store = await lock.try_now()

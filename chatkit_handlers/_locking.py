@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
+import msgspec
 
 from .errors import LockTimeoutError
 from .stores import LockKey, Store, item_lock, thread_lock
@@ -28,7 +29,15 @@ if TYPE_CHECKING:
     from ._context import ActionContext
     from ._route import Route
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "ContextLoader", "StreamLock", "busy_event", "check_store", "sync_keys"]
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "ContextLoader",
+    "StreamLock",
+    "busy_event",
+    "check_store",
+    "stream_keys",
+    "sync_keys",
+]
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds an action waits for another action on the same widget or thread."""
@@ -49,6 +58,12 @@ def check_store(store: object) -> None:
 def sync_keys(thread_id: str, item_id: str | None) -> tuple[LockKey, ...]:
     """What a sync action holds: its sender widget (nothing without one)."""
     return () if item_id is None else (item_lock(thread_id, item_id),)
+
+
+def stream_keys(thread_id: str, item_id: str | None) -> tuple[LockKey, ...]:
+    """What a streaming action holds: its thread (one stream per thread) and its sender widget, if any."""
+    key = thread_lock(thread_id)
+    return (key,) if item_id is None else (key, item_lock(thread_id, item_id))
 
 
 def busy_event(exc: LockTimeoutError) -> ErrorEvent:
@@ -74,8 +89,13 @@ class ContextLoader(Protocol):
     ) -> Awaitable[ActionContext[Any]]: ...
 
 
-class StreamLock:
+class StreamLock(msgspec.Struct):
     """What a streaming action holds: its thread's lock and its sender widget's.
+
+    ``StreamLock(store, stream_keys(thread_id, item_id), timeout, context,
+    loader, request, route)``: a Struct for its constructor in C (one is made
+    per stream); only ``keys``, ``held``, ``holds`` and ``timeout`` are for
+    readers, the rest is its own.
 
     The dispatcher first tries to take them at once, before the stream starts
     (``take_now``, then ``try_now`` for a store with locks of its own: the
@@ -89,54 +109,27 @@ class StreamLock:
     closes), so that a disconnect cannot leave a lock held.
 
     Attributes:
-        keys: the thread's key and the sender's (if any): what the stream holds once ``held``.
+        keys: the thread's key and the sender's (if any): what the stream holds once ``held``
+            (``stream_keys``).
         held: whether the locks are taken.
         holds: the keys taken on the store itself (``LocalLocks.take_keys_now``), to
             load the context with; empty when a view of the store holds them.
         timeout: seconds ``acquire`` waits.
     """
 
-    __slots__ = (
-        "_context",
-        "_holding",
-        "_loader",
-        "_pending",
-        "_request",
-        "_route",
-        "_store",
-        "held",
-        "holds",
-        "keys",
-        "timeout",
-    )
-
-    def __init__(
-        self,
-        store: Store,
-        request: Any,
-        route: Route,
-        loader: ContextLoader,
-        timeout: float | None,
-        context: Any,
-    ) -> None:
-        params = request.params
-        thread_id, item_id = params.thread_id, params.item_id
-        self._store = store
-        thread_key = thread_lock(thread_id)
-        self.keys: tuple[LockKey, ...] = (
-            (thread_key,) if item_id is None else (thread_key, item_lock(thread_id, item_id))
-        )
-        self._context = context
-        # What reloading the context takes, kept as it is: a partial made per stream would cost
-        # more than the rest of this constructor, and the usual stream never reloads.
-        self._loader = loader
-        self._request = request
-        self._route = route
-        self._holding: AbstractAsyncContextManager[Store] | None = None
-        self._pending: AbstractAsyncContextManager[Store] | None = None  # (see take_now)
-        self.held = False
-        self.holds: tuple[LockKey, ...] = ()
-        self.timeout = timeout
+    _store: Store
+    keys: tuple[LockKey, ...]
+    timeout: float | None
+    _context: Any
+    # What reloading the context takes (``acquire``), kept as it is: a partial made per stream
+    # would cost more than this whole constructor, and the usual stream never reloads.
+    _loader: ContextLoader
+    _request: Any
+    _route: Route
+    held: bool = False
+    holds: tuple[LockKey, ...] = ()
+    _holding: AbstractAsyncContextManager[Store] | None = None
+    _pending: AbstractAsyncContextManager[Store] | None = None  # (see take_now)
 
     def take_now(self) -> Store | Literal[False] | None:
         """Take the locks if nobody holds them, without waiting: the locked store, ``None`` if busy.

@@ -117,36 +117,25 @@ def _replace_component(node: dict[str, Any], component_id: str, new: dict[str, A
     return False
 
 
-class WriteBuffer:
+class WriteBuffer(msgspec.Struct):
     """Collects the writes a stream implies, to apply after the handler finished.
 
-    With ``persist_items=False`` the items of ``done``/``replaced``/``removed``
+    ``WriteBuffer(thread_id, sender, persist_items=True)``. With
+    ``persist_items=False`` the items of ``done``/``replaced``/``removed``
     events are left to whoever already writes them as they pass (chatkit, under
     the ChatKitServer bridge): only widget updates and the thread are written.
+    (A Struct for its constructor in C: one is made per stream.)
     """
 
-    __slots__ = (
-        "_items",
-        "_known",
-        "_ops",
-        "_removed",
-        "_sender",
-        "_streaming",
-        "_thread",
-        "_thread_id",
-        "_updates",
-    )
-
-    def __init__(self, thread_id: str, sender: WidgetItem | None, *, persist_items: bool = True) -> None:
-        self._thread_id = thread_id
-        self._sender = sender
-        self._items = persist_items
-        self._ops: list[_Op] = []
-        self._known: dict[str, ThreadItem] = {}
-        self._updates: dict[str, list[WidgetUpdate]] = {}
-        self._streaming: set[str] = set()
-        self._removed: set[str] = set()
-        self._thread: ThreadMetadata | None = None
+    _thread_id: str
+    _sender: WidgetItem | None
+    persist_items: bool = True
+    _ops: list[_Op] = msgspec.field(default_factory=list)
+    _known: dict[str, ThreadItem] = msgspec.field(default_factory=dict)
+    _updates: dict[str, list[WidgetUpdate]] = msgspec.field(default_factory=dict)
+    _streaming: set[str] = msgspec.field(default_factory=set)
+    _removed: set[str] = msgspec.field(default_factory=set)
+    _thread: ThreadMetadata | None = None
 
     def __bool__(self) -> bool:
         return bool(self._ops or self._updates or self._thread is not None)
@@ -175,7 +164,7 @@ class WriteBuffer:
         elif isinstance(event, ThreadItemReplacedEvent):
             self._set(("save", event.item), event.item)
         elif isinstance(event, ThreadItemRemovedEvent):
-            if self._items:
+            if self.persist_items:
                 self._ops.append(("delete", event.item_id))
             self._removed.add(event.item_id)
             self._known.pop(event.item_id, None)
@@ -189,7 +178,7 @@ class WriteBuffer:
         self._thread = thread
 
     def _set(self, op: _Op, item: ThreadItem) -> None:
-        if self._items:
+        if self.persist_items:
             self._ops.append(op)
         self._removed.discard(item.id)
         self._known[item.id] = item

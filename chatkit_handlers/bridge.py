@@ -65,7 +65,7 @@ from ._coerce import to_event
 from ._context import thread_change
 from ._convert import chatkit_store_adapter, event_to_chatkit, item_to_chatkit, thread_to_chatkit
 from ._dispatch import ActionRequest, Dispatcher
-from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, sync_keys
+from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, stream_keys, sync_keys
 from ._persist import WriteBuffer
 from ._router import ActionRouter, Route
 from .errors import ActionError, DispatchError, LockTimeoutError
@@ -246,7 +246,9 @@ class _Bridge:
         chatkit leaves out (widget updates, a thread changed after the last
         event) is written here once the handler finished cleanly.
         """
-        lock = StreamLock(self.store, request, route, self.dispatcher, lock_timeout, context)
+        params = request.params
+        keys = stream_keys(params.thread_id, params.item_id)
+        lock = StreamLock(self.store, keys, lock_timeout, context, self.dispatcher, request, route)
         try:
             ctx = await lock.acquire()  # reloaded: another stream may have changed both meanwhile
             writes = WriteBuffer(thread.id, ctx.sender, persist_items=False)
