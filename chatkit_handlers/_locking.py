@@ -21,7 +21,8 @@ import anyio
 import msgspec
 
 from .errors import LockTimeoutError
-from .stores import LockKey, Store, item_lock, thread_lock
+from .stores import LockKey, Store, item_lock
+from .stores._base import stream_keys
 from .stores._locks import Holding, LocalLocks, plain_local_locks
 from .types import ErrorEvent
 
@@ -58,12 +59,6 @@ def check_store(store: object) -> None:
 def sync_keys(thread_id: str, item_id: str | None) -> tuple[LockKey, ...]:
     """What a sync action holds: its sender widget (nothing without one)."""
     return () if item_id is None else (item_lock(thread_id, item_id),)
-
-
-def stream_keys(thread_id: str, item_id: str | None) -> tuple[LockKey, ...]:
-    """What a streaming action holds: its thread (one stream per thread) and its sender widget, if any."""
-    key = thread_lock(thread_id)
-    return (key,) if item_id is None else (key, item_lock(thread_id, item_id))
 
 
 def busy_event(exc: LockTimeoutError) -> ErrorEvent:

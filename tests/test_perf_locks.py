@@ -185,3 +185,11 @@ async def test_take_now_takes_free_keys_at_once_and_never_jumps_the_queue() -> N
     again.release()
     again.release()  # idempotent
     assert store._locks.held() == 0
+
+
+def test_a_streams_keys_are_its_threads_and_its_senders() -> None:
+    from chatkit_handlers.stores import item_lock, thread_lock
+    from chatkit_handlers.stores._base import stream_keys
+
+    assert stream_keys("thr", "wid") == (thread_lock("thr"), item_lock("thr", "wid"))
+    assert stream_keys("thr", None) == (thread_lock("thr"),)

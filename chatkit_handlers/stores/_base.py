@@ -57,6 +57,7 @@ __all__ = [
     "loads_thread_and_item",
     "lock_order",
     "saves_item_json",
+    "stream_keys",
     "thread_lock",
 ]
 
@@ -77,6 +78,16 @@ def thread_lock(thread_id: str) -> LockKey:
 def item_lock(thread_id: str, item_id: str) -> LockKey:
     """The key actions reading and rewriting item ``item_id`` hold."""
     return ("item", thread_id, item_id)
+
+
+def stream_keys(thread_id: str, item_id: str | None) -> tuple[LockKey, ...]:
+    """What a streaming action holds: its thread's key (one stream per thread) and its sender's, if any.
+
+    (``thread_lock`` and ``item_lock`` written out: this runs once per stream.)
+    """
+    if item_id is None:
+        return (("thread", thread_id),)
+    return ("thread", thread_id), ("item", thread_id, item_id)
 
 
 def lock_order(key: LockKey) -> tuple[bool, LockKey]:
