@@ -178,19 +178,19 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
             else "sync action: Dispatcher.dispatch"
         )
         print_table(title, results, ["floor", "peer fair, object store", "peer fair, JSON store"])
-        m = {r.name: r.median for r in results}
+        m = {r.name: r for r in results}
         targets += [
             Target(
                 f"{mode}: ours ÷ peer fair (object stores)",
-                m["ours, ObjectStore"] / m["peer fair, object store"],
+                m["ours, ObjectStore"].ratio(m["peer fair, object store"]),
                 0.25,
             ),
             Target(
                 f"{mode}: ours ÷ peer fair (JSON stores)",
-                m["ours, MemoryStore"] / m["peer fair, JSON store"],
+                m["ours, MemoryStore"].ratio(m["peer fair, JSON store"]),
                 0.25,
             ),
-            Target(f"{mode}: ours (ObjectStore) ÷ floor", m["ours, ObjectStore"] / m["floor"], 2.0),
+            Target(f"{mode}: ours (ObjectStore) ÷ floor", m["ours, ObjectStore"].ratio(m["floor"]), 2.0),
         ]
     return targets
 

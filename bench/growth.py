@@ -121,7 +121,7 @@ def print_rows(
     for n in sizes:
         row = f"{n:>7,}"
         for measured in columns.values():
-            row += f"  {fmt_us(measured[n].median) + ' µs':>18}  {measured[n].median / measured[first].median:>7.2f}"
+            row += f"  {fmt_us(measured[n].median) + ' µs':>18}  {measured[n].ratio(measured[first]):>7.2f}"
         print(row + f"  {registration[n] * 1e3:>10.1f}ms")
 
 
@@ -167,13 +167,13 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
     targets = [
         Target(
             f"exact, known type: {last:,} routes ÷ {sizes[0]}",
-            known[last].median / known[sizes[0]].median,
+            known[last].ratio(known[sizes[0]]),
             1.25,
         ),
         # Below ~20 routes the 404 scores every name; from there on it scores at most 20.
         Target(
             f"exact, unknown type (404): {last:,} routes ÷ {sizes[1]}",
-            unknown[last].median / unknown[sizes[1]].median,
+            unknown[last].ratio(unknown[sizes[1]]),
             1.25,
         ),
     ]
@@ -207,13 +207,9 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
     )
     return [
         *targets,
-        Target(f"pattern hit: {last:,} patterns ÷ {sizes[0]}", hit[last].median / hit[sizes[0]].median, 1.25),
-        Target(
-            f"exact hit: {last:,} patterns ÷ {sizes[0]}", exact[last].median / exact[sizes[0]].median, 1.25
-        ),
-        Target(
-            f"no match (404): {last:,} patterns ÷ {sizes[1]}", miss[last].median / miss[sizes[1]].median, 1.25
-        ),
+        Target(f"pattern hit: {last:,} patterns ÷ {sizes[0]}", hit[last].ratio(hit[sizes[0]]), 1.25),
+        Target(f"exact hit: {last:,} patterns ÷ {sizes[0]}", exact[last].ratio(exact[sizes[0]]), 1.25),
+        Target(f"no match (404): {last:,} patterns ÷ {sizes[1]}", miss[last].ratio(miss[sizes[1]]), 1.25),
     ]
 
 
