@@ -1,6 +1,6 @@
 """Bench 3: requests per second over HTTP on 127.0.0.1, ours against a bare Litestar ``@post``.
 
-    python -m bench.over_http                      # uvicorn, and granian if installed (~5 min)
+    python -m bench.over_http                      # uvicorn, and granian if installed (~8 min)
     python -m bench.over_http --servers uvicorn -d 10 --rounds 5
     python -m bench.over_http --smoke              # a few seconds; proves the pipeline works
 
@@ -9,7 +9,8 @@ on one app); a load generator process drives one route at a time: wrk
 (``apt-get install -y wrk``) with 1 thread and 16 keep-alive connections, or,
 without wrk, bench/_loadgen.py (asyncio, same connections). Variants take turns
 round after round, each for a bounded duration; the table shows the median
-round's requests/s and its p50/p99 latency.
+round's requests/s and its p50/p99 latency, and ratios as the median over
+rounds of each round's ratio (paired: a noisy stretch slows both sides).
 
 uvicorn runs with ``--loop uvloop --http httptools`` when both are installed
 (``uvicorn[standard]``, what production deployments use), else its defaults.
@@ -65,6 +66,11 @@ class Rounds:
     def median_run(self) -> dict[str, float]:
         ordered = sorted(self.runs, key=lambda r: r["rps"])
         return ordered[len(ordered) // 2]
+
+    def ratio(self, baseline: Rounds) -> float:
+        """req/s ÷ ``baseline``'s in the same round, the median over rounds (see ``Measured.ratio``)."""
+        pairs = zip(self.runs, baseline.runs, strict=True)
+        return statistics.median(ours["rps"] / base["rps"] for ours, base in pairs)
 
 
 def _free_port() -> int:
@@ -249,7 +255,7 @@ def bench_server(server: str, args: argparse.Namespace, loadgen: str) -> list[Ro
 
 
 def print_http_table(server: str, loadgen: str, results: list[Rounds]) -> None:
-    by_name = {r.name: r.median_run for r in results}
+    by_name = {r.name: r for r in results}
     width = max(len(r.name) for r in results)
     print(f"\n{server}, 1 worker; load: {loadgen}")
     head = f"{'variant':<{width}}  {'req/s':>9}  {'p50 ms':>7}  {'p99 ms':>7}  {'÷ bare @post':>12}  {'÷ bare Stream':>13}"
@@ -260,7 +266,7 @@ def print_http_table(server: str, loadgen: str, results: list[Rounds]) -> None:
         spread = statistics.pstdev([x["rps"] for x in r.runs]) / m["rps"] if len(r.runs) > 1 else 0.0
         print(
             f"{r.name:<{width}}  {m['rps']:>9,.0f}  {m['p50_ms']:>7.2f}  {m['p99_ms']:>7.2f}  "
-            f"{m['rps'] / by_name['bare @post']['rps']:>12.3f}  {m['rps'] / by_name['bare Stream']['rps']:>13.3f}"
+            f"{r.ratio(by_name['bare @post']):>12.3f}  {r.ratio(by_name['bare Stream']):>13.3f}"
             + (f"   (±{spread:.0%} over rounds)" if spread else "")
         )
     sys.stdout.flush()
@@ -274,7 +280,7 @@ def main() -> None:
     parser.add_argument("--servers", default="uvicorn,granian")
     parser.add_argument("-d", "--duration", type=float, default=4.0, help="seconds per variant per round")
     parser.add_argument("-c", "--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     args = parser.parse_args()
     if args.smoke:
@@ -290,11 +296,11 @@ def main() -> None:
             continue
         results = bench_server(server, args, loadgen)
         print_http_table(server, loadgen, results)
-        m = {r.name: r.median_run["rps"] for r in results}
+        m = {r.name: r for r in results}
         targets += [
             Target(
                 f"{server}: ours ÷ bare @post, req/s",
-                m["ours: ChatKitPlugin, sync"] / m["bare @post"],
+                m["ours: ChatKitPlugin, sync"].ratio(m["bare @post"]),
                 1.2,
                 False,
             ),

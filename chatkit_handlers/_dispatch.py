@@ -401,7 +401,8 @@ class Dispatcher:
         """
         item = to_updated_item(await route.call_sync(ctx, payload, extras), ctx.sender, route.type)
         store = self.store if ctx._store is None else ctx._store  # (a view holding the locks, or not)
-        thread, context = thread_change(ctx), ctx.context
+        thread = None if ctx._seen is None else thread_change(ctx)  # (no call if nobody looked)
+        context = ctx.context
         if thread is None:
             if item is None:
                 return None, None
