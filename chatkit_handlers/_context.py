@@ -62,13 +62,13 @@ def new_context(
     action_type: str,
     store: Store | None,
     context: Any,
-    holds: tuple[LockKey, ...] = (),
 ) -> ActionContext[Any]:
     """``ActionContext(thread=..., ...)`` as the dispatcher makes one per action.
 
-    ``holds``: the keys the action holds on ``store`` itself (a ``LocalLocks``
-    store, whose ``take_keys_now`` took them); ``ctx.store`` is then the view
-    holding them, made only if something asks for it (see ``ActionContext.store``).
+    The dispatcher sets ``ctx._holds`` to the keys the action holds on
+    ``store`` itself (a ``LocalLocks`` store, whose ``take_keys_now`` took
+    them): ``ctx.store`` is then the view holding them, made only if something
+    asks for it (see ``ActionContext.store``).
 
     Calling a ``Generic`` subclass with keyword arguments costs ~0.7 µs on
     CPython 3.11 (``typing.Generic`` keeps ``type.__call__`` off its fast
@@ -80,7 +80,7 @@ def new_context(
     ctx.sender = sender
     ctx.action_type = action_type
     ctx._store = store
-    ctx._holds = holds
+    ctx._holds = ()
     ctx.context = context
     return ctx
 

@@ -84,7 +84,7 @@ class ContextLoader(Protocol):
     ) -> Awaitable[ActionContext[Any]]: ...
 
 
-class StreamLock(msgspec.Struct):
+class StreamLock(msgspec.Struct, eq=False):  # (compared, and hashed, by identity)
     """What a streaming action holds: its thread's lock and its sender widget's.
 
     ``StreamLock(store, stream_keys(thread_id, item_id), timeout, context,
@@ -125,6 +125,9 @@ class StreamLock(msgspec.Struct):
     holds: tuple[LockKey, ...] = ()
     _holding: AbstractAsyncContextManager[Store] | None = None
     _pending: AbstractAsyncContextManager[Store] | None = None  # (see take_now)
+
+    def __repr__(self) -> str:  # not the Struct's: it would show the request context (a user, say)
+        return f"StreamLock(keys={self.keys!r}, held={self.held})"
 
     def take_now(self) -> Store | Literal[False] | None:
         """Take the locks if nobody holds them, without waiting: the locked store, ``None`` if busy.

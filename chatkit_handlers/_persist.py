@@ -117,7 +117,7 @@ def _replace_component(node: dict[str, Any], component_id: str, new: dict[str, A
     return False
 
 
-class WriteBuffer(msgspec.Struct):
+class WriteBuffer(msgspec.Struct, eq=False):  # (compared, and hashed, by identity)
     """Collects the writes a stream implies, to apply after the handler finished.
 
     ``WriteBuffer(thread_id, sender, persist_items=True)``. With
@@ -136,6 +136,9 @@ class WriteBuffer(msgspec.Struct):
     _streaming: set[str] = msgspec.field(default_factory=set)
     _removed: set[str] = msgspec.field(default_factory=set)
     _thread: ThreadMetadata | None = None
+
+    def __repr__(self) -> str:  # not the Struct's: it would show every item and widget held
+        return f"WriteBuffer(thread_id={self._thread_id!r}, pending={bool(self)})"
 
     def __bool__(self) -> bool:
         return bool(self._ops or self._updates or self._thread is not None)

@@ -140,5 +140,6 @@ async def run_stream(
         logger.exception("streaming handler for action %r failed", route.type)
         yield frame(ErrorEvent(code="stream.error", allow_retry=True))
     finally:
+        ctx._holds = ()  # a ctx kept past the stream: no view claims the keys
         if lock is not None and not lock.release_now():  # per-process locks: no coroutine
             await lock.release()

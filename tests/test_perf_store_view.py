@@ -126,3 +126,69 @@ async def test_a_context_built_by_hand_hands_out_its_store_as_given() -> None:
     other = MemoryStore()
     ctx.store = other
     assert ctx.store is other
+
+
+class OldStyleDispatcher(Dispatcher):
+    """A subclass overriding load_context with its documented signature (instrumentation, say)."""
+
+    loads = 0
+
+    async def load_context(
+        self, request: Any, route: Any, context: Any, store: Store | None = None
+    ) -> ActionContext[Any]:
+        type(self).loads += 1
+        return await super().load_context(request, route, context, store)
+
+
+@pytest.mark.parametrize(
+    ("kind", "action_type", "keys"),
+    [("sync", "store.sync", (ITEM_KEY,)), ("stream", "store.stream", (THREAD_KEY, ITEM_KEY))],
+)
+async def test_an_overridden_load_context_is_heard_and_its_context_still_holds_the_keys(
+    kind: str, action_type: str, keys: tuple[Any, ...]
+) -> None:
+    store = await seeded()
+    seen: list[Any] = []
+    OldStyleDispatcher.loads = 0
+    dispatcher = OldStyleDispatcher(make_router(seen), store, lock_timeout=0)
+    answered = await answer(dispatcher, kind, action_type)
+    assert all(e.get("type") != "error" for e in answered), answered
+    assert OldStyleDispatcher.loads == 1
+    assert seen[0]._held == keys
+    assert store._locks.held() == 0
+
+
+async def test_a_context_kept_past_its_action_hands_out_the_store_holding_nothing() -> None:
+    store = await seeded()
+    kept: list[ActionContext[Any]] = []
+    router = ActionRouter()
+
+    @router.on_action("keep.sync", streaming=False)
+    async def keep_sync(ctx: ActionContext[Any]) -> None:
+        kept.append(ctx)
+
+    @router.on_action("keep.stream")
+    async def keep_stream(ctx: ActionContext[Any]) -> AsyncIterator[ThreadItemUpdatedEvent]:
+        kept.append(ctx)
+        yield ctx.update_widget(CARD)
+
+    dispatcher = Dispatcher(router, store, lock_timeout=0)
+    await answer(dispatcher, "sync", "keep.sync")
+    await answer(dispatcher, "stream", "keep.stream")
+    for ctx in kept:  # e.g. a background task reading ctx.store once the action has ended
+        assert ctx.store is store  # not a view claiming keys another action may hold by now
+    assert store._locks.held() == 0
+
+
+def test_the_lock_and_write_buffer_reprs_leave_out_the_request_context() -> None:
+    from chatkit_handlers._locking import StreamLock
+    from chatkit_handlers._persist import WriteBuffer
+
+    secret = {"user": "ada", "token": "s3cr3t"}
+    lock = StreamLock(MemoryStore(), (THREAD_KEY,), 1.0, secret, None, None, None)  # type: ignore[arg-type]
+    assert "s3cr3t" not in repr(lock)
+    assert repr(lock) == "StreamLock(keys=(('thread', 'thr_1'),), held=False)"
+    writes = WriteBuffer("thr_1", WidgetItem(id="wid_1", thread_id="thr_1", widget={"token": "s3cr3t"}))
+    assert "s3cr3t" not in repr(writes)
+    assert lock != StreamLock(MemoryStore(), (THREAD_KEY,), 1.0, secret, None, None, None)  # type: ignore[arg-type]
+    assert len({lock, writes}) == 2  # hashable, by identity

@@ -860,3 +860,45 @@ async def test_a_load_that_times_out_on_a_lock_is_a_retryable_409() -> None:
     assert answer["code"] == "thread.busy"
     assert answer["allow_retry"] is True
     assert store._locks.held() == 0
+
+
+class _Unslotted(MemoryStore):
+    """A MemoryStore whose instances have a __dict__, so that a method can be patched on one."""
+
+
+async def test_loads_and_saves_patched_on_the_store_after_the_dispatcher_was_made_are_heard() -> None:
+    store = _Unslotted()
+    await seed(store)
+    dispatcher = Dispatcher(make_router(), store)
+    assert (await dispatcher.dispatch(click())).status_code == 200  # the one-query load and JSON save
+    saved: list[str] = []
+    real_save = store.save_item
+
+    async def hiding(thread_id: str, *, context: Any = None) -> ThreadMetadata:
+        raise NotFoundError(thread_id)  # e.g. a thread archived since
+
+    async def auditing(thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+        saved.append(item.id)
+        await real_save(thread_id, item, context=context)
+
+    store.save_item = auditing  # type: ignore[method-assign]
+    assert (await dispatcher.dispatch(click())).status_code == 200
+    assert saved == ["wid_1"]  # not bypassed by save_item_json
+    store.load_thread = hiding  # type: ignore[method-assign]
+    missing = await dispatcher.dispatch(click())
+    assert missing.status_code == 404  # not bypassed by load_thread_and_item
+    assert msgspec.json.decode(missing.body or b"")["code"] == "thread.not_found"
+
+
+async def test_a_request_of_a_subclass_of_the_sync_request_type_is_still_sync() -> None:
+    from chatkit_handlers.types import SyncCustomActionRequest
+
+    class Traced(SyncCustomActionRequest, tag="threads.sync_custom_action"):
+        pass
+
+    store = MemoryStore()
+    await seed(store)
+    dispatcher = Dispatcher(make_router(), store)
+    request = msgspec.json.decode(click(), type=Traced)
+    route, _payload = dispatcher.resolve(request)
+    assert route.type == "counter.increment"
