@@ -355,8 +355,10 @@ class Dispatcher:
             and type(store) is kind
             and kind.load_thread is self._load_thread
             and kind.load_item is self._load_item
-            and not _patched(store, "load_thread", "load_item")
         )
+        if both and kind.__dictoffset__:  # instances with a __dict__: a load may be patched on this one
+            state = store.__dict__
+            both = "load_thread" not in state and "load_item" not in state
         item: ThreadItem | None = None
         try:
             if both:
@@ -419,7 +421,7 @@ class Dispatcher:
                 self._save_json
                 and type(store) is kind
                 and kind.save_item is self._save_item
-                and not _patched(store, "save_item")
+                and (not kind.__dictoffset__ or "save_item" not in store.__dict__)  # not patched on it
             ):
                 data = _encode(item)
                 saver: SavesItemJSON = store  # type: ignore[assignment]  # (no cast() call per action)
@@ -442,14 +444,6 @@ class Dispatcher:
             return sync_answer(*await self.apply_sync(route, ctx, payload, extras))
         except Exception as exc:
             return sync_failure(route, exc)
-
-
-def _patched(store: Store, *names: str) -> bool:
-    """Whether one of ``names`` was set on ``store`` itself (not only on its class)."""
-    if not type(store).__dictoffset__:  # slotted: nothing can be set on the instance
-        return False
-    state = store.__dict__
-    return bool(state) and any(name in state for name in names)
 
 
 def sync_answer(item: ThreadItem | None, data: bytes | None = None) -> DispatchResult:
