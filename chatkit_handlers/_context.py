@@ -159,6 +159,11 @@ class ActionContext(Generic[TContext]):
         for itself. For a ``LocalLocks`` store the dispatcher takes the locks on
         the store itself, and the view that remembers them (a copy of the store)
         is made here, on first use: most handlers never ask for it.
+
+        The view is for the action's own use: one kept past it (by a background
+        task) still names the keys the action held, and would not wait for them
+        once others hold them. A context kept past its action whose handler never
+        asked hands out the store itself.
         """
         holds = self._holds
         if holds:

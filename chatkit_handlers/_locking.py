@@ -107,8 +107,9 @@ class StreamLock(msgspec.Struct, eq=False):  # (compared, and hashed, by identit
         keys: the thread's key and the sender's (if any): what the stream holds once ``held``
             (``stream_keys``).
         held: whether the locks are taken.
-        holds: the keys taken on the store itself (``LocalLocks.take_keys_now``), to
-            load the context with; empty when a view of the store holds them.
+        holds: the keys taken on the store itself (``LocalLocks.take_keys_now``), which
+            the dispatcher hands to the loaded context (``ctx.store`` makes the view
+            holding them); empty when a view of the store holds them.
         timeout: seconds ``acquire`` waits.
     """
 
@@ -126,8 +127,13 @@ class StreamLock(msgspec.Struct, eq=False):  # (compared, and hashed, by identit
     _holding: AbstractAsyncContextManager[Store] | None = None
     _pending: AbstractAsyncContextManager[Store] | None = None  # (see take_now)
 
-    def __repr__(self) -> str:  # not the Struct's: it would show the request context (a user, say)
+    # Not the Struct's repr (nor its __rich_repr__, which rich and structlog tracebacks prefer):
+    # they would show the request context (a user, a token) to whoever logs the locals.
+    def __repr__(self) -> str:
         return f"StreamLock(keys={self.keys!r}, held={self.held})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return [("keys", self.keys), ("held", self.held)]
 
     def take_now(self) -> Store | Literal[False] | None:
         """Take the locks if nobody holds them, without waiting: the locked store, ``None`` if busy.

@@ -137,8 +137,12 @@ class WriteBuffer(msgspec.Struct, eq=False):  # (compared, and hashed, by identi
     _removed: set[str] = msgspec.field(default_factory=set)
     _thread: ThreadMetadata | None = None
 
-    def __repr__(self) -> str:  # not the Struct's: it would show every item and widget held
+    # Not the Struct's repr (nor its __rich_repr__): they would show every item and widget held.
+    def __repr__(self) -> str:
         return f"WriteBuffer(thread_id={self._thread_id!r}, pending={bool(self)})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return [("thread_id", self._thread_id), ("pending", bool(self))]
 
     def __bool__(self) -> bool:
         return bool(self._ops or self._updates or self._thread is not None)

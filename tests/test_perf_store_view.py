@@ -185,10 +185,13 @@ def test_the_lock_and_write_buffer_reprs_leave_out_the_request_context() -> None
     from chatkit_handlers._persist import WriteBuffer
 
     secret = {"user": "ada", "token": "s3cr3t"}
-    lock = StreamLock(MemoryStore(), (THREAD_KEY,), 1.0, secret, None, None, None)  # type: ignore[arg-type]
+    store = MemoryStore()
+    lock = StreamLock(store, (THREAD_KEY,), 1.0, secret, None, None, None)  # type: ignore[arg-type]
     assert "s3cr3t" not in repr(lock)
+    assert "s3cr3t" not in repr(lock.__rich_repr__())  # what rich and structlog show
     assert repr(lock) == "StreamLock(keys=(('thread', 'thr_1'),), held=False)"
     writes = WriteBuffer("thr_1", WidgetItem(id="wid_1", thread_id="thr_1", widget={"token": "s3cr3t"}))
     assert "s3cr3t" not in repr(writes)
-    assert lock != StreamLock(MemoryStore(), (THREAD_KEY,), 1.0, secret, None, None, None)  # type: ignore[arg-type]
+    assert "s3cr3t" not in repr(writes.__rich_repr__())
+    assert lock != StreamLock(store, (THREAD_KEY,), 1.0, secret, None, None, None)  # type: ignore[arg-type]
     assert len({lock, writes}) == 2  # hashable, by identity
