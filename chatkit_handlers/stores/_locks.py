@@ -214,12 +214,7 @@ class LocalLocks:
 
     def release_keys(self, keys: tuple[LockKey, ...]) -> None:
         """Give back keys taken here (``take_keys_now``, a ``Holding``) at once: nothing can suspend."""
-        entries = self._locks._entries
-        for key in keys:
-            if entries.get(key, True) is None:  # nobody waits for it: free (no call)
-                del entries[key]
-            else:
-                self._locks.release((key,))
+        self._locks.release(keys)
 
     def view_holding(self, keys: tuple[LockKey, ...]) -> Self:
         """This store as its holder of ``keys`` (taken already) sees it: a copy that remembers them."""
