@@ -208,23 +208,7 @@ class WriteBuffer(msgspec.Struct, eq=False):  # (compared, and hashed, by identi
         the usual write costs one level less.)
         """
         tid = self._thread_id
-        updates = self._updates
-        sender = self._sender
-        if (
-            len(updates) == 1
-            and sender is not None
-            and not self._ops
-            and self._thread is None
-            and not self._known
-            and sender.id in updates
-            and item_lock(tid, sender.id) in held
-            and getattr(store, "never_suspends", False)
-        ):
-            # The usual stream: it updated its own sender, whose lock it holds. One write (atomic
-            # by itself), nothing to load, and nothing that could suspend: no transaction, no
-            # shield, no coroutine of ours.
-            return store.save_item(tid, _applied(sender, updates[sender.id]), context=context)
-        rewritten = [key for item_id in updates if (key := item_lock(tid, item_id)) not in held]
+        rewritten = [key for item_id in self._updates if (key := item_lock(tid, item_id)) not in held]
         if not rewritten and getattr(store, "never_suspends", False):
             # Nothing below can suspend, so no cancellation can reach it halfway: a shield
             # (an anyio CancelScope, ~5 µs) would change nothing.
@@ -243,8 +227,14 @@ class WriteBuffer(msgspec.Struct, eq=False):  # (compared, and hashed, by identi
 
     def _commit(self, store: Store, context: Any) -> Awaitable[None]:
         """The writes, in one transaction (not itself a coroutine: a single write needs none)."""
-        if (self._thread is not None) + len(self._ops) + len(self._updates) == 1:
-            return self._write(store, context)  # atomic by itself
+        updates = self._updates
+        if (self._thread is not None) + len(self._ops) + len(updates) == 1:  # atomic by itself
+            sender = self._sender
+            if sender is not None and sender.id in updates and sender.id not in self._known:
+                # The usual stream's one write, its own sender's updates: the store's call itself
+                # (nothing to load, no coroutine of ours); what _write would do for it.
+                return store.save_item(self._thread_id, _applied(sender, updates[sender.id]), context=context)
+            return self._write(store, context)
         return self._transact(store, context)
 
     async def _transact(self, store: Store, context: Any) -> None:
