@@ -64,9 +64,21 @@ def environment() -> str:
         except Exception:
             versions.append(f"{name} -")
     return (
-        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cpus, "
+        f"Python {platform.python_version()} on {platform.machine()} ({_cpu_model()}), {os.cpu_count()} cpus, "
         f"{platform.system()} {platform.release()}; " + ", ".join(versions)
     )
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (ratios of seconds differ between CPUs: bench/README.md)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 # --------------------------------------------------------------------------- ASGI
