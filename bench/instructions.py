@@ -185,7 +185,7 @@ def run(smoke: bool, calls: int, jobs: int) -> list[Target]:
             list(pool.map(lambda job: _smoke(*job), jobs_list))
         for group, name in jobs_list:
             print(f"{group}: {name}: answered")
-        print("(smoke run: not judged; nothing counted, valgrind not run)")
+        print("(smoke run: not judged) nothing counted: valgrind was not run")
         return []
     if valgrind is None:
         raise SystemExit("valgrind is not installed (apt-get install -y valgrind)")

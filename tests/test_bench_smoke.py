@@ -21,6 +21,7 @@ BENCHES = [
     ("bench.over_http", ["uvicorn, 1 worker", "bare @post", "uvicorn: ours ÷ bare @post, req/s"]),
     ("bench.streams", ["20 concurrent streams", "raw ASGI floor", "ours: KiB per open stream"]),
     ("bench.growth", ["exact action types", "pattern routes", "unknown type (404)"]),
+    ("bench.instructions", ["core-stream: floor: answered", "request-sync: bare @post: answered"]),
 ]
 
 
