@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python -m bench.growth
 	$(BIN)/python -m bench.streams
 	$(BIN)/python -m bench.over_http
+	if command -v valgrind >/dev/null; then $(BIN)/python -m bench.instructions; else echo "bench.instructions skipped: no valgrind (apt-get install -y valgrind)"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
