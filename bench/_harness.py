@@ -63,22 +63,31 @@ def environment() -> str:
             versions.append(f"{name} {version(name)}")
         except Exception:
             versions.append(f"{name} -")
+    machine = f"{platform.machine()} ({_cpu_model()}), {os.cpu_count()} cpus"
     return (
-        f"Python {platform.python_version()} on {platform.machine()} ({_cpu_model()}), {os.cpu_count()} cpus, "
-        f"{platform.system()} {platform.release()}; " + ", ".join(versions)
+        f"Python {platform.python_version()} on {machine}, {platform.system()} {platform.release()}; "
+        + ", ".join(versions)
     )
 
 
 def _cpu_model() -> str:
     """The CPU's model name (ratios of seconds differ between CPUs: bench/README.md)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if not key:  # the first processor's block ends here
+                    break
+                fields.setdefault(key, value.strip())
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    if "model name" not in fields:
+        return platform.processor() or "unknown CPU"
+    # The name alone may not tell the generation ("AMD EPYC"): family, model and stepping do.
+    numbers = "/".join(fields.get(k, "?") for k in ("cpu family", "model", "stepping"))
+    return f"{fields['model name']}, family/model/stepping {numbers}"
 
 
 # --------------------------------------------------------------------------- ASGI

@@ -101,7 +101,7 @@ def allow(ctx: ActionContext[Any]) -> None:
     """A guard that lets everything through: what the guard pipeline costs by itself."""
 
 
-def _ours(dispatcher: Any, data: bytes) -> Callable[[], Awaitable[bytes]]:
+def ours_call(dispatcher: Any, data: bytes) -> Callable[[], Awaitable[bytes]]:
     async def once() -> bytes:
         result = await dispatcher.dispatch(data)
         if result.status_code != 200:
@@ -125,7 +125,7 @@ def _peer(server: Any, data: bytes) -> Callable[[], Awaitable[bytes]]:
     return once
 
 
-def _floor(floor: Floor, data: bytes, streaming: bool) -> Callable[[], Awaitable[bytes]]:
+def floor_call(floor: Floor, data: bytes, streaming: bool) -> Callable[[], Awaitable[bytes]]:
     async def once() -> bytes:
         if streaming:
             return b"".join([chunk async for chunk in floor.stream(data)])
@@ -134,7 +134,7 @@ def _floor(floor: Floor, data: bytes, streaming: bool) -> Callable[[], Awaitable
     return once
 
 
-def _check(name: str, out: bytes, streaming: bool) -> None:
+def check_answer(name: str, out: bytes, streaming: bool) -> None:
     if streaming:
         ok = out.startswith(b'data: {"type":"stream_options"') and b"thread.item.updated" in out
     else:
@@ -157,17 +157,17 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
     targets: list[Target] = []
     for streaming, data in ((False, SYNC), (True, STREAM)):
         variants = [
-            ("floor", _floor(floor, data, streaming)),
-            ("ours, ObjectStore", _ours(ours_objects, data)),
-            ("ours, MemoryStore", _ours(ours_memory, data)),
-            ("ours, ObjectStore, 1 guard", _ours(guarded, data)),
-            ("ours, ObjectStore, timeout=", _ours(timed, data)),
+            ("floor", floor_call(floor, data, streaming)),
+            ("ours, ObjectStore", ours_call(ours_objects, data)),
+            ("ours, MemoryStore", ours_call(ours_memory, data)),
+            ("ours, ObjectStore, 1 guard", ours_call(guarded, data)),
+            ("ours, ObjectStore, timeout=", ours_call(timed, data)),
             ("peer fair, object store", _peer(fair_objects, data)),
             ("peer fair, JSON store", _peer(fair, data)),
             ("peer as shipped, JSON store", _peer(shipped, data)),
         ]
         for name, fn in variants:
-            _check(name, await fn(), streaming)
+            check_answer(name, await fn(), streaming)
         results = await measure(
             variants, rounds=1 if smoke else rounds, batch_seconds=0.002 if smoke else 0.05
         )

@@ -54,9 +54,7 @@ def build_router(n: int) -> tuple[ActionRouter, float]:
     return router, time.perf_counter() - start
 
 
-def _dispatcher_variant(
-    dispatcher: Dispatcher, bodies: list[bytes], status: int
-) -> Callable[[], Awaitable[None]]:
+def dispatch_cycle(dispatcher: Dispatcher, bodies: list[bytes], status: int) -> Callable[[], Awaitable[None]]:
     state = {"i": 0}
 
     async def once() -> None:
@@ -150,9 +148,9 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
         # (Its own router for the repeated ones: the fresh ones would push them out of memory.)
         again = Dispatcher(build_router(n)[0], store)
         variants += [
-            (f"{n} known", _dispatcher_variant(dispatcher, bodies, 200)),
-            (f"{n} unknown", _dispatcher_variant(dispatcher, fresh, 404)),
-            (f"{n} unknown again", _dispatcher_variant(again, misses, 404)),
+            (f"{n} known", dispatch_cycle(dispatcher, bodies, 200)),
+            (f"{n} unknown", dispatch_cycle(dispatcher, fresh, 404)),
+            (f"{n} unknown again", dispatch_cycle(again, misses, 404)),
         ]
     results = iter(await measure(variants, rounds=rounds, batch_seconds=batch))
     for n in sizes:
@@ -192,9 +190,9 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
         hits = spread(n, lambda i: request_body(False, f"bench.p{i:05d}.go"))
         misses = spread(n, lambda i: request_body(False, f"bench.q{i:05d}.go"))
         variants += [
-            (f"{n} pattern hit", _dispatcher_variant(dispatcher, hits, 200)),
-            (f"{n} exact hit", _dispatcher_variant(dispatcher, [request_body(False, "bench.exact")], 200)),
-            (f"{n} no match", _dispatcher_variant(dispatcher, misses, 404)),
+            (f"{n} pattern hit", dispatch_cycle(dispatcher, hits, 200)),
+            (f"{n} exact hit", dispatch_cycle(dispatcher, [request_body(False, "bench.exact")], 200)),
+            (f"{n} no match", dispatch_cycle(dispatcher, misses, 404)),
         ]
     results = iter(await measure(variants, rounds=rounds, batch_seconds=batch))
     for n in sizes:

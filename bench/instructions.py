@@ -1,21 +1,29 @@
-"""Bench 6: instructions per call, counted by valgrind (callgrind): the same on any machine load.
+"""Bench 6: instructions per call, counted by valgrind (callgrind): the same on a busy machine.
 
-    python -m bench.instructions            # full run (~3 min; needs valgrind: apt-get install valgrind)
-    python -m bench.instructions --smoke    # a few seconds, without valgrind; proves every variant answers
+    python -m bench.instructions              # full run (~9 min; needs valgrind: apt-get install valgrind)
+    python -m bench.instructions core-stream  # one group (core-sync, core-stream, request-sync,
+                                              # request-stream, growth)
+    python -m bench.instructions --smoke      # a few seconds, without valgrind; every variant answers
 
-The timed benches (``bench.request``, ``bench.core``) give ratios of seconds, which a noisy
-shared machine moves by several percent from run to run, and which differ between CPUs (the
-same code gave 1.9x and 2.5x its floor on two machines of this project). This bench runs each
-variant of theirs in a child process under ``valgrind --tool=callgrind`` and counts the CPU
-instructions of ``--calls`` calls: a count that repeats exactly for the same code, whatever
-else the machine does. Instructions are not time (a cache miss costs no instruction), so these
-ratios complement the timed ones, they do not replace them: the targets are on time.
+The timed benches (``bench.request``, ``bench.core``, ``bench.growth``) give ratios of seconds,
+which a noisy shared machine moves by several percent from run to run, and which differ
+between CPUs (the same code's stream took 1.9x and 2.5x its floor on two machines of this
+project). This bench runs their variants, each in a child process under ``valgrind
+--tool=callgrind``, and counts the CPU instructions of ``--calls`` calls: for the same code
+and Python, the same count on every run, whatever else the machine does, and nearly the same
+on another x86-64 CPU (a few C library routines are chosen by CPU feature). Instructions are
+not time (a cache miss costs no instruction): these ratios complement the timed ones, they do
+not replace them; the issue's targets are on time.
 
 Each child warms its variant up, then runs the calls between ``oct(0)`` and ``bin(0)``, two
-builtins no variant calls: callgrind zeroes its counters on entering the first
+builtins nothing measured calls: callgrind zeroes its counters on entering the first
 (``--zero-before``) and writes them out on entering the second (``--dump-before``), so the
 count holds exactly the calls, not the interpreter's start-up. The calls run in an asyncio
-event loop, awaited one after the other, as the timed benches run them.
+event loop, awaited one after the other, as the timed benches run them. The child runs with
+``PYTHONHASHSEED=0`` (string hashes, and so dict probing, the same on every run) and in one
+thread (callgrind's zeroing is per thread: another thread's earlier work would be counted).
+The request variants use ``bench.request``'s app without its peer routes (importing
+openai-chatkit under valgrind is slow; Litestar finds a static path in a dict either way).
 """
 
 from __future__ import annotations
@@ -28,49 +36,44 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from bench._harness import Target, asgi_request, environment, print_targets
+from bench.request import HAND_WRITTEN, STREAM_ROUTES, SYNC_ROUTES
 
-# (group, variant): how the child builds it is in _variant().
-CORE_SYNC = [
-    "floor",
-    "ours, ObjectStore",
-    "ours, MemoryStore",
+CORE = ["floor", "ours, ObjectStore", "ours, MemoryStore"]
+OURS = "ours: ChatKitPlugin"
+OBJECTS = "ours, ObjectStore (no store cost)"
+REQUEST_SYNC = [OURS, OBJECTS, "bare @post", "bare @asgi", HAND_WRITTEN]
+REQUEST_STREAM = [OURS, OBJECTS, "bare Stream"]
+GROWTH = [
+    "known type, 10 routes",
+    "known type, 10,000 routes",
+    "404 again, 10 routes",
+    "404 again, 10,000 routes",
 ]
-CORE_STREAM = CORE_SYNC
-REQUEST_SYNC = {
-    "ours: ChatKitPlugin": "/chatkit",
-    "ours, ObjectStore (no store cost)": "/chatkit-objects",
-    "bare @post": "/bare/post",
-    "bare @asgi": "/bare/asgi",
-    "hand-written @post (load, handler, save)": "/bare/post-store",
-}
-REQUEST_STREAM = {
-    "ours: ChatKitPlugin": "/chatkit",
-    "ours, ObjectStore (no store cost)": "/chatkit-objects",
-    "bare Stream": "/bare/stream",
-}
 GROUPS: dict[str, tuple[str, list[str], list[str]]] = {
     # group: (title, variants, baselines)
-    "core-sync": ("sync action: Dispatcher.dispatch", CORE_SYNC, ["floor"]),
+    "core-sync": ("sync action: Dispatcher.dispatch", CORE, ["floor"]),
     "core-stream": (
         "streaming action, one widget update: Dispatcher.dispatch + reading the stream",
-        CORE_STREAM,
+        CORE,
         ["floor"],
     ),
-    "request-sync": (
-        "sync action, whole request in-process",
-        list(REQUEST_SYNC),
-        ["bare @post", "hand-written @post (load, handler, save)"],
-    ),
+    "request-sync": ("sync action, whole request in-process", REQUEST_SYNC, ["bare @post", HAND_WRITTEN]),
     "request-stream": (
         "streaming action, one widget update, whole request in-process",
-        list(REQUEST_STREAM),
+        REQUEST_STREAM,
         ["bare Stream"],
+    ),
+    "growth": (
+        "growth: Dispatcher.dispatch of a sync action (ObjectStore), as bench.growth",
+        GROWTH,
+        ["known type, 10 routes", "404 again, 10 routes"],
     ),
 }
 
@@ -81,9 +84,11 @@ GROUPS: dict[str, tuple[str, list[str], list[str]]] = {
 async def _variant(group: str, name: str) -> Callable[[], Awaitable[Any]]:
     """One call of ``name`` in ``group``, checked once, ready to repeat."""
     from bench._apps import ObjectStore, body, build_app, make_dispatcher, seed_ours
-    from bench.core import Floor, _check, _floor, _ours
+    from bench.core import Floor, check_answer, floor_call, ours_call
     from chatkit_handlers.stores import MemoryStore
 
+    if group == "growth":
+        return await _growth(name)
     streaming = group.endswith("stream")
     data = body(streaming=streaming)
     memory, objects = MemoryStore(), ObjectStore()
@@ -91,30 +96,47 @@ async def _variant(group: str, name: str) -> Callable[[], Awaitable[Any]]:
     await seed_ours(objects)
     if group.startswith("core"):
         if name == "floor":
-            once = _floor(Floor(), data, streaming)
+            once = floor_call(Floor(), data, streaming)
         else:
-            once = _ours(make_dispatcher(objects if "ObjectStore" in name else memory), data)
-        _check(name, await once(), streaming)
+            once = ours_call(make_dispatcher(objects if "ObjectStore" in name else memory), data)
+        check_answer(name, await once(), streaming)
         return once
-    from bench.request import _check as check_answer
+    from bench import request
 
     app: Any = build_app(memory, objects=objects, peers=False)
-    path = (REQUEST_STREAM if streaming else REQUEST_SYNC)[name]
+    path = dict(STREAM_ROUTES if streaming else SYNC_ROUTES)[name]
 
-    async def request() -> None:
-        call = await asgi_request(app, path, data)
-        if call.status != 200:
-            raise RuntimeError(f"{name}: {call.status} {call.body[:200]!r}")
+    async def call() -> None:
+        answer = await asgi_request(app, path, data)
+        if answer.status != 200:
+            raise RuntimeError(f"{name}: {answer.status} {answer.body[:200]!r}")
 
-    call = await asgi_request(app, path, data)
-    check_answer(name, call.status, call.body, streaming)
-    return request
+    answer = await asgi_request(app, path, data)
+    request.check_answer(name, answer.status, answer.body, streaming)
+    return call
+
+
+async def _growth(name: str) -> Callable[[], Awaitable[Any]]:
+    """``bench.growth``'s known type and its same 64 unknown types again, at 10 or 10,000 routes."""
+    from bench._apps import ObjectStore, body, seed_ours
+    from bench.growth import action_type, build_router, dispatch_cycle, spread
+    from chatkit_handlers import Dispatcher
+
+    n = 10 if name.endswith(" 10 routes") else 10_000
+    store = ObjectStore()
+    await seed_ours(store)
+    dispatcher = Dispatcher(build_router(n)[0], store)
+    if name.startswith("known"):
+        return dispatch_cycle(dispatcher, spread(n, lambda i: body(False, action_type(i))), 200)
+    return dispatch_cycle(dispatcher, spread(n, lambda i: body(False, f"bench.b{i:05d}x")), 404)
 
 
 async def _child(group: str, name: str, calls: int) -> None:
     once = await _variant(group, name)
     for _ in range(200):  # warm-up: caches, first-call costs, the specializing interpreter
         await once()
+    if threading.active_count() != 1:  # callgrind zeroes the current thread's counters only
+        raise SystemExit(f"{group} / {name}: {threading.active_count()} threads; the count needs one")
     oct(0)  # callgrind zeroes its counters here (--zero-before=builtin_oct)
     for _ in range(calls):
         await once()
@@ -124,43 +146,39 @@ async def _child(group: str, name: str, calls: int) -> None:
 # --------------------------------------------------------------------------- the parent
 
 
+def _command(group: str, name: str, calls: int) -> list[str]:
+    return [sys.executable, "-m", "bench.instructions", "--child", group, name, "--calls", str(calls)]
+
+
+def _run(command: list[str], what: str) -> None:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"{what}: exit {done.returncode}\n{done.stderr[-3000:]}")
+
+
+def dump_summary(text: str) -> int:
+    """The ``summary:`` line of a callgrind dump: the instructions it counted."""
+    match = re.search(r"^summary:\s*(\d+)\s*$", text, re.MULTILINE)
+    if match is None:
+        raise ValueError("no summary line in the callgrind dump")
+    return int(match.group(1))
+
+
 def _count(group: str, name: str, calls: int, valgrind: str) -> float:
     """Instructions per call of one variant, in a child process under callgrind."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
-        command = [
-            valgrind,
-            "--tool=callgrind",
-            "--zero-before=builtin_oct",
-            "--dump-before=builtin_bin",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            "-m",
-            "bench.instructions",
-            "--child",
-            group,
-            name,
-            "--calls",
-            str(calls),
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            raise SystemExit(f"{group} / {name}: exit {done.returncode}\n{done.stderr[-3000:]}")
-        dumps = sorted(Path(tmp).glob("callgrind.out.*"))  # .1: the dump made entering bin()
-        if not dumps:
-            raise SystemExit(f"{group} / {name}: callgrind wrote no dump (is builtin_bin a known symbol?)")
-        match = re.search(r"^summary:\s*(\d+)", dumps[0].read_text(), re.MULTILINE)
-        if match is None:
-            raise SystemExit(f"{group} / {name}: no summary line in {dumps[0].name}")
-        return int(match.group(1)) / calls
-
-
-def _smoke(group: str, name: str) -> None:
-    """The child itself, without valgrind and with a few calls: proves the variant answers."""
-    command = [sys.executable, "-m", "bench.instructions", "--child", group, name, "--calls", "5"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise SystemExit(f"{group} / {name}: exit {done.returncode}\n{done.stderr[-3000:]}")
+        options = ["--tool=callgrind", "--zero-before=builtin_oct", "--dump-before=builtin_bin"]
+        _run(
+            [valgrind, *options, f"--callgrind-out-file={out}", *_command(group, name, calls)],
+            f"{group} / {name}",
+        )
+        # One dump on entering bin() (.1), one at exit (no suffix); more would mean bin() ran again.
+        dumps = sorted(path.name for path in Path(tmp).glob("callgrind.out.*"))
+        if dumps != ["callgrind.out.1"]:
+            raise SystemExit(f"{group} / {name}: expected one dump from bin(), found {dumps}")
+        return dump_summary((Path(tmp) / "callgrind.out.1").read_text()) / calls
 
 
 def _print_group(title: str, counts: dict[str, float], baselines: list[str]) -> None:
@@ -177,60 +195,81 @@ def _print_group(title: str, counts: dict[str, float], baselines: list[str]) -> 
     sys.stdout.flush()
 
 
-def run(smoke: bool, calls: int, jobs: int) -> list[Target]:
-    jobs_list = [(group, name) for group, (_title, names, _b) in GROUPS.items() for name in names]
-    valgrind = shutil.which("valgrind")
+def _targets(counts: dict[tuple[str, str], float]) -> list[Target]:
+    """The issue's ratio targets, here in instructions; only for the groups that ran."""
+    targets = []
+    if ("request-sync", OURS) in counts:
+        post = counts["request-sync", "bare @post"]
+        targets += [
+            Target("sync: ours ÷ bare @post", counts["request-sync", OURS] / post, 0.5),
+            Target("sync: ours (ObjectStore) ÷ bare @post", counts["request-sync", OBJECTS] / post, 0.5),
+        ]
+    if ("request-stream", OURS) in counts:
+        ratio = counts["request-stream", OURS] / counts["request-stream", "bare Stream"]
+        targets.append(Target("stream: ours ÷ bare Stream", ratio, 0.5))
+    for mode in ("sync", "stream"):
+        if (f"core-{mode}", "floor") in counts:
+            ratio = counts[f"core-{mode}", "ours, ObjectStore"] / counts[f"core-{mode}", "floor"]
+            targets.append(Target(f"core {mode}: ours (ObjectStore) ÷ floor", ratio, 2.0))
+    if ("growth", GROWTH[0]) in counts:
+        targets += [
+            Target(
+                "growth: known type, 10,000 ÷ 10 routes",
+                counts["growth", GROWTH[1]] / counts["growth", GROWTH[0]],
+                1.25,
+            ),
+            Target(
+                "growth: 404 again, 10,000 ÷ 10 routes",
+                counts["growth", GROWTH[3]] / counts["growth", GROWTH[2]],
+                1.25,
+            ),
+        ]
+    return targets
+
+
+def run(groups: list[str], smoke: bool, calls: int, jobs: int) -> list[Target]:
+    work = [(group, name) for group in groups for name in GROUPS[group][1]]
     if smoke:
         with ThreadPoolExecutor(jobs) as pool:
-            list(pool.map(lambda job: _smoke(*job), jobs_list))
-        for group, name in jobs_list:
+            list(pool.map(lambda job: _run(_command(job[0], job[1], 5), f"{job[0]} / {job[1]}"), work))
+        for group, name in work:
             print(f"{group}: {name}: answered")
         print("(smoke run: not judged) nothing counted: valgrind was not run")
         return []
+    valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise SystemExit("valgrind is not installed (apt-get install -y valgrind)")
     with ThreadPoolExecutor(jobs) as pool:  # one child per core: the counts do not depend on it
-        found = pool.map(lambda job: _count(*job, calls, valgrind), jobs_list)
-        counts = dict(zip(jobs_list, found, strict=True))
-    for group, (title, names, baselines) in GROUPS.items():
+        found = pool.map(lambda job: _count(job[0], job[1], calls, valgrind), work)
+        counts = dict(zip(work, found, strict=True))
+    for group in groups:
+        title, names, baselines = GROUPS[group]
         _print_group(f"{title} (instructions per call)", {n: counts[group, n] for n in names}, baselines)
-    ours, objects = "ours: ChatKitPlugin", "ours, ObjectStore (no store cost)"
-    sync = {n: counts["request-sync", n] for n in REQUEST_SYNC}
-    stream = {n: counts["request-stream", n] for n in REQUEST_STREAM}
-    return [
-        Target("sync: ours ÷ bare @post", sync[ours] / sync["bare @post"], 0.5),
-        Target("sync: ours (ObjectStore) ÷ bare @post", sync[objects] / sync["bare @post"], 0.5),
-        Target("stream: ours ÷ bare Stream", stream[ours] / stream["bare Stream"], 0.5),
-        Target(
-            "core sync: ours (ObjectStore) ÷ floor",
-            counts["core-sync", "ours, ObjectStore"] / counts["core-sync", "floor"],
-            2.0,
-        ),
-        Target(
-            "core stream: ours (ObjectStore) ÷ floor",
-            counts["core-stream", "ours, ObjectStore"] / counts["core-stream", "floor"],
-            2.0,
-        ),
-    ]
+    return _targets(counts)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("groups", nargs="*", metavar="GROUP", help=f"{', '.join(GROUPS)} (all by default)")
     parser.add_argument("--smoke", action="store_true", help="run each variant briefly, without valgrind")
     parser.add_argument("--calls", type=int, default=2000, help="calls counted per variant")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="children at once")
     parser.add_argument("--child", nargs=2, metavar=("GROUP", "VARIANT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        asyncio.run(_child(*args.child, args.calls))
+        group, name = args.child
+        asyncio.run(_child(group, name, args.calls))
         return
+    unknown = [group for group in args.groups if group not in GROUPS]
+    if unknown:
+        parser.error(f"unknown group {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
     print(environment())
-    targets = run(args.smoke, args.calls, args.jobs)
+    targets = run(args.groups or list(GROUPS), args.smoke, args.calls, args.jobs)
     if targets:
-        print("\n(the issue's targets are on time; these are the same ratios in instructions)")
-        print_targets(targets)
+        print("\n(the same ratios as the timed benches' targets, in instructions: the targets are on time)")
+        print_targets([Target(f"{t.label}, instructions", t.value, t.limit, t.at_most) for t in targets])
 
 
 if __name__ == "__main__":

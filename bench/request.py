@@ -28,8 +28,27 @@ HAND_WRITTEN = "hand-written @post (load, handler, save)"
 SYNC = body(streaming=False)
 STREAM = body(streaming=True)
 
+# (variant, path in build_app's app)
+SYNC_ROUTES = [
+    ("ours: ChatKitPlugin", "/chatkit"),
+    ("ours, ObjectStore (no store cost)", "/chatkit-objects"),
+    ("bare @post", "/bare/post"),
+    ("bare @post (data: dict)", "/bare/post-data"),
+    ("bare @asgi", "/bare/asgi"),
+    (HAND_WRITTEN, "/bare/post-store"),
+    ("peer fair (adapter cached)", "/peer/fair"),
+    ("peer as shipped", "/peer/shipped"),
+]
+STREAM_ROUTES = [
+    ("ours: ChatKitPlugin", "/chatkit"),
+    ("ours, ObjectStore (no store cost)", "/chatkit-objects"),
+    ("bare Stream", "/bare/stream"),
+    ("peer fair (adapter cached)", "/peer/fair"),
+    ("peer as shipped", "/peer/shipped"),
+]
 
-def _check(name: str, status: int, data: bytes, streaming: bool) -> None:
+
+def check_answer(name: str, status: int, data: bytes, streaming: bool) -> None:
     """Every variant must really answer before it is timed."""
     if status != 200:
         raise SystemExit(f"{name}: status {status}: {data[:300]!r}")
@@ -49,23 +68,7 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
     await seed_ours(objects)
     app: Any = build_app(store, objects=objects)
 
-    sync_routes = [
-        ("ours: ChatKitPlugin", "/chatkit"),
-        ("ours, ObjectStore (no store cost)", "/chatkit-objects"),
-        ("bare @post", "/bare/post"),
-        ("bare @post (data: dict)", "/bare/post-data"),
-        ("bare @asgi", "/bare/asgi"),
-        (HAND_WRITTEN, "/bare/post-store"),
-        ("peer fair (adapter cached)", "/peer/fair"),
-        ("peer as shipped", "/peer/shipped"),
-    ]
-    stream_routes = [
-        ("ours: ChatKitPlugin", "/chatkit"),
-        ("ours, ObjectStore (no store cost)", "/chatkit-objects"),
-        ("bare Stream", "/bare/stream"),
-        ("peer fair (adapter cached)", "/peer/fair"),
-        ("peer as shipped", "/peer/shipped"),
-    ]
+    sync_routes, stream_routes = SYNC_ROUTES, STREAM_ROUTES
 
     def variant(name: str, path: str, payload: bytes) -> tuple[str, Any]:
         async def once() -> None:
@@ -78,7 +81,7 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
     for routes, payload, streaming in ((sync_routes, SYNC, False), (stream_routes, STREAM, True)):
         for name, path in routes:
             call = await asgi_request(app, path, payload)
-            _check(name, call.status, call.body, streaming)
+            check_answer(name, call.status, call.body, streaming)
     sync = [variant(name, path, SYNC) for name, path in sync_routes]
     stream = [variant(name, path, STREAM) for name, path in stream_routes]
 

@@ -48,3 +48,12 @@ def test_hotpath_profile_smoke(mode: str) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Dispatcher.dispatch" in done.stdout
+
+
+def test_instruction_count_is_read_from_the_dump_summary() -> None:
+    from bench.instructions import dump_summary
+
+    dump = "version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 348000123\nfn=(1) main\n0 5\n"
+    assert dump_summary(dump) == 348000123
+    with pytest.raises(ValueError, match="no summary"):
+        dump_summary("version: 1\nevents: Ir\ntotals: 5\n")
