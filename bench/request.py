@@ -68,8 +68,6 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
     await seed_ours(objects)
     app: Any = build_app(store, objects=objects)
 
-    sync_routes, stream_routes = SYNC_ROUTES, STREAM_ROUTES
-
     def variant(name: str, path: str, payload: bytes) -> tuple[str, Any]:
         async def once() -> None:
             call = await asgi_request(app, path, payload)
@@ -78,12 +76,12 @@ async def run(smoke: bool, rounds: int) -> list[Target]:
 
         return name, once
 
-    for routes, payload, streaming in ((sync_routes, SYNC, False), (stream_routes, STREAM, True)):
+    for routes, payload, streaming in ((SYNC_ROUTES, SYNC, False), (STREAM_ROUTES, STREAM, True)):
         for name, path in routes:
             call = await asgi_request(app, path, payload)
             check_answer(name, call.status, call.body, streaming)
-    sync = [variant(name, path, SYNC) for name, path in sync_routes]
-    stream = [variant(name, path, STREAM) for name, path in stream_routes]
+    sync = [variant(name, path, SYNC) for name, path in SYNC_ROUTES]
+    stream = [variant(name, path, STREAM) for name, path in STREAM_ROUTES]
 
     batch = 0.002 if smoke else 0.05
     rounds = 1 if smoke else rounds
