@@ -30,6 +30,7 @@ __all__ = [
     "environment",
     "fmt_us",
     "measure",
+    "print_ratio_table",
     "print_table",
     "print_targets",
 ]
@@ -217,17 +218,34 @@ def fmt_us(seconds: float) -> str:
 def print_table(title: str, results: Sequence[Measured], baselines: Sequence[str]) -> None:
     """A table of median/best µs per call, with each row's ratio to every baseline (``Measured.ratio``)."""
     by_name = {m.name: m for m in results}
-    width = max(len(m.name) for m in results)
-    head = f"{'variant':<{width}}  {'median µs':>10}  {'best µs':>9}"
+    print_ratio_table(
+        title,
+        [("median µs", 10), ("best µs", 9)],
+        [(m.name, [fmt_us(m.median), fmt_us(m.best)]) for m in results],
+        baselines,
+        lambda name, baseline: by_name[name].ratio(by_name[baseline]),
+    )
+
+
+def print_ratio_table(
+    title: str,
+    columns: Sequence[tuple[str, int]],
+    rows: Sequence[tuple[str, Sequence[str]]],
+    baselines: Sequence[str],
+    ratio: Callable[[str, str], float],
+) -> None:
+    """A table of variants: their ``columns`` (heading, width) and their ``ratio`` to every baseline."""
+    width = max(len(name) for name, _cells in rows)
+    head = f"{'variant':<{width}}" + "".join(f"  {heading:>{size}}" for heading, size in columns)
     head += "".join(f"  {'÷ ' + b:>{max(12, len(b) + 2)}}" for b in baselines)
     print(f"\n{title}")
     print(head)
     print("-" * len(head))
-    for m in results:
-        row = f"{m.name:<{width}}  {fmt_us(m.median):>10}  {fmt_us(m.best):>9}"
-        for b in baselines:
-            ratio = m.ratio(by_name[b])
-            row += f"  {ratio:>{max(12, len(b) + 2)}.3f}"
+    for name, cells in rows:
+        row = f"{name:<{width}}" + "".join(
+            f"  {cell:>{size}}" for cell, (_h, size) in zip(cells, columns, strict=True)
+        )
+        row += "".join(f"  {ratio(name, b):>{max(12, len(b) + 2)}.3f}" for b in baselines)
         print(row)
     sys.stdout.flush()
 
