@@ -26,7 +26,8 @@ from typing import Any
 from bench._apps import ITEM, THREAD, Increment, ObjectStore, seed_ours
 from bench._apps import body as request_body
 from bench._harness import Measured, Target, bench_args, environment, fmt_us, measure, print_targets
-from chatkit_handlers import ActionContext, ActionRouter, Dispatcher, on_action
+from chatkit_handlers import ActionContext, ActionRouter, on_action
+from chatkit_handlers.dispatch import Dispatcher
 
 SIZES = (10, 100, 1000, 10_000)
 

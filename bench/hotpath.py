@@ -23,7 +23,7 @@ from typing import Any
 
 from bench._apps import ObjectStore, body, build_app, make_dispatcher, seed_ours
 from bench._harness import asgi_request
-from chatkit_handlers import Dispatcher
+from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.stores import MemoryStore
 
 

@@ -122,7 +122,7 @@ async def _growth(name: str) -> Callable[[], Awaitable[Any]]:
     """``bench.growth``'s known type and its same 64 unknown types again, at 10 or 10,000 routes."""
     from bench._apps import ObjectStore, body, seed_ours
     from bench.growth import action_type, build_router, dispatch_cycle, spread
-    from chatkit_handlers import Dispatcher
+    from chatkit_handlers.dispatch import Dispatcher
 
     n = 10 if name.endswith(" 10 routes") else 10_000
     store = ObjectStore()

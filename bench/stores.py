@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-from chatkit_handlers import ActionRouter, Dispatcher  # noqa: E402
+from chatkit_handlers import ActionRouter  # noqa: E402
+from chatkit_handlers.dispatch import Dispatcher  # noqa: E402
 from chatkit_handlers.stores import ChatKitStoreAdapter, MemoryStore, SQLiteStore, Store  # noqa: E402
 from chatkit_handlers.types import ThreadMetadata, WidgetItem  # noqa: E402
 from examples.bridge.store import MemoryChatKitStore  # noqa: E402

@@ -1,8 +1,8 @@
 """chatkit-handlers: typed, fast, safe handlers for ChatKit widget actions.
 
-Write handlers with ``@on_action``, collect them in an ``ActionRouter``, and
-mount the router in a Litestar app with ``chatkit_handlers.litestar.ChatKitPlugin``
-(or call the framework-free ``Dispatcher`` yourself)::
+What a handler author writes::
+
+    from chatkit_handlers import ActionContext, ActionRouter, on_action
 
     @on_action("counter.increment", streaming=False)
     async def increment(payload: Increment, ctx: ActionContext) -> dict:
@@ -10,28 +10,21 @@ mount the router in a Litestar app with ``chatkit_handlers.litestar.ChatKitPlugi
 
     router = ActionRouter()
     router.include(handlers)
+
+Serve the router with ``chatkit_handlers.litestar.ChatKitPlugin`` (or inside a
+``ChatKitServer`` with ``chatkit_handlers.bridge.RoutedActions``). Stores are in
+``chatkit_handlers.stores``, wire types in ``chatkit_handlers.types``, every
+exception in ``chatkit_handlers.errors``, the dispatch core for integrators in
+``chatkit_handlers.dispatch``, test helpers in ``chatkit_handlers.testing``.
 """
 
 from __future__ import annotations
 
-from ._context import ActionContext
-from ._decorator import ActionSpec, on_action
-from ._dispatch import Dispatcher, DispatchResult
-from ._errorhandlers import ActionTimeoutError
-from ._router import ActionRouter, Route
-from .errors import ActionError, DispatchError, NotFoundError, RegistrationError
+from ._action.context import ActionContext
+from ._action.decorator import on_action
+from ._execution.request import RequestView
+from ._routing.router import ActionRouter
+from ._wire.coerce import as_widget_root
+from .errors import ActionError
 
-__all__ = [
-    "ActionContext",
-    "ActionError",
-    "ActionRouter",
-    "ActionSpec",
-    "ActionTimeoutError",
-    "DispatchError",
-    "DispatchResult",
-    "Dispatcher",
-    "NotFoundError",
-    "RegistrationError",
-    "Route",
-    "on_action",
-]
+__all__ = ["ActionContext", "ActionError", "ActionRouter", "RequestView", "as_widget_root", "on_action"]

@@ -23,9 +23,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._router import ActionRouter
-from ._schema import typescript
-from ._signature import qualname
+from ._routing.router import ActionRouter
+from ._routing.schema import typescript
+from ._routing.signature import qualname
 from .errors import RegistrationError
 
 __all__ = ["main"]

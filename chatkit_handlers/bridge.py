@@ -27,7 +27,7 @@ without an error: a sync action's ``updated_item`` (and thread changes) is
 saved; widget updates of stored items (``thread.item.updated``) are applied to
 the stored widget and saved.
 
-Concurrency: the same locks as the HTTP endpoint (see ``_locking``), taken on
+Concurrency: the same locks as the HTTP endpoint, taken by the same runners on
 the adapter over the server's store, so they serialize the actions of one
 server instance. A sync action holds its sender widget's lock from reloading
 it until its update is saved; a stream holds its thread's lock and its
@@ -51,7 +51,7 @@ answers in your endpoint.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any, ClassVar
 
@@ -61,21 +61,21 @@ from chatkit.actions import Action as ChatKitAction
 from chatkit.errors import CustomStreamError
 from pydantic import BaseModel
 
-from ._coerce import to_event
-from ._context import thread_change
-from ._convert import chatkit_store_adapter, event_to_chatkit, item_to_chatkit, thread_to_chatkit
-from ._dispatch import ActionRequest, Dispatcher
-from ._locking import DEFAULT_LOCK_TIMEOUT, StreamLock, busy_event, stream_keys, sync_keys
-from ._persist import WriteBuffer
-from ._router import ActionRouter, Route
-from .errors import ActionError, DispatchError, LockTimeoutError
-from .stores import Store
+from ._execution.answers import failure_event
+from ._execution.dispatcher import Dispatcher
+from ._execution.locks import DEFAULT_LOCK_TIMEOUT, busy_event
+from ._routing.route import Route
+from ._routing.router import ActionRouter
+from ._wire.chatkit import event_to_chatkit, item_to_chatkit, thread_to_chatkit
+from .errors import ActionError, DispatchError, LockTimeoutError, RegistrationError
+from .stores.chatkit import ChatKitStoreAdapter
 from .types import (
     Action,
     CustomActionParams,
     CustomActionRequest,
     SyncCustomActionRequest,
     ThreadMetadata,
+    ThreadStreamEvent,
 )
 
 __all__ = ["RoutedActions"]
@@ -118,21 +118,21 @@ class RoutedActions:
         super().__init_subclass__(**kwargs)
         router = cls.__dict__.get("actions")
         if router is not None and not isinstance(router, ActionRouter):
-            raise TypeError(
+            raise RegistrationError(
                 f"{cls.__qualname__}.actions must be an ActionRouter, got {type(router).__name__}"
             )
 
     def _routed_actions(self) -> _Bridge:
-        bridge: _Bridge | None = self.__dict__.get("_routed_actions_bridge")
+        bridge: _Bridge | None = vars(self).get("_routed_actions_bridge")
         if bridge is None or bridge.chatkit_store is not self.store:
             router = getattr(type(self), "actions", None)
             if not isinstance(router, ActionRouter):
-                raise TypeError(
+                raise RegistrationError(
                     f"{type(self).__qualname__} mixes in RoutedActions but has no router: set the "
                     "class attribute `actions = ActionRouter(...)`"
                 )
-            bridge = _Bridge(router, self.store)
-            self.__dict__["_routed_actions_bridge"] = bridge
+            bridge = _Bridge(router, self.store, self.lock_timeout)
+            vars(self)["_routed_actions_bridge"] = bridge
         return bridge
 
     async def action(
@@ -144,17 +144,20 @@ class RoutedActions:
     ) -> AsyncIterator[ck.ThreadStreamEvent]:
         """Answer ``threads.custom_action`` with the matching streaming handler.
 
-        The stream holds the thread's lock and its sender's (see ``_locking``);
-        an action that cannot get them within ``lock_timeout`` ends with an
-        ``error`` event naming the busy thread or item (``allow_retry: true``).
+        The stream holds the thread's lock and its sender's; an action that
+        cannot get them within ``lock_timeout`` ends with an ``error`` event
+        naming the busy thread or item (``allow_retry: true``).
         """
         bridge = self._routed_actions()
+        dispatcher = bridge.dispatcher
         try:
             request, route, payload = bridge.resolve(CustomActionRequest, thread, action, sender)
+            stream = await dispatcher.open_stream(
+                request, route, payload, context, None, _ChatKitEmitter(thread)
+            )
         except DispatchError as exc:
             logger.warning("action %r refused: %s", action.type, exc.message)
             raise CustomStreamError(exc.message, allow_retry=False) from None
-        stream = bridge.stream(request, route, payload, thread, context, self.lock_timeout)
         async with aclosing(stream) as events:
             async for event in events:
                 yield event
@@ -183,35 +186,30 @@ class RoutedActions:
         """
         bridge = self._routed_actions()
         request, route, payload = bridge.resolve(SyncCustomActionRequest, thread, action, sender)
-        params = request.params
-        keys = sync_keys(params.thread_id, params.item_id)
         try:
-            async with bridge.store.lock(*keys, timeout=self.lock_timeout, context=context) as store:
-                ctx = await bridge.dispatcher.load_context(request, route, context, store)
-                item, _ = await bridge.dispatcher.apply_sync(route, ctx, payload)
+            outcome = await bridge.dispatcher.syncs.run(request.params, route, payload, context, None)
         except LockTimeoutError as exc:
             busy = busy_event(exc)
             raise DispatchError(409, busy.code, busy.message or busy.code, allow_retry=True) from None
-        if ctx._seen is not None:  # the handler looked at the thread (apply_sync saved any change)
-            _copy_thread(ctx._thread, thread)
-        if item is None:
+        _copy_thread(outcome.ctx.thread, thread)
+        if outcome.item is None:
             return ck.SyncCustomActionResponse()
-        return ck.SyncCustomActionResponse(updated_item=item_to_chatkit(item))
+        return ck.SyncCustomActionResponse(updated_item=item_to_chatkit(outcome.item))
 
 
 class _Bridge:
-    """What one server instance needs to run handlers: the router and stores.
+    """What one server instance needs to run handlers: a dispatcher over its store.
 
-    ``store`` (the adapter over the server's chatkit store) holds the locks, so
-    they serialize the actions of this server instance (one per process).
+    The dispatcher's store (the adapter over the server's chatkit store) holds
+    the locks, so they serialize the actions of this server instance (one per
+    process).
     """
 
-    __slots__ = ("chatkit_store", "dispatcher", "store")
+    __slots__ = ("chatkit_store", "dispatcher")
 
-    def __init__(self, router: ActionRouter, chatkit_store: Any) -> None:
+    def __init__(self, router: ActionRouter, chatkit_store: Any, lock_timeout: float | None) -> None:
         self.chatkit_store = chatkit_store
-        self.store: Store = chatkit_store_adapter(chatkit_store)
-        self.dispatcher = Dispatcher(router, self.store)
+        self.dispatcher = Dispatcher(router, ChatKitStoreAdapter(chatkit_store), lock_timeout=lock_timeout)
 
     def resolve(
         self,
@@ -219,7 +217,7 @@ class _Bridge:
         thread: ck.ThreadMetadata,
         action: ChatKitAction[str, Any],
         sender: ck.WidgetItem | None,
-    ) -> tuple[ActionRequest, Route, Any]:
+    ) -> tuple[CustomActionRequest | SyncCustomActionRequest, Route, Any]:
         """Match and validate as the HTTP endpoint does (``DispatchError`` if refused)."""
         params = CustomActionParams(
             thread_id=thread.id,
@@ -230,53 +228,39 @@ class _Bridge:
         route, payload = self.dispatcher.resolve(request)
         return request, route, payload
 
-    async def stream(
-        self,
-        request: ActionRequest,
-        route: Route,
-        payload: Any,
-        thread: ck.ThreadMetadata,
-        context: Any,
-        lock_timeout: float | None,
-    ) -> AsyncGenerator[Any, None]:
-        """Run a streaming handler holding the stream's locks, yielding chatkit events.
 
-        chatkit persists the items of the events as they pass, while this
-        generator waits at its ``yield`` and so still holds the locks; what
-        chatkit leaves out (widget updates, a thread changed after the last
-        event) is written here once the handler finished cleanly.
-        """
-        params = request.params
-        keys = stream_keys(params.thread_id, params.item_id)
-        lock = StreamLock(self.store, keys, lock_timeout, context, self.dispatcher, request, route)
-        try:
-            ctx = await lock.acquire()  # reloaded: another stream may have changed both meanwhile
-            writes = WriteBuffer(thread.id, ctx.sender, persist_items=False)
-            async with aclosing(route.call_stream(ctx, payload)) as events:
-                async for produced in events:
-                    event = to_event(produced)
-                    writes.record(event)
-                    # Before yielding: chatkit looks for thread changes right after each event.
-                    changed = thread_change(ctx)
-                    if changed is not None:
-                        _copy_thread(changed, thread)
-                    yield produced if isinstance(produced, BaseModel) else event_to_chatkit(event)
-            changed = thread_change(ctx)
-            if changed is not None:
-                _copy_thread(changed, thread)
-                # chatkit saves it too, but only once this generator (and its locks) is done.
-                writes.save_thread(changed)
-            if writes:
-                assert ctx.store is not None
-                await writes.flush(ctx.store, ctx.context, lock_timeout=lock_timeout, held=lock.keys)
-        except LockTimeoutError as exc:
-            yield event_to_chatkit(busy_event(exc))
-        except DispatchError as exc:  # the thread or the widget vanished while waiting for the lock
-            raise CustomStreamError(exc.message, allow_retry=False) from None
-        except ActionError as exc:
-            raise CustomStreamError(exc.message, allow_retry=exc.allow_retry) from None
-        finally:
-            await lock.release()
+class _ChatKitEmitter:
+    """Events as chatkit's pydantic models, for ``ChatKitServer.process()`` to send and store.
+
+    chatkit stores the items of the events as they pass, while the stream
+    waits at its ``yield`` and so still holds the locks; what chatkit leaves
+    out (widget updates, the thread) the runner writes once the handler
+    finished cleanly. A thread change is copied onto chatkit's thread object
+    before the event that follows it is handed over, since chatkit looks for
+    thread changes right after each event.
+    """
+
+    persist_items = False
+
+    def __init__(self, thread: ck.ThreadMetadata) -> None:
+        self._thread = thread
+
+    def opening(self) -> None:
+        return None  # chatkit sends its own stream_options
+
+    def event(self, event: ThreadStreamEvent) -> Any:
+        return event_to_chatkit(event)
+
+    def thread_updated(self, thread: ThreadMetadata) -> None:
+        _copy_thread(thread, self._thread)
+
+    def failed(self, action_type: str, exc: Exception) -> Any:
+        if isinstance(exc, ActionError | DispatchError):  # a Reply (guards, timeouts) is an ActionError
+            message = exc.message
+            raise CustomStreamError(message, allow_retry=getattr(exc, "allow_retry", False)) from None
+        if isinstance(exc, LockTimeoutError):
+            return event_to_chatkit(failure_event(action_type, exc))
+        raise exc
 
 
 def _copy_thread(ours: ThreadMetadata, theirs: ck.ThreadMetadata) -> None:

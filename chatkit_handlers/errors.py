@@ -1,17 +1,34 @@
-"""Errors: what handlers raise on purpose, and what the dispatcher answers with.
+"""Every exception chatkit-handlers raises, all derived from ``ChatKitHandlersError``.
 
-``ActionError`` is the one a handler author raises. ``DispatchError`` is how the
-framework reports bad input (malformed JSON, unknown action, invalid payload,
-missing thread...) before a handler runs: it carries the HTTP status, a stable
-machine-readable ``code`` and a message meant for the developer reading it.
+For handler authors: ``ActionError`` (raise it to show the user a message).
+For store authors: ``NotFoundError`` and ``LockTimeoutError``. For everyone:
+``RegistrationError`` (a handler, router or adapter that cannot be set up,
+raised when it is built, never on a request) and ``DispatchError`` (how the
+framework refuses a request: an HTTP status, a stable ``code`` and a message
+for the developer reading it). ``ActionTimeoutError`` is what a handler
+running past its ``timeout=`` becomes.
+
+``except ChatKitHandlersError`` catches any of them.
 """
 
 from __future__ import annotations
 
-__all__ = ["ActionError", "DispatchError", "LockTimeoutError", "NotFoundError", "RegistrationError"]
+__all__ = [
+    "ActionError",
+    "ActionTimeoutError",
+    "ChatKitHandlersError",
+    "DispatchError",
+    "LockTimeoutError",
+    "NotFoundError",
+    "RegistrationError",
+]
 
 
-class ActionError(Exception):
+class ChatKitHandlersError(Exception):
+    """The base of every exception this package raises."""
+
+
+class ActionError(ChatKitHandlersError):
     """Raise in a handler to show ``message`` to the user.
 
     In a stream it becomes ``{"type": "error", "code": "custom", "message": ...}``;
@@ -27,7 +44,21 @@ class ActionError(Exception):
         self.status_code = status_code
 
 
-class NotFoundError(Exception):
+class ActionTimeoutError(ChatKitHandlersError, TimeoutError):
+    """A handler ran longer than its ``timeout=``.
+
+    By default a sync action answers 504 ``action.timeout`` and a stream ends
+    with an ``error`` event of that code; ``router.on_error(ActionTimeoutError)``
+    (or ``TimeoutError``) changes that.
+    """
+
+    def __init__(self, action_type: str, timeout: float) -> None:
+        super().__init__(f"the handler for action {action_type!r} did not finish within {timeout:g} s")
+        self.action_type = action_type
+        self.timeout = timeout
+
+
+class NotFoundError(ChatKitHandlersError):
     """Raised by a store when a thread or item does not exist (or is not the caller's).
 
     The dispatcher answers 404 before any stream starts; a store that scopes
@@ -35,7 +66,7 @@ class NotFoundError(Exception):
     """
 
 
-class LockTimeoutError(Exception):
+class LockTimeoutError(ChatKitHandlersError):
     """Raised by a store's ``lock()`` when another holder kept a key past the timeout.
 
     The dispatcher answers a sync action with 409 ``item.busy`` and a streaming
@@ -53,11 +84,16 @@ class LockTimeoutError(Exception):
         self.timeout = timeout
 
 
-class RegistrationError(Exception):
-    """A handler cannot be registered: duplicate type, bad signature, wrong mode."""
+class RegistrationError(ChatKitHandlersError, TypeError):
+    """A handler, router or adapter cannot be set up: duplicate type, bad signature, wrong argument.
+
+    Raised when the handler is decorated or registered, or the app is built;
+    never while answering a request. (Also a ``TypeError``: most of these are
+    arguments of the wrong kind.)
+    """
 
 
-class DispatchError(Exception):
+class DispatchError(ChatKitHandlersError):
     """A request the framework refuses before (or instead of) running a handler.
 
     Attributes:

@@ -6,7 +6,8 @@ from typing import Any
 
 from litestar import Litestar
 
-from chatkit_handlers import ActionRouter, NotFoundError
+from chatkit_handlers import ActionRouter
+from chatkit_handlers.errors import NotFoundError
 from chatkit_handlers.litestar import ChatKitPlugin, ContextFactory
 from chatkit_handlers.stores import MemoryStore, Store
 from chatkit_handlers.types import ThreadMetadata, WidgetItem

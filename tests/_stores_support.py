@@ -20,8 +20,8 @@ import msgspec
 import pytest
 from chatkit.store import NotFoundError as ChatKitNotFoundError
 
-from chatkit_handlers._coerce import to_item
-from chatkit_handlers._convert import item_to_chatkit
+from chatkit_handlers._wire.chatkit import item_to_chatkit
+from chatkit_handlers._wire.coerce import to_item
 from chatkit_handlers.stores import ChatKitStoreAdapter, LockKey, MemoryStore, Owner, SQLiteStore, Store
 from chatkit_handlers.types import ThreadItem
 from examples.bridge.store import MemoryChatKitStore

@@ -6,8 +6,9 @@ from typing import Any
 
 import msgspec
 
-from chatkit_handlers import ActionRouter, Dispatcher
-from chatkit_handlers._providers import Extras
+from chatkit_handlers import ActionRouter
+from chatkit_handlers._routing.providers import Extras
+from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.stores import MemoryStore
 from chatkit_handlers.types import ThreadMetadata, WidgetItem
 

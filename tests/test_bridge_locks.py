@@ -16,9 +16,10 @@ from chatkit import types as ck
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.widgets import DynamicWidgetRoot
 
-from chatkit_handlers import ActionContext, ActionError, ActionRouter, DispatchError
-from chatkit_handlers._dispatch import DispatchResult
+from chatkit_handlers import ActionContext, ActionError, ActionRouter
 from chatkit_handlers.bridge import RoutedActions
+from chatkit_handlers.dispatch import DispatchResult
+from chatkit_handlers.errors import DispatchError
 from chatkit_handlers.types import ThreadStreamEvent
 from examples.bridge.store import MemoryChatKitStore
 from examples.counter import handlers as counter_handlers

@@ -10,8 +10,9 @@ import pytest
 from chatkit import types as ck
 from chatkit.widgets import DynamicWidgetRoot
 
-from chatkit_handlers import ActionContext, NotFoundError
-from chatkit_handlers._coerce import to_event, to_item, to_updated_item
+from chatkit_handlers import ActionContext
+from chatkit_handlers._wire.coerce import to_event, to_item, to_updated_item
+from chatkit_handlers.errors import NotFoundError
 from chatkit_handlers.stores.chatkit import ChatKitStoreAdapter
 from chatkit_handlers.types import (
     ClientToolCallItem,

@@ -11,7 +11,8 @@ from chatkit.store import NotFoundError as ChatKitNotFoundError
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from chatkit_handlers import ActionError, ActionRouter, DispatchError
+from chatkit_handlers import ActionError, ActionRouter
+from chatkit_handlers.errors import DispatchError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore
 

@@ -9,7 +9,7 @@ import pytest
 from chatkit.server import diff_widget as chatkit_diff_widget
 from chatkit.widgets import DynamicWidgetRoot
 
-from chatkit_handlers._widget_diff import diff_widget
+from chatkit_handlers._wire.widget_diff import diff_widget
 
 
 def text(

@@ -488,7 +488,7 @@ def asgi_pair(hanging: Hanging, *, disconnect: bool) -> tuple[Receive, Send, lis
 @pytest.mark.anyio
 @pytest.mark.parametrize("portable", [False, True], ids=["asyncio", "anyio task group"])
 async def test_disconnect_closes_the_stream_and_returns_normally(portable: bool) -> None:
-    from chatkit_handlers._dispatch import DispatchResult
+    from chatkit_handlers.dispatch import DispatchResult
     from chatkit_handlers.litestar import _aclose, _pump_in_task_group, _send_stream
 
     hanging = Hanging()
@@ -506,7 +506,7 @@ async def test_disconnect_closes_the_stream_and_returns_normally(portable: bool)
 
 @pytest.mark.anyio
 async def test_a_cancellation_that_is_not_a_disconnect_still_propagates() -> None:
-    from chatkit_handlers._dispatch import DispatchResult
+    from chatkit_handlers.dispatch import DispatchResult
     from chatkit_handlers.litestar import _send_stream
 
     hanging = Hanging()

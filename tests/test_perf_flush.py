@@ -20,8 +20,9 @@ import msgspec
 import pytest
 from _stores_support import action, count_of, events
 
-from chatkit_handlers import ActionContext, ActionRouter, Dispatcher
+from chatkit_handlers import ActionContext, ActionRouter
 from chatkit_handlers import _persist as persist
+from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.stores import LockKey, MemoryStore, Store, item_lock
 from chatkit_handlers.types import (
     ThreadItem,

@@ -17,7 +17,8 @@ import msgspec
 import pytest
 from _stores_support import action, events
 
-from chatkit_handlers import ActionContext, ActionRouter, Dispatcher
+from chatkit_handlers import ActionContext, ActionRouter
+from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.stores import MemoryStore, Store, item_lock, thread_lock
 from chatkit_handlers.types import ThreadItemUpdatedEvent, ThreadMetadata, WidgetItem
 
@@ -167,8 +168,8 @@ async def test_a_context_kept_past_its_action_hands_out_the_store_holding_nothin
 
 
 def test_the_lock_and_write_buffer_reprs_leave_out_the_request_context() -> None:
-    from chatkit_handlers._locking import StreamLock
-    from chatkit_handlers._persist import WriteBuffer
+    from chatkit_handlers._execution.locks import StreamLock
+    from chatkit_handlers._execution.persist import WriteBuffer
 
     secret = {"user": "ada", "token": "s3cr3t"}
     store = MemoryStore()

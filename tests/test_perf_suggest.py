@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chatkit_handlers import ActionRouter, on_action
-from chatkit_handlers._suggest import NearNames
+from chatkit_handlers._routing.suggest import NearNames
 
 MANY = [f"shop{i // 100:03d}.item{i % 100:02d}.add" for i in range(10_000)]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from chatkit_handlers import ActionRouter, RegistrationError
+from chatkit_handlers import ActionRouter
+from chatkit_handlers.errors import RegistrationError
 
 HANDLER = """
 from chatkit_handlers import on_action

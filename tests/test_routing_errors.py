@@ -10,14 +10,9 @@ import anyio
 import pytest
 from routing_support import THREAD, body, call, event_types, parse_sse, seeded_store
 
-from chatkit_handlers import (
-    ActionContext,
-    ActionError,
-    ActionRouter,
-    ActionTimeoutError,
-    Dispatcher,
-    RegistrationError,
-)
+from chatkit_handlers import ActionContext, ActionError, ActionRouter
+from chatkit_handlers.dispatch import Dispatcher
+from chatkit_handlers.errors import ActionTimeoutError, RegistrationError
 from chatkit_handlers.types import ErrorEvent, NoticeEvent
 
 

@@ -10,7 +10,8 @@ import msgspec
 import pytest
 from routing_support import THREAD, call, event_types, seeded_store
 
-from chatkit_handlers import ActionContext, ActionError, ActionRouter, RegistrationError, on_action
+from chatkit_handlers import ActionContext, ActionError, ActionRouter, on_action
+from chatkit_handlers.errors import RegistrationError
 
 
 class User(msgspec.Struct):

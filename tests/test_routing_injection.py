@@ -12,7 +12,9 @@ from litestar.datastructures import State
 from litestar.testing import TestClient
 from routing_support import body, call, event_types, parse_sse, seeded_store
 
-from chatkit_handlers import ActionContext, ActionRouter, Dispatcher, RegistrationError, on_action
+from chatkit_handlers import ActionContext, ActionRouter, on_action
+from chatkit_handlers.dispatch import Dispatcher
+from chatkit_handlers.errors import RegistrationError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore
 

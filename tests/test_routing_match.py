@@ -11,7 +11,8 @@ import msgspec
 import pytest
 from routing_support import call, event_types
 
-from chatkit_handlers import ActionContext, ActionRouter, RegistrationError, on_action
+from chatkit_handlers import ActionContext, ActionRouter, on_action
+from chatkit_handlers.errors import RegistrationError
 
 
 class Add(msgspec.Struct):

@@ -11,7 +11,9 @@ import anyio.lowlevel
 import pytest
 from routing_support import CARD, body, call, event_types, parse_sse, seeded_store
 
-from chatkit_handlers import ActionContext, ActionRouter, Dispatcher, RegistrationError
+from chatkit_handlers import ActionContext, ActionRouter
+from chatkit_handlers.dispatch import Dispatcher
+from chatkit_handlers.errors import RegistrationError
 
 CallNext = Callable[[], Awaitable[Any]]
 

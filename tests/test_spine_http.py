@@ -20,7 +20,8 @@ import pytest
 from litestar import Litestar, Request
 from litestar.testing import TestClient
 
-from chatkit_handlers import ActionContext, ActionError, ActionRouter, Dispatcher, on_action
+from chatkit_handlers import ActionContext, ActionError, ActionRouter, on_action
+from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore
 from chatkit_handlers.types import (

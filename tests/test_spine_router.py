@@ -10,8 +10,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from chatkit_handlers import ActionContext, ActionRouter, DispatchError, RegistrationError, on_action
-from chatkit_handlers._signature import Source
+from chatkit_handlers import ActionContext, ActionRouter, on_action
+from chatkit_handlers._routing.signature import Source
+from chatkit_handlers.errors import DispatchError, RegistrationError
 from chatkit_handlers.stores import MemoryStore, Store
 from chatkit_handlers.types import ThreadMetadata, WidgetItem
 from examples.counter import handlers

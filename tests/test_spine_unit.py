@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from chatkit_handlers import ActionContext, ActionError, on_action
-from chatkit_handlers._decorator import ActionSpec, specs_of
+from chatkit_handlers._action.decorator import ActionSpec, specs_of
 from chatkit_handlers.types import (
     AssistantMessageItem,
     ClientEffectEvent,

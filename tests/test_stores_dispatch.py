@@ -15,8 +15,8 @@ from _stores_support import BACKENDS, Unlocked, action, count_of, events, open_s
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from chatkit_handlers import ActionContext, ActionError, ActionRouter, Dispatcher
-from chatkit_handlers._dispatch import sync_answer
+from chatkit_handlers import ActionContext, ActionError, ActionRouter
+from chatkit_handlers.dispatch import Dispatcher, sync_answer
 from chatkit_handlers.errors import LockTimeoutError, NotFoundError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import LockKey, MemoryStore, SQLiteStore, Store, item_lock

@@ -13,7 +13,8 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 from litestar.testing import AsyncTestClient
 
-from chatkit_handlers import ActionContext, ActionError, ActionRouter, Dispatcher
+from chatkit_handlers import ActionContext, ActionError, ActionRouter
+from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore
 from chatkit_handlers.testing import (

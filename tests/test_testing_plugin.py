@@ -32,7 +32,7 @@ def action_router():
 TESTS = """
 import pytest
 
-from chatkit_handlers import NotFoundError
+from chatkit_handlers.errors import NotFoundError
 from chatkit_handlers.testing import ActionTestClient, assert_widget_updated, make_widget_item
 from examples.counter.widgets import counter_card
 

@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LockTimeoutError, NotFoundError
 from ._base import (
+    Features,
     ItemsAsJSON,
-    LoadsThreadAndItem,
     LockKey,
     Owner,
-    SavesItemJSON,
     Store,
+    StoreFeatures,
     item_lock,
     lock_order,
     thread_lock,
 )
-from ._locks import LocalLocks
+from ._locks import Lease, LocalLocks
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChatKitStoreAdapter",
+    "Features",
     "ItemsAsJSON",
-    "LoadsThreadAndItem",
+    "Lease",
     "LocalLocks",
     "LockKey",
     "LockTimeoutError",
@@ -46,8 +47,8 @@ __all__ = [
     "Owner",
     "PostgresStore",
     "SQLiteStore",
-    "SavesItemJSON",
     "Store",
+    "StoreFeatures",
     "item_lock",
     "lock_order",
     "thread_lock",

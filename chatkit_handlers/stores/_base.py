@@ -20,51 +20,63 @@ Two methods beyond chatkit's make concurrent actions safe:
 Both yield a store (often a view bound to one database connection): do the
 block's reads and writes through it.
 
-Two more methods are optional:
+What a store can do beyond the protocol it *declares*, as class attributes of
+``StoreFeatures`` (a mixin every store here uses), which the dispatcher reads
+once, when it is built:
 
-``load_thread_and_item(thread_id, item_id, context=...)`` (``LoadsThreadAndItem``)
-    returns the thread and one of its items (``None`` when the item is
-    missing) in one query. Every action sent from a widget needs both; a store
-    reaching them in one trip (one worker-thread hop for SQLite, one round trip
-    for PostgreSQL) makes the action that much faster. Without it the
-    dispatcher calls ``load_thread`` then ``load_item``.
-``save_item_json(thread_id, item, data, context=...)`` (``SavesItemJSON``)
-    saves ``item`` given ``data``, its JSON as ``msgspec.json.encode`` writes
-    it. A sync action's updated item is both saved and sent back; a store
-    keeping items as that JSON spares the second encoding. Without it the
-    dispatcher calls ``save_item``.
+``loads_thread_and_item = True``
+    the store has ``load_thread_and_item(thread_id, item_id, context=...)``,
+    returning the thread and one of its items (``None`` when the item is
+    missing) in one query. Every action sent from a widget needs both; a
+    store reaching them in one trip makes the action that much faster.
+    Without it the dispatcher calls ``load_thread`` then ``load_item``.
+``saves_item_json = True``
+    the store has ``save_item_json(thread_id, item, data, context=...)``,
+    saving ``item`` given ``data``, its JSON as ``msgspec.json.encode`` writes
+    it: a sync action's updated item is both saved and sent back, and a store
+    keeping items as that JSON spares the second encoding.
+``locks_in_process = True``
+    the store's locks exclude holders in this process only, and it has
+    ``try_lock(keys)``: take every key now, without waiting, and return a
+    ``Lease`` (or ``None`` when one is busy). The dispatcher tries that first
+    and awaits ``lock()`` only when a key is busy. (``LocalLocks`` gives both.)
+``never_suspends = True``
+    no store method awaits anything that suspends, so nothing can cancel one
+    halfway: the dispatcher then writes a stream's result without a
+    cancellation shield.
+
+A subclass that overrides a method one of these stands for (``load_thread``
+to hide archived threads, ``save_item`` to audit writes, ``lock()``) without
+overriding the stand-in, or any store method at all for ``never_suspends``,
+has the declaration turned off for it by ``StoreFeatures``, so the override
+is always called. The lock and transaction views a store yields are of its
+own class and share its declarations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import msgspec
 
 from ..types import Page, ThreadItem, ThreadMetadata
 
 __all__ = [
+    "Features",
     "ItemsAsJSON",
-    "LoadsThreadAndItem",
     "LockKey",
     "Owner",
-    "SavesItemJSON",
     "Store",
-    "covers",
+    "StoreFeatures",
     "item_lock",
-    "loads_thread_and_item",
     "lock_order",
-    "saves_item_json",
-    "stream_keys",
     "thread_lock",
 ]
 
 LockKey = tuple[str, ...]
 """A lock's name: ``("thread", thread_id)`` or ``("item", thread_id, item_id)``."""
-
-T = TypeVar("T")
 
 Owner = Callable[[Any], "str | None"]
 """Derives the owning user's id from the request context (for per-user scoping)."""
@@ -78,16 +90,6 @@ def thread_lock(thread_id: str) -> LockKey:
 def item_lock(thread_id: str, item_id: str) -> LockKey:
     """The key actions reading and rewriting item ``item_id`` hold."""
     return ("item", thread_id, item_id)
-
-
-def stream_keys(thread_id: str, item_id: str | None) -> tuple[LockKey, ...]:
-    """What a streaming action holds: its thread's key (one stream per thread) and its sender's, if any.
-
-    (``thread_lock`` and ``item_lock`` written out: this runs once per stream.)
-    """
-    if item_id is None:
-        return (("thread", thread_id),)
-    return ("thread", thread_id), ("item", thread_id, item_id)
 
 
 def lock_order(key: LockKey) -> tuple[bool, LockKey]:
@@ -172,27 +174,73 @@ class Store(Protocol):
         ...
 
 
-@runtime_checkable
-class LoadsThreadAndItem(Protocol):
-    """The optional method of a store that reads a thread and one of its items in one query."""
-
-    async def load_thread_and_item(
-        self, thread_id: str, item_id: str, *, context: Any
-    ) -> tuple[ThreadMetadata, ThreadItem | None]:
-        """The thread (``NotFoundError`` if missing or not visible) and the item (``None`` if missing)."""
-        ...
+_encode = msgspec.json.Encoder().encode
 
 
-@runtime_checkable
-class SavesItemJSON(Protocol):
-    """The optional method of a store keeping items as JSON: save one already encoded."""
+_STORE_METHODS = frozenset(
+    {
+        "load_thread",
+        "save_thread",
+        "load_thread_items",
+        "load_item",
+        "load_thread_and_item",
+        "add_thread_item",
+        "save_item",
+        "save_item_json",
+        "delete_thread_item",
+        "lock",
+        "try_lock",
+        "transaction",
+    }
+)
 
-    async def save_item_json(self, thread_id: str, item: ThreadItem, data: bytes, *, context: Any) -> None:
-        """``save_item(thread_id, item)``, with ``data`` the item as ``msgspec.json.encode`` writes it."""
-        ...
+# A declaration, and the methods whose override (without the stand-in's) turns it off.
+_STANDS_FOR = {
+    "loads_thread_and_item": ("load_thread_and_item", ("load_thread", "load_item")),
+    "saves_item_json": ("save_item_json", ("save_item",)),
+    "locks_in_process": ("try_lock", ("lock",)),
+}
 
 
-class ItemsAsJSON:
+class StoreFeatures:
+    """Mixin: what a store declares beyond the ``Store`` protocol (see the module docstring).
+
+    Set the attributes in the class body; the dispatcher reads them once.
+    """
+
+    __slots__ = ()
+
+    loads_thread_and_item: ClassVar[bool] = False
+    saves_item_json: ClassVar[bool] = False
+    locks_in_process: ClassVar[bool] = False
+    never_suspends: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = vars(cls)
+        for flag, (method, parts) in _STANDS_FOR.items():
+            if flag not in own and method not in own and any(part in own for part in parts):
+                setattr(cls, flag, False)  # the override would be bypassed
+        if "never_suspends" not in own and _STORE_METHODS.intersection(own):
+            cls.never_suspends = False  # an override may suspend
+
+
+class Features(msgspec.Struct, frozen=True):
+    """What the dispatcher uses of a store, read once from its declarations (``of``)."""
+
+    loads_thread_and_item: bool = False
+    saves_item_json: bool = False
+    locks_in_process: bool = False
+    never_suspends: bool = False
+
+    @classmethod
+    def of(cls, store: object) -> Features:
+        """The declarations of ``store``'s class (``False`` for what it does not declare)."""
+        kind = type(store)
+        return cls(*(bool(getattr(kind, name, False)) for name in cls.__struct_fields__))
+
+
+class ItemsAsJSON(StoreFeatures):
     """Mixin for a store keeping items as their JSON: ``save_item`` and ``save_item_json`` as one write.
 
     Both go through ``_save_data(thread_id, item, data, context)``, which the
@@ -201,6 +249,8 @@ class ItemsAsJSON:
     """
 
     __slots__ = ()
+
+    saves_item_json = True
 
     async def save_item(self, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
         """Insert or update an item by id, keeping its place in the thread."""
@@ -214,58 +264,3 @@ class ItemsAsJSON:
 
     async def _save_data(self, thread_id: str, item: ThreadItem, data: bytes, context: Any) -> None:
         raise NotImplementedError
-
-
-def loads_thread_and_item(store: object) -> bool:
-    """Whether ``store``'s ``load_thread_and_item`` may stand in for its two loads (see ``_stands_in``)."""
-    return _stands_in(store, "load_thread_and_item")
-
-
-def saves_item_json(store: object) -> bool:
-    """Whether ``store``'s ``save_item_json`` may stand in for its ``save_item`` (see ``_stands_in``)."""
-    return _stands_in(store, "save_item_json")
-
-
-def _stands_in(store: object, name: str) -> bool:
-    """Whether ``store``'s optional method ``name`` may stand in for the methods it combines.
-
-    Not if one of those was replaced where ``name`` was not: a subclass (or
-    mixin) overriding ``load_thread`` to hide archived threads, say, while
-    inheriting the combined load, or a ``save_item`` that audits every write
-    while inheriting ``save_item_json``; or a patch. The stores here name the
-    methods their optional ones stand for (``covers``) and are checked by
-    identity; other stores by where the methods are defined (the optional one
-    with the others, or below them all).
-    """
-    names = (name, *_STANDS_FOR[name])
-    if any(n in getattr(store, "__dict__", ()) for n in names):  # set on the instance
-        return False
-    cls = type(store)
-    methods = [getattr(cls, n, None) for n in names]
-    if any(method is None for method in methods):
-        return False
-    covered = _COVERS.get(methods[0])
-    if covered is not None:
-        return all(method is own for method, own in zip(methods[1:], covered, strict=True))
-    where = [_defined_in(cls, n) for n in names]
-    first = where[0]
-    return first is not None and all(w is not None and issubclass(first, w) for w in where[1:])
-
-
-def covers(cls: type[T]) -> type[T]:
-    """Class decorator: each optional method ``cls`` defines does what the methods it stands for,
-    as ``cls`` defines them, do (``load_thread_and_item``: ``load_thread`` and ``load_item``)."""
-    own = vars(cls)  # defined together, in the class's own body
-    for name, parts in _STANDS_FOR.items():
-        if name in own:
-            _COVERS[own[name]] = tuple(own[part] for part in parts)
-    return cls
-
-
-_encode = msgspec.json.Encoder().encode
-_STANDS_FOR = {"load_thread_and_item": ("load_thread", "load_item"), "save_item_json": ("save_item",)}
-_COVERS: dict[object, tuple[object, ...]] = {}
-
-
-def _defined_in(cls: type, name: str) -> type | None:
-    return next((klass for klass in cls.__mro__ if name in vars(klass)), None)

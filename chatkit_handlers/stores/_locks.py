@@ -4,42 +4,40 @@
 with these; they exclude holders in the same process only (``PostgresStore``
 uses PostgreSQL advisory locks, which span processes).
 
+A holder's view of the store is a shallow copy that remembers the keys it
+holds, so that locking them again through it does not wait for itself.
+
 (``timeout`` here is a lock wait with its own error and a "do not wait" value
 ``0``, not a cancel scope: hence the ``noqa: ASYNC109``.)
 """
 
 from __future__ import annotations
 
-import inspect
-import keyword
-import types
-import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import nullcontext
+import copy
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Generic, Self, TypeVar
 
 import anyio
 
 from ..errors import LockTimeoutError
-from ._base import LockKey, lock_order
+from ._base import LockKey, StoreFeatures, lock_order
 
-__all__ = ["Holding", "KeyedLocks", "LocalLocks", "plain_local_locks"]
+__all__ = ["KeyedLocks", "Lease", "LocalLocks"]
 
 
-class _Entry:
-    """A key someone waits for: its holder and waiters (``users``), dropped when the last one leaves.
+class _Waiters:
+    """A key someone waits for: a gate handed from holder to holder, and how many use it.
 
-    A key held with nobody waiting (the usual case) maps to ``None`` instead:
-    no object to make, and an anyio.Semaphore costs ~2 µs to create (it looks
-    up the backend). A semaphore, not a Lock: an action's lock may be released
-    by another task than the one that took it (a stream closed from the
-    server's task).
+    A key held with nobody waiting (the usual case) has no ``_Waiters``. A
+    semaphore, not a Lock: an action's lock may be released by another task
+    than the one that took it (a stream closed from the server's task).
     """
 
     __slots__ = ("gate", "users")
 
     def __init__(self) -> None:
-        self.gate = anyio.Semaphore(0, max_value=1, fast_acquire=True)  # 0: it is held
+        self.gate = anyio.Semaphore(0, max_value=1)  # 0: it is held
         self.users = 1  # the holder
 
 
@@ -53,31 +51,29 @@ class KeyedLocks:
     __slots__ = ("_entries",)
 
     def __init__(self) -> None:
-        self._entries: dict[LockKey, _Entry | None] = {}
+        # key -> None while held with nobody waiting, else its waiters; free keys are absent.
+        self._entries: dict[LockKey, _Waiters | None] = {}
 
-    def take_free(self, keys: Sequence[LockKey]) -> bool:
+    def try_take(self, keys: Sequence[LockKey]) -> bool:
         """Take every key in ``keys`` (distinct) if none is held or awaited; else take none."""
         entries = self._entries
-        for key in keys:
-            if key in entries:
-                return False
+        if any(key in entries for key in keys):
+            return False
         for key in keys:
             entries[key] = None
         return True
 
-    async def acquire(self, keys: Sequence[LockKey], timeout: float | None) -> None:  # noqa: ASYNC109
+    async def take(self, keys: Sequence[LockKey], timeout: float | None) -> None:  # noqa: ASYNC109
         """Take every key in ``keys`` (distinct) or raise ``LockTimeoutError`` holding none."""
-        if self.take_free(keys):
-            # Nobody holds or awaits any of them (the usual case). Arming the deadline below (an
-            # anyio cancel scope) would cost more than the whole rest of a sync action's
-            # locking; with nothing to wait for there is nothing to time out.
+        if self.try_take(keys):
             return
         taken: list[LockKey] = []
         key: LockKey = ()
+        wait = timeout is None or timeout > 0
         try:
-            with anyio.fail_after(timeout) if timeout is not None and timeout > 0 else nullcontext():
+            with anyio.fail_after(timeout if wait else None):
                 for key in sorted(keys, key=lock_order):
-                    await self._take(key, wait=timeout is None or timeout > 0)
+                    await self._take(key, wait=wait)
                     taken.append(key)
         except (TimeoutError, anyio.WouldBlock):
             self.release(taken)
@@ -87,15 +83,15 @@ class KeyedLocks:
             raise
 
     def release(self, keys: Iterable[LockKey]) -> None:
-        """Release keys taken by :meth:`acquire`."""
+        """Release keys taken by :meth:`try_take` or :meth:`take`."""
         entries = self._entries
         for key in keys:
-            entry = entries[key]
-            if entry is None:  # nobody waited: free
+            waiters = entries[key]
+            if waiters is None:  # nobody waited: free
                 del entries[key]
             else:  # hand the gate over to the next waiter (or free it)
-                entry.gate.release()
-                self._leave(key, entry)
+                waiters.gate.release()
+                self._leave(key, waiters)
 
     def held(self) -> int:
         """How many keys are held or waited for (0 once every action has finished)."""
@@ -106,225 +102,142 @@ class KeyedLocks:
         if key not in entries:
             entries[key] = None  # free: taken
             return
-        entry = entries[key]
-        if entry is None:
-            entry = entries[key] = _Entry()
-        entry.users += 1
+        waiters = entries[key]
+        if waiters is None:
+            waiters = entries[key] = _Waiters()
+        waiters.users += 1
         try:
             if wait:
-                await entry.gate.acquire()
+                await waiters.gate.acquire()
             else:
-                entry.gate.acquire_nowait()
+                waiters.gate.acquire_nowait()
         except BaseException:
-            self._leave(key, entry)
+            self._leave(key, waiters)
             raise
 
-    def _leave(self, key: LockKey, entry: _Entry) -> None:
-        entry.users -= 1
-        if entry.users == 0:
+    def _leave(self, key: LockKey, waiters: _Waiters) -> None:
+        waiters.users -= 1
+        if waiters.users == 0:
             del self._entries[key]
 
 
-_COPIERS: dict[type, Callable[[Any], Any]] = {}
-_new = object.__new__
+S = TypeVar("S", bound="LocalLocks")
 
 
-def _slots(cls: type) -> list[tuple[str, Any]]:
-    """Every slot of ``cls`` and its bases: the attribute name as stored, and its descriptor."""
-    found: dict[str, Any] = {}
-    for klass in cls.__mro__:
-        for name, value in vars(klass).items():
-            if isinstance(value, types.MemberDescriptorType) and name not in found:
-                found[name] = value
-    return list(found.items())
+class Lease(Generic[S]):
+    """Keys taken by ``LocalLocks.try_lock``: the holder's view of the store, and ``release()``.
 
-
-def _plain_name(cls: type, name: str, descriptor: Any) -> bool:
-    """Whether ``obj.<name>`` in source code reaches ``descriptor`` (else it is called directly)."""
-    return (
-        name.isidentifier()
-        and not keyword.iskeyword(name)
-        and unicodedata.normalize("NFKC", name) == name
-        and not (name.startswith("__") and not name.endswith("__"))  # would be mangled again
-        and inspect.getattr_static(cls, name, None) is descriptor
-    )
-
-
-def _copier(cls: type) -> Callable[[Any], Any]:
-    """A function making a shallow copy of a ``cls`` instance, generated once per class.
-
-    Every action makes a lock view (and some a transaction view) of its store,
-    so this is on the hot path: the generic ``copy.copy`` route through
-    ``__reduce_ex__`` and ``copyreg`` costs ~1.9 µs for a slotted store, a loop
-    of ``getattr``/``setattr`` ~0.7 µs, and straight-line attribute copies
-    (generated here, as ``dataclasses`` generates ``__init__``) ~0.25 µs. A
-    slot whose name cannot be written as ``obj.name`` is copied through its
-    descriptor; a slot never set stays unset in the copy.
+    Attributes:
+        keys: the keys taken.
+        store: the store as their holder sees it (locking them again through it
+            does not wait).
     """
-    lines = ["def copy(self):", "    clone = new(cls)"]
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    for i, (name, descriptor) in enumerate(_slots(cls)):
-        if _plain_name(cls, name, descriptor):
-            line = f"        clone.{name} = self.{name}"
-        else:
-            namespace[f"d{i}"] = descriptor
-            line = f"        d{i}.__set__(clone, d{i}.__get__(self, cls))"
-        lines += ["    try:", line, "    except AttributeError:", "        pass"]
-    if cls.__dictoffset__:  # instances have a __dict__ too
-        lines += ["    state = self.__dict__", "    if state:", "        clone.__dict__.update(state)"]
-    lines.append("    return clone")
-    exec("\n".join(lines), namespace)  # the code names slots only as checked above
-    copy: Callable[[Any], Any] = namespace["copy"]
-    return copy
+
+    __slots__ = ("_locks", "keys", "store")
+
+    def __init__(self, locks: KeyedLocks, keys: tuple[LockKey, ...], store: S) -> None:
+        self._locks = locks
+        self.keys = keys
+        self.store = store
+
+    def release(self) -> None:
+        """Give the keys back (idempotent); nothing here can suspend."""
+        keys, self.keys = self.keys, ()
+        if keys:
+            self._locks.release(keys)
+
+    def __repr__(self) -> str:
+        return f"Lease(keys={self.keys!r})"
 
 
-class LocalLocks:
-    """Mixin giving a store ``lock()`` with per-process :class:`KeyedLocks`.
+class LocalLocks(StoreFeatures):
+    """Mixin giving a store ``lock()`` and ``try_lock()`` with per-process :class:`KeyedLocks`.
 
     For custom stores without locks of their own: call
     ``LocalLocks.__init__(self)`` from ``__init__``. ``lock()`` yields a copy of
-    the store (``copy.copy``) that remembers which keys it holds.
+    the store (``copy.copy``) that remembers which keys it holds: a store
+    whose copies would not share its data defines ``__copy__``.
     """
 
     __slots__ = ("_held", "_locks")
 
+    locks_in_process = True
+
     def __init__(self) -> None:
         self._locks = KeyedLocks()
-        self._held: tuple[LockKey, ...] = ()  # a view's keys (a tuple: one or two, no set needed)
+        self._held: tuple[LockKey, ...] = ()  # the keys a view's holder holds
 
     def __copy__(self) -> Self:
-        """A shallow copy (the lock view here, a store's transaction view), made fast."""
-        cls = type(self)
-        copier = _COPIERS.get(cls)
-        if copier is None:
-            copier = _COPIERS[cls] = _copier(cls)
-        clone: Self = copier(self)
+        """A shallow copy: every slot (of this class and its bases) and the ``__dict__``."""
+        cls: type[Any] = type(self)
+        clone: Self = object.__new__(cls)
+        for name in _slot_names(cls):
+            try:
+                value = getattr(self, name)
+            except AttributeError:  # never set: stays unset
+                continue
+            setattr(clone, name, value)
+        state = getattr(self, "__dict__", None)
+        if state:
+            clone.__dict__.update(state)
         return clone
 
-    def take_keys_now(self, keys: tuple[LockKey, ...]) -> bool:
-        """Hold ``keys`` (distinct) if nobody holds or awaits any of them, without waiting.
-
-        What ``lock(*keys)`` then ``Holding.take_now()`` do on the store itself,
-        minus the ``Holding`` and the view: the dispatcher's path for an action
-        (a sync action's one key, its sender widget's; a stream's two), which
-        makes the view only if the handler asks for the store (``view_holding``).
-        Give the keys back with ``release_keys``. ``False``: none was taken.
-        """
-        return self._locks.take_free(keys)
-
-    def release_keys(self, keys: tuple[LockKey, ...]) -> None:
-        """Give back keys taken here (``take_keys_now``, a ``Holding``) at once: nothing can suspend."""
-        self._locks.release(keys)
-
-    def view_holding(self, keys: tuple[LockKey, ...]) -> Self:
-        """This store as its holder of ``keys`` (taken already) sees it: a copy that remembers them."""
-        view = self.__copy__()
+    def holding(self, keys: tuple[LockKey, ...]) -> Self:
+        """This store as the holder of ``keys`` (taken already) sees it: a copy that remembers them."""
+        view = copy.copy(self)
         view._held = self._held + keys
         return view
 
-    def _locked_view(self, new: tuple[LockKey, ...]) -> Self:
-        """This store as seen holding ``new`` (taken) too; releases them if that fails."""
+    def try_lock(self, keys: tuple[LockKey, ...]) -> Lease[Self] | None:
+        """Hold ``keys`` now if nobody holds or awaits any of them: a ``Lease``, else ``None``.
+
+        What ``lock()`` does when no key is busy, without a coroutine; keys this
+        store (a view) holds already are not taken again.
+        """
+        new = self._new_keys(keys)
+        if not self._locks.try_take(new):
+            return None
         try:
-            return self.view_holding(new)
+            return Lease(self._locks, new, self.holding(new))
         except BaseException:
             self._locks.release(new)
             raise
 
-    def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> Holding[Self]:
+    @asynccontextmanager
+    async def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> AsyncIterator[Self]:  # noqa: ASYNC109
         """Hold ``keys`` (see :meth:`chatkit_handlers.stores.Store.lock`); this process only."""
-        # Holding(self, keys, timeout), made without calling the class: a Generic subclass's
-        # call is off CPython 3.11's fast path (~0.3 µs against ~0.15 µs), once per action.
-        holding: Holding[Self] = _new(Holding)
-        holding._store = self
-        holding._keys = keys
-        holding._timeout = timeout
-        holding._new = ()
-        return holding
+        new = self._new_keys(keys)
+        await self._locks.take(new, timeout)
+        try:
+            yield self.holding(new)
+        finally:
+            self._locks.release(new)
 
-
-_LOCAL_LOCK = LocalLocks.lock
-
-
-def plain_local_locks(store: object) -> bool:
-    """Whether ``store`` locks with ``LocalLocks``' own ``lock()`` and is not a view holding keys.
-
-    Then the dispatcher may take an action's keys with ``take_keys_now`` and give
-    them back with ``release_keys``, as ``lock()`` would: no override of
-    ``lock()`` on the class or on the instance is bypassed.
-    """
-    return (
-        isinstance(store, LocalLocks)
-        and type(store).lock is _LOCAL_LOCK  # (a bool, not a TypeGuard: callers keep their Store)
-        and not store._held
-        and (not type(store).__dictoffset__ or "lock" not in store.__dict__)  # not patched
-    )
-
-
-S = TypeVar("S", bound=LocalLocks)
-
-
-class Holding(Generic[S]):
-    """``async with store.lock(...) as view``: a class, not an ``@asynccontextmanager``.
-
-    Every action enters one; a generator-based context manager costs ~1 µs more
-    (the generator, its first-iteration hook, the helper object).
-    """
-
-    __slots__ = ("_keys", "_new", "_store", "_timeout")
-
-    def __init__(self, store: S, keys: tuple[LockKey, ...], timeout: float | None) -> None:
-        self._store = store
-        self._keys = keys
-        self._timeout = timeout
-        self._new: tuple[LockKey, ...] = ()
-
-    async def __aenter__(self) -> S:
-        view = self.take_now()
-        if view is None:  # someone holds or awaits a key: wait in line
-            new = self._new_keys()
-            locks = self._store._locks
-            await locks.acquire(new, self._timeout)
-            view = self._view(new)
-        return view
-
-    def take_now(self) -> S | None:
-        """Enter without suspending if no key is held or awaited: the locked view, else ``None``.
-
-        The dispatcher's fast path (what ``__aenter__`` does first, minus the
-        coroutine); a view from here is released with :meth:`release`.
-        """
-        store = self._store
-        keys = self._keys
-        if not store._held and (len(keys) == 1 or (len(keys) == 2 and keys[0] != keys[1])):
-            # On the store itself, not on a view holding keys already; a sync action's key or a
-            # stream's two (its thread and its sender): no duplicates to drop.
-            return self._view(keys) if store.take_keys_now(keys) else None
-        new = self._new_keys()
-        if not new:
-            return store
-        return self._view(new) if store._locks.take_free(new) else None
-
-    def _new_keys(self) -> tuple[LockKey, ...]:
-        """The keys to take: ``keys`` less duplicates and those the store already holds."""
-        held = self._store._held
-        keys = self._keys
-        if len(keys) == 1:  # a sync action's lock: no duplicates to drop
-            return keys if keys[0] not in held else ()
-        if not held:  # a stream's locks on the store itself: drop duplicates only (in C)
-            return tuple(dict.fromkeys(keys))
+    def _new_keys(self, keys: tuple[LockKey, ...]) -> tuple[LockKey, ...]:
+        """``keys`` less duplicates and those this store (a view) holds already."""
+        held = self._held
         return tuple(key for key in dict.fromkeys(keys) if key not in held)
 
-    def _view(self, new: tuple[LockKey, ...]) -> S:
-        """The store as seen holding ``new`` (taken) too; releases them if that fails."""
-        view = self._store._locked_view(new)
-        self._new = new
-        return view
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        self.release()
+def _slot_names(cls: type) -> tuple[str, ...]:
+    """The slots of ``cls`` and its bases, as attribute names (private ones mangled); found once per class."""
+    found = _SLOT_NAMES.get(cls)
+    if found is None:
+        found = _SLOT_NAMES[cls] = _find_slot_names(cls)
+    return found
 
-    def release(self) -> None:
-        """Release what ``__aenter__`` took, at once (idempotent): nothing here can suspend."""
-        new, self._new = self._new, ()
-        if new:
-            self._store.release_keys(new)
+
+_SLOT_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _find_slot_names(cls: type) -> tuple[str, ...]:
+    names: dict[str, None] = {}
+    for klass in cls.__mro__:
+        slots = vars(klass).get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{klass.__name__.lstrip('_')}{name}"
+            names[name] = None
+    return tuple(names)

@@ -22,8 +22,8 @@ from typing import Any, Literal, Self, TypeVar
 import anyio
 from chatkit.store import NotFoundError as ChatKitNotFoundError
 
-from .._coerce import to_item
-from .._convert import item_to_chatkit, thread_from_chatkit, thread_to_chatkit
+from .._wire.chatkit import item_to_chatkit, thread_from_chatkit, thread_to_chatkit
+from .._wire.coerce import to_item
 from ..errors import NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
 from ._locks import LocalLocks

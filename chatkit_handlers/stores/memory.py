@@ -8,7 +8,7 @@ import msgspec
 
 from ..errors import NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import Owner, covers
+from ._base import Owner
 from ._locks import LocalLocks
 
 __all__ = ["MemoryStore"]
@@ -20,25 +20,10 @@ _decode_item = _item_decoder.decode
 
 _MISSING: Any = object()
 
-_STORE_METHODS = (
-    "load_thread",
-    "save_thread",
-    "load_thread_items",
-    "load_item",
-    "load_thread_and_item",
-    "add_thread_item",
-    "save_item",
-    "save_item_json",
-    "delete_thread_item",
-    "lock",
-    "transaction",
-)
-
 # thread id -> (encoded thread, owner, copy of its items) as they were before a transaction wrote
 _Journal = dict[str, tuple[Any, Any, Any]]
 
 
-@covers
 class MemoryStore(LocalLocks):
     """Keeps threads and items in dicts, encoded as JSON (the wire encoding, as the other stores).
 
@@ -62,34 +47,9 @@ class MemoryStore(LocalLocks):
 
     __slots__ = ("_items", "_journal", "_owner", "_owners", "_threads")
 
-    @property
-    def never_suspends(self) -> bool:
-        """Whether no store method can suspend the task (a busy lock's wait aside).
-
-        True while every store method this store's class resolves to is
-        ``MemoryStore``'s own, none of which awaits anything that suspends:
-        nothing could cancel such a method halfway, so the dispatcher skips the
-        cancellation shield around a stream's final write. A subclass, a mixin
-        or a patch (of the class or of the instance) that replaces one of them
-        makes it false, unless the class says ``never_suspends = True`` itself;
-        a subclass of that class overriding a store method again is false.
-        """
-        cls = type(self)
-        for name, own in _OWN_METHODS:  # (a loop, not all() over a generator: half the cost)
-            if getattr(cls, name, None) is not own:  # identity: a wrapper equal to it may suspend
-                return False
-        if cls.__dictoffset__:  # instances with a __dict__: a method may be patched on this one
-            state = self.__dict__
-            if state and any(name in state for name in _STORE_METHODS):
-                return False
-        return True
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        own = vars(cls)
-        if "never_suspends" not in own and any(name in own for name in _STORE_METHODS):
-            # An ancestor's explicit ``never_suspends = True`` does not cover these overrides.
-            cls.never_suspends = False  # type: ignore[assignment]
+    loads_thread_and_item = True
+    saves_item_json = True
+    never_suspends = True  # no method awaits anything: dicts in this process
 
     def __init__(self, *, owner: Owner | None = None) -> None:
         self._threads: dict[str, bytes] = {}
@@ -205,15 +165,11 @@ class MemoryStore(LocalLocks):
                     table[thread_id] = old
 
 
-_OWN_METHODS = tuple((name, getattr(MemoryStore, name)) for name in _STORE_METHODS)
-"""The store methods as ``MemoryStore`` defines them (see ``never_suspends``)."""
-
 M = TypeVar("M", bound=MemoryStore)
 
 
 class _Transaction(Generic[M]):
-    """``async with store.transaction() as tx``: a class, not an ``@asynccontextmanager``
-    (every action with writes enters one; the generator version costs ~1.5 µs more)."""
+    """``async with store.transaction() as tx``: a view with a journal of what to roll back."""
 
     __slots__ = ("_journal", "_store")
 

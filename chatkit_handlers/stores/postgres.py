@@ -34,7 +34,7 @@ import msgspec
 
 from ..errors import LockTimeoutError, NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import ItemsAsJSON, LockKey, Owner, covers, lock_order
+from ._base import ItemsAsJSON, LockKey, Owner, lock_order
 
 __all__ = ["PostgresStore"]
 
@@ -156,7 +156,6 @@ class _Shared:
         return self.pools.get(asyncio.get_running_loop())
 
 
-@covers
 class PostgresStore(ItemsAsJSON):
     """Threads and items in PostgreSQL; tables are created (or migrated) on first use.
 
@@ -183,6 +182,8 @@ class PostgresStore(ItemsAsJSON):
     """
 
     __slots__ = ("_conn", "_dsn", "_held", "_in_tx", "_lock_salt", "_owner", "_shared", "_sizes", "_sql")
+
+    loads_thread_and_item = True
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ import msgspec
 
 from ..errors import NotFoundError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import ItemsAsJSON, Owner, covers
+from ._base import ItemsAsJSON, Owner
 from ._locks import LocalLocks
 
 __all__ = ["SQLiteStore"]
@@ -148,7 +148,6 @@ class _Tx:
         self.gate = anyio.Lock()  # one trip at a time, even if several tasks share the transaction
 
 
-@covers
 class SQLiteStore(ItemsAsJSON, LocalLocks):
     """Threads and items in a SQLite file (created, with its schema, on first use).
 
@@ -174,6 +173,8 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
     """
 
     __slots__ = ("_owner", "_path", "_readers", "_shared", "_sql", "_timeout_ms", "_tx")
+
+    loads_thread_and_item = True
 
     def __init__(
         self,

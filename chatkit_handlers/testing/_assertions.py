@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .._context import as_widget_root
-from .._persist import apply_widget_update
+from .._wire.coerce import as_widget_root
+from .._wire.widget_tree import apply_widget_update
 from ..types import (
     WIDGET_UPDATE_TYPES,
     ClientEffectEvent,

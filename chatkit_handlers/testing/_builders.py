@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._context import ActionContext, as_widget_root
+from .._action.context import ActionContext
+from .._wire.coerce import as_widget_root
 from ..stores import Store
 from ..types import ThreadMetadata, WidgetItem, new_id
 

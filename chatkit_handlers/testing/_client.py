@@ -17,10 +17,11 @@ from typing import Any, Literal
 import msgspec
 from litestar import Litestar
 
-from .._dispatch import Dispatcher
-from .._router import ActionRouter
+from .._execution.dispatcher import Dispatcher
+from .._routing.router import ActionRouter
 from ..errors import NotFoundError
-from ..litestar import ChatKitPlugin, _aclose
+from ..litestar import ChatKitPlugin
+from ..litestar.plugin import _aclose
 from ..stores import MemoryStore, Store
 from ..types import (
     ErrorEvent,

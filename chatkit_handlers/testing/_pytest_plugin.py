@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from .._router import ActionRouter
+from .._routing.router import ActionRouter
 from ..stores import MemoryStore
 from ._client import ActionTestClient
 

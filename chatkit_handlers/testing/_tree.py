@@ -7,8 +7,8 @@ from typing import Any
 
 import msgspec
 
-from .._context import as_widget_root
-from .._persist import _children, _find_component
+from .._wire.coerce import as_widget_root
+from .._wire.widget_tree import children, find_component
 from ..types import SyncCustomActionResponse, WidgetItem, WidgetRoot
 
 __all__ = ["component", "descendants", "dump", "first_form", "root_of", "set_path"]
@@ -23,7 +23,7 @@ def component(widget: Any, component_id: str) -> dict[str, Any]:
     '2'
     """
     root = root_of(widget)
-    found = root if root.get("id") == component_id else _find_component(root, component_id)
+    found = root if root.get("id") == component_id else find_component(root, component_id)
     if found is None:
         raise AssertionError(f"no component with id {component_id!r} in widget:\n{dump(root)}")
     return found
@@ -40,7 +40,7 @@ def root_of(widget: Any) -> WidgetRoot:
 
 def descendants(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every component below ``node``, depth first."""
-    for child in _children(node):
+    for child in children(node):
         if isinstance(child, dict):
             yield child
             yield from descendants(child)

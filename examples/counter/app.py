@@ -12,7 +12,8 @@ import os
 
 from litestar import Litestar
 
-from chatkit_handlers import ActionRouter, NotFoundError
+from chatkit_handlers import ActionRouter
+from chatkit_handlers.errors import NotFoundError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import SQLiteStore, Store
 from chatkit_handlers.types import ThreadMetadata, WidgetItem

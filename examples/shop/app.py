@@ -16,7 +16,8 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 
-from chatkit_handlers import ActionContext, ActionRouter, NotFoundError
+from chatkit_handlers import ActionContext, ActionRouter
+from chatkit_handlers.errors import NotFoundError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore, Store
 from chatkit_handlers.types import NoticeEvent, ThreadMetadata, WidgetItem

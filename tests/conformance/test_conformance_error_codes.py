@@ -15,7 +15,8 @@ import pytest
 from chatkit.types import ThreadStreamEvent as ChatKitEvent
 from pydantic import TypeAdapter
 
-from chatkit_handlers import ActionContext, ActionRouter, Dispatcher
+from chatkit_handlers import ActionContext, ActionRouter
+from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.stores import MemoryStore, thread_lock
 from chatkit_handlers.types import ErrorEvent
 

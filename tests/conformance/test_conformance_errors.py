@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from conformance_app import ITEM, THREAD, BridgeMode, action_request, card, check_stream
 
-from chatkit_handlers import ActionError, DispatchError
+from chatkit_handlers import ActionError
+from chatkit_handlers.errors import DispatchError
 from examples.bridge.store import MemoryChatKitStore
 
 pytestmark = pytest.mark.anyio

@@ -19,16 +19,17 @@ update of that widget.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Collection
+from collections.abc import Collection
+from contextlib import nullcontext
 from typing import Any, Union
 
 import anyio
 import msgspec
 
-from ._locking import DEFAULT_LOCK_TIMEOUT
-from .errors import NotFoundError
-from .stores import LockKey, Store, item_lock
-from .types import (
+from .._wire.widget_tree import apply_widget_update
+from ..errors import NotFoundError
+from ..stores import LockKey, Store, item_lock
+from ..types import (
     WIDGET_UPDATE_TYPES,
     ThreadItem,
     ThreadItemAddedEvent,
@@ -38,11 +39,8 @@ from .types import (
     ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
-    WidgetComponentUpdated,
     WidgetItem,
-    WidgetRoot,
     WidgetRootUpdated,
-    WidgetStreamingTextValueDelta,
     WidgetUpdate,
 )
 
@@ -51,80 +49,21 @@ __all__ = ["WriteBuffer", "apply_widget_update"]
 _Op = Union[tuple[str, ThreadItem], tuple[str, str]]
 
 
-def apply_widget_update(root: WidgetRoot, update: WidgetUpdate) -> WidgetRoot:
-    """The widget ``root`` after ``update`` (``root`` itself is left untouched)."""
-    if isinstance(update, WidgetRootUpdated):
-        return update.widget
-    copy: WidgetRoot = msgspec.json.decode(msgspec.json.encode(root))
-    target = update.component_id
-    if isinstance(update, WidgetComponentUpdated):
-        if copy.get("id") == target:
-            return update.component
-        _replace_component(copy, target, update.component)
-    elif isinstance(update, WidgetStreamingTextValueDelta):
-        node = copy if copy.get("id") == target else _find_component(copy, target)
-        if node is not None:
-            node["value"] = str(node.get("value") or "") + update.delta
-            if update.done:
-                node.pop("streaming", None)
-    return copy
-
-
 def _applied(item: WidgetItem, updates: list[WidgetUpdate]) -> WidgetItem:
     """``item`` with ``updates`` applied to its widget, in order (``item`` itself is left untouched)."""
     root = item.widget
     for update in updates:
-        # (A new root, the usual update, without a call.)
-        root = update.widget if type(update) is WidgetRootUpdated else apply_widget_update(root, update)
+        root = apply_widget_update(root, update)
     return msgspec.structs.replace(item, widget=root)
 
 
-def _children(node: dict[str, Any]) -> list[Any]:
-    children = node.get("children")
-    if isinstance(children, list):
-        return children
-    if isinstance(children, dict):
-        return [children]
-    return []
-
-
-def _find_component(node: dict[str, Any], component_id: str) -> dict[str, Any] | None:
-    for child in _children(node):
-        if isinstance(child, dict):
-            if child.get("id") == component_id:
-                return child
-            found = _find_component(child, component_id)
-            if found is not None:
-                return found
-    return None
-
-
-def _replace_component(node: dict[str, Any], component_id: str, new: dict[str, Any]) -> bool:
-    children = node.get("children")
-    if isinstance(children, dict):
-        if children.get("id") == component_id:
-            node["children"] = new
-            return True
-        return _replace_component(children, component_id, new)
-    if isinstance(children, list):
-        for i, child in enumerate(children):
-            if isinstance(child, dict):
-                if child.get("id") == component_id:
-                    children[i] = new
-                    return True
-                if _replace_component(child, component_id, new):
-                    return True
-    return False
-
-
-class WriteBuffer(msgspec.Struct, eq=False):  # (compared, and hashed, by identity)
+class WriteBuffer(msgspec.Struct, eq=False):  # compared by identity, as a plain object
     """Collects the writes a stream implies, to apply after the handler finished.
 
     ``WriteBuffer(thread_id, sender, persist_items=True)``. With
     ``persist_items=False`` the items of ``done``/``replaced``/``removed``
     events are left to whoever already writes them as they pass (chatkit, under
     the ChatKitServer bridge): only widget updates and the thread are written.
-    (A Struct for its constructor in C: one is made per stream.)
     """
 
     _thread_id: str
@@ -191,55 +130,39 @@ class WriteBuffer(msgspec.Struct, eq=False):  # (compared, and hashed, by identi
         self._known[item.id] = item
         self._updates.pop(item.id, None)
 
-    def flush(
+    async def flush(
         self,
         store: Store,
         context: Any,
         *,
-        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
         held: Collection[LockKey] = (),
-    ) -> Awaitable[None]:
+        lock_timeout: float | None = None,
+        shield: bool = True,
+    ) -> None:
         """Apply every collected write, in the order the events implied them, in one transaction.
 
         ``store`` holds the keys in ``held`` already (a stream's thread and
         sender); the locks of other widgets updated in place are taken first,
         waiting at most ``lock_timeout`` seconds (``LockTimeoutError`` then, and
-        nothing is written). (Await the result: not itself a coroutine, so that
-        the usual write costs one level less.)
+        nothing is written). ``shield=False`` for a store that never suspends,
+        which nothing could cancel halfway.
         """
         tid = self._thread_id
         rewritten = [key for item_id in self._updates if (key := item_lock(tid, item_id)) not in held]
-        if not rewritten and getattr(store, "never_suspends", False):
-            # Nothing below can suspend, so no cancellation can reach it halfway: a shield
-            # (an anyio CancelScope, ~5 µs) would change nothing.
-            return self._commit(store, context)
-        return self._shielded(store, context, rewritten, lock_timeout)
-
-    async def _shielded(
-        self, store: Store, context: Any, rewritten: list[LockKey], lock_timeout: float | None
-    ) -> None:
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True) if shield or rewritten else nullcontext():
             if rewritten:
                 async with store.lock(*rewritten, timeout=lock_timeout, context=context) as locked:
                     await self._commit(locked, context)
             else:
                 await self._commit(store, context)
 
-    def _commit(self, store: Store, context: Any) -> Awaitable[None]:
-        """The writes, in one transaction (not itself a coroutine: a single write needs none)."""
-        updates = self._updates
-        if (self._thread is not None) + len(self._ops) + len(updates) == 1:  # atomic by itself
-            sender = self._sender
-            if sender is not None and sender.id in updates and sender.id not in self._known:
-                # The usual stream's one write, its own sender's updates: the store's call itself
-                # (nothing to load, no coroutine of ours); what _write would do for it.
-                return store.save_item(self._thread_id, _applied(sender, updates[sender.id]), context=context)
-            return self._write(store, context)
-        return self._transact(store, context)
-
-    async def _transact(self, store: Store, context: Any) -> None:
-        async with store.transaction(context=context) as tx:
-            await self._write(tx, context)
+    async def _commit(self, store: Store, context: Any) -> None:
+        """The writes: one transaction, unless there is a single write, which is atomic by itself."""
+        if (self._thread is not None) + len(self._ops) + len(self._updates) == 1:
+            await self._write(store, context)
+        else:
+            async with store.transaction(context=context) as tx:
+                await self._write(tx, context)
 
     async def _write(self, store: Store, context: Any) -> None:
         tid = self._thread_id
@@ -254,10 +177,10 @@ class WriteBuffer(msgspec.Struct, eq=False):  # (compared, and hashed, by identi
                 await store.delete_thread_item(tid, arg, context=context)  # type: ignore[arg-type]
         sender = self._sender
         for item_id, updates in self._updates.items():
-            base: ThreadItem | None = self._known.get(item_id)
+            base = self._known.get(item_id)
             if base is None:
                 if sender is not None and sender.id == item_id:
-                    base = sender  # the usual update: no load, no coroutine
+                    base = sender
                 else:
                     base = await self._load(store, item_id, context)
             if isinstance(base, WidgetItem):

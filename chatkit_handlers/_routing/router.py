@@ -14,18 +14,18 @@ import types
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from ._decorator import ActionSpec, make_spec, specs_of
-from ._discovery import defined_handlers, import_package, module_objects
-from ._errorhandlers import ErrorHandler
-from ._guards import Guard
-from ._match import parse_type
-from ._middleware import check_middleware
-from ._patterns import PatternTable
-from ._providers import Provider, check_routes
-from ._route import NO_ERRORS, NO_PROVIDERS, Route, duplicate_error
-from ._signature import HandlerSignature, Source, dependency_key, inspect_callable, inspect_handler, qualname
-from ._suggest import NearNames
-from .errors import RegistrationError
+from .._action.decorator import ActionSpec, make_spec, specs_of
+from .._action.match import parse_type
+from ..errors import RegistrationError
+from .discovery import defined_handlers, import_package, module_objects
+from .errorhandlers import ErrorHandler
+from .guards import Guard
+from .middleware import check_middleware
+from .patterns import PatternTable
+from .providers import Provider, check_routes
+from .route import NO_ERRORS, NO_PROVIDERS, Route, duplicate_error
+from .signature import HandlerSignature, Source, dependency_key, inspect_callable, inspect_handler, qualname
+from .suggest import NearNames
 
 __all__ = ["ActionRouter", "Route"]
 
@@ -376,13 +376,13 @@ class ActionRouter:
 
     def json_schema(self) -> dict[str, Any]:
         """JSON Schema of every action's payload, keyed by action type (see ``_schema``)."""
-        from ._schema import json_schema
+        from .schema import json_schema
 
         return json_schema(self.routes())
 
     def typescript(self) -> str:
         """TypeScript declarations of every action and its payload (see ``_schema``)."""
-        from ._schema import typescript
+        from .schema import typescript
 
         return typescript(self.routes())
 

@@ -15,16 +15,16 @@ from typing import Any
 
 import msgspec
 
-from ._context import as_widget_root
-from .types import (
+from ..types import (
     EVENT_TYPES,
     SyncCustomActionResponse,
     ThreadItem,
     ThreadStreamEvent,
     WidgetItem,
+    WidgetRoot,
 )
 
-__all__ = ["EVENT_CLASSES", "to_event", "to_item", "to_updated_item"]
+__all__ = ["EVENT_CLASSES", "as_widget_root", "to_event", "to_item", "to_updated_item"]
 
 _ITEM_STRUCTS: tuple[type[msgspec.Struct], ...] = typing.get_args(ThreadItem)
 _ITEM_TYPES = frozenset(cls.__struct_config__.tag for cls in _ITEM_STRUCTS)
@@ -34,6 +34,22 @@ EVENT_CLASSES = frozenset(EVENT_TYPES)
 
 _event_decoder: msgspec.json.Decoder[ThreadStreamEvent] = msgspec.json.Decoder(ThreadStreamEvent)
 _item_decoder: msgspec.json.Decoder[ThreadItem] = msgspec.json.Decoder(ThreadItem)
+
+
+def as_widget_root(root: Any) -> WidgetRoot:
+    """A widget root as plain JSON, from a dict or a chatkit (pydantic) widget."""
+    if isinstance(root, dict):
+        return root
+    dump = getattr(root, "model_dump", None)
+    if dump is not None:
+        # chatkit widgets are pydantic models; serialize them the way chatkit does.
+        dumped = dump(mode="json", by_alias=True, exclude_none=True)
+        if isinstance(dumped, dict):
+            return dumped
+    raise TypeError(
+        f"expected a widget root (a dict like {{'type': 'Card', ...}} or a chatkit widget), "
+        f"got {type(root).__name__}"
+    )
 
 
 def _pydantic_json(obj: Any) -> bytes | None:

@@ -12,17 +12,14 @@ dynamic models keep the JSON exactly as it was.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 from chatkit import types as ck
 from chatkit.widgets import DynamicWidgetComponent, DynamicWidgetRoot
 from pydantic import TypeAdapter
 
-from ._stream import client_error
-from .stores import Store
-from .types import (
+from ..types import (
     ErrorEvent,
     ThreadItem,
     ThreadItemAddedEvent,
@@ -36,9 +33,9 @@ from .types import (
     WidgetRoot,
     WidgetRootUpdated,
 )
+from .encode import client_error
 
 __all__ = [
-    "chatkit_store_adapter",
     "event_to_chatkit",
     "item_to_chatkit",
     "thread_from_chatkit",
@@ -106,16 +103,3 @@ def event_to_chatkit(event: ThreadStreamEvent) -> Any:
     if isinstance(event, ErrorEvent):
         event = client_error(event)
     return _event_adapter.validate_json(_encode(event))
-
-
-def chatkit_store_adapter(store: Any) -> Store:
-    """Our ``Store`` over an openai-chatkit ``Store`` (``ChatKitStoreAdapter(store)``).
-
-    ``ChatKitStoreAdapter`` is taken from ``chatkit_handlers.stores`` when that
-    package provides it, else from the minimal adapter in
-    ``chatkit_handlers.stores.chatkit``.
-    """
-    adapter = getattr(importlib.import_module("chatkit_handlers.stores"), "ChatKitStoreAdapter", None)
-    if adapter is None:
-        adapter = importlib.import_module("chatkit_handlers.stores.chatkit").ChatKitStoreAdapter
-    return cast(Store, adapter(store))

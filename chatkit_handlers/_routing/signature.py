@@ -20,20 +20,18 @@ from typing import Any, Literal, Union
 import msgspec
 import msgspec.inspect
 
-from ._context import ActionContext
-from .errors import RegistrationError
-from .stores import Store
-from .types import ThreadMetadata, WidgetItem
+from .._action.context import ActionContext
+from ..errors import RegistrationError
+from ..stores import Store
+from ..types import ThreadMetadata, WidgetItem
 
 __all__ = [
-    "Binder",
     "HandlerSignature",
     "Source",
-    "binder",
+    "arguments",
     "dependency_key",
     "inspect_callable",
     "inspect_handler",
-    "plain_arguments",
     "qualname",
 ]
 
@@ -75,80 +73,34 @@ _NEVER_PROVIDED = frozenset(
 )
 
 
-_VALUE_OF = {
-    Source.CONTEXT: "ctx",
-    Source.PAYLOAD: "payload",
-    Source.SENDER: "ctx.sender",
-    Source.THREAD: "ctx.thread",
-    Source.REQUEST_CONTEXT: "ctx.context",
-    Source.STORE: "ctx.store",
-}
-"""How each source's value is read, in the generated binders below."""
-
-Binder = Callable[[ActionContext[Any], Any, "Mapping[str, str] | None"], dict[str, Any]]
-_BINDERS: dict[tuple[tuple[str, Source], ...], Binder] = {}
-Invoker = Callable[[Callable[..., Any], ActionContext[Any], Any, "Mapping[str, str] | None"], Any]
-_INVOKERS: dict[tuple[tuple[str, Source], ...], Invoker] = {}
-
-
-def binder(params: tuple[tuple[str, Source], ...]) -> Binder:
-    """A function ``(ctx, payload, groups) -> kwargs`` for ``params``, made once per signature.
-
-    It looks every value up from ``ctx`` (all but provided types, which a Scope
-    adds). Generated as one dict display, since it runs on every request: a
-    loop over ``params`` testing each source costs ~0.45 µs, the generated
-    function ~0.1 µs.
-    """
-    bind = _BINDERS.get(params)
-    if bind is None:
-        bind = _BINDERS[params] = _generate(params, call=False)
-    return bind
-
-
-def invoker(params: tuple[tuple[str, Source], ...]) -> Invoker:
-    """A function ``(fn, ctx, payload, groups) -> fn(**kwargs)`` for ``params`` (as ``binder``).
-
-    What a route with nothing around its handler calls it with: the keyword
-    arguments written out in the call, no dict built and unpacked (~0.15 µs).
-    """
-    invoke = _INVOKERS.get(params)
-    if invoke is None:
-        invoke = _INVOKERS[params] = _generate(params, call=True)
-    return invoke
-
-
-def _generate(params: tuple[tuple[str, Source], ...], *, call: bool) -> Any:
-    """``bind(ctx, payload, groups) -> {"name": value, ...}``, or with ``call``
-    ``invoke(fn, ctx, payload, groups) -> fn(name=value, ...)``."""
-    entries = []
-    for param, source in params:
-        if not param.isidentifier():  # parameter names always are; refuse anything else
-            raise ValueError(f"not a parameter name: {param!r}")
-        if source is Source.MATCH:  # a pattern group is named as the parameter
-            value = f"(groups[{param!r}] if groups is not None else None)"
-        elif source is not Source.DEPENDENCY:
-            value = _VALUE_OF[source]
-        else:
-            continue
-        entries.append(f"{param}={value}" if call else f"{param!r}: {value}")
-    listed = ", ".join(entries)
-    if call:
-        code = f"def invoke(fn, ctx, payload, groups):\n    return fn({listed})\n"
-    else:
-        code = f"def bind(ctx, payload, groups):\n    return {{{listed}}}\n"
-    namespace: dict[str, Any] = {}
-    exec(code, namespace)  # built from parameter names (identifiers) and fixed expressions
-    return namespace["invoke" if call else "bind"]
-
-
-def plain_arguments(
+def arguments(
     params: tuple[tuple[str, Source], ...],
     ctx: ActionContext[Any],
     payload: Any,
     groups: Mapping[str, str] | None,
 ) -> dict[str, Any]:
-    """The keyword arguments looked up from ``ctx`` (all but provided types, which a Scope adds)."""
-    return binder(params)(ctx, payload, groups)
+    """The keyword arguments looked up from ``ctx`` (all but provided types, which a ``Scope`` adds)."""
+    kwargs: dict[str, Any] = {}
+    for name, source in params:
+        if source is _PAYLOAD:
+            kwargs[name] = payload
+        elif source is _CONTEXT:
+            kwargs[name] = ctx
+        elif source is _SENDER:
+            kwargs[name] = ctx.sender
+        elif source is _THREAD:
+            kwargs[name] = ctx.thread
+        elif source is _REQUEST_CONTEXT:
+            kwargs[name] = ctx.context
+        elif source is _STORE:
+            kwargs[name] = ctx.store
+        elif source is _MATCH:  # a pattern group is named as the parameter
+            kwargs[name] = groups[name] if groups is not None else None
+    return kwargs
+
+
+_PAYLOAD, _CONTEXT, _SENDER, _THREAD = Source.PAYLOAD, Source.CONTEXT, Source.SENDER, Source.THREAD
+_REQUEST_CONTEXT, _STORE, _MATCH = Source.REQUEST_CONTEXT, Source.STORE, Source.MATCH
 
 
 def qualname(fn: Callable[..., Any]) -> str:

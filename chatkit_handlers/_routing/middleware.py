@@ -28,11 +28,11 @@ import inspect
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
-from ._signature import qualname
-from .errors import RegistrationError
+from ..errors import RegistrationError
+from .signature import qualname
 
 if TYPE_CHECKING:
-    from ._context import ActionContext
+    from .._action.context import ActionContext
 
 __all__ = ["Middleware", "check_middleware", "drive", "emit", "link"]
 

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ._match import parse_type
+from ..errors import RegistrationError
+from .match import parse_type
 
 __all__ = ["ActionSpec", "on_action", "specs_of"]
 
@@ -47,20 +48,20 @@ def make_spec(
 ) -> ActionSpec:
     """Validate what ``on_action`` was given (errors point at the decorator line)."""
     if not isinstance(type, str | re.Pattern) or not type:
-        raise TypeError(
+        raise RegistrationError(
             f"on_action() takes a non-empty action type string (or a compiled re.Pattern), got {type!r}"
         )
     try:
         parse_type(type)
     except ValueError as exc:
-        raise TypeError(f"on_action(): {exc}") from None
+        raise RegistrationError(f"on_action(): {exc}") from None
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (0 < timeout < math.inf)
     ):
-        raise TypeError(f"on_action(): timeout must be a positive number of seconds, got {timeout!r}")
+        raise RegistrationError(f"on_action(): timeout must be a positive number of seconds, got {timeout!r}")
     for kind, items in (("guards", guards), ("middleware", middleware)):
         if isinstance(items, str) or not all(callable(item) for item in items):
-            raise TypeError(f"on_action(): {kind} must be a list of callables, got {items!r}")
+            raise RegistrationError(f"on_action(): {kind} must be a list of callables, got {items!r}")
     return ActionSpec(type, streaming, tuple(guards), tuple(middleware), timeout, description)
 
 

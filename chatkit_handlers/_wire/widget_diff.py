@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .types import WidgetRoot, WidgetRootUpdated, WidgetStreamingTextValueDelta, WidgetUpdate
+from ..types import WidgetRoot, WidgetRootUpdated, WidgetStreamingTextValueDelta, WidgetUpdate
 
 __all__ = ["diff_widget"]
 

@@ -25,11 +25,12 @@ from typing import Any, Protocol
 
 import msgspec
 
-from ._dispatch import CHATKIT_REQUEST_TYPES, DispatchResult, error_body
-from ._router import ActionRouter
-from ._stream import frame
-from .errors import ActionError, DispatchError, NotFoundError
-from .types import ErrorEvent
+from .._execution.answers import DispatchResult
+from .._execution.dispatcher import CHATKIT_REQUEST_TYPES
+from .._routing.router import ActionRouter
+from .._wire.encode import error_body, frame
+from ..errors import ActionError, DispatchError, NotFoundError
+from ..types import ErrorEvent
 
 __all__ = ["ChatKitServerLike", "Forwarder"]
 

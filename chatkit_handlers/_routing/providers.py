@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._signature import HandlerSignature, Source, plain_arguments, qualname
-from .errors import RegistrationError
+from ..errors import RegistrationError
+from .signature import HandlerSignature, Source, arguments, qualname
 
 if TYPE_CHECKING:
-    from ._context import ActionContext
-    from ._router import Route
+    from .._action.context import ActionContext
+    from .router import Route
 
 __all__ = ["Extras", "Provider", "Scope", "check_routes"]
 
@@ -84,7 +84,7 @@ class Scope:
 
     async def arguments(self, sig: HandlerSignature) -> dict[str, Any]:
         """The keyword arguments for a callable with signature ``sig``."""
-        kwargs = plain_arguments(sig.params, self.ctx, self.payload, self.groups)
+        kwargs = arguments(sig.params, self.ctx, self.payload, self.groups)
         for name, source in sig.params:
             if source is Source.DEPENDENCY:
                 kwargs[name] = await self.get(sig.keys[name])

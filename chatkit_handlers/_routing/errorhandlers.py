@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._signature import qualname
-from .errors import ActionError, RegistrationError
-from .types import ErrorEvent, NoticeEvent
+from ..errors import ActionError, RegistrationError
+from ..types import ErrorEvent, NoticeEvent
+from .signature import qualname
 
 if TYPE_CHECKING:
-    from ._context import ActionContext
+    from .._action.context import ActionContext
 
 __all__ = ["ActionTimeoutError", "ErrorHandler", "Reply", "translate"]
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Union
 
 import msgspec
 
-from .types import ErrorEvent, SyncCustomActionResponse
+from ..types import ErrorEvent, SyncCustomActionResponse
 
 if TYPE_CHECKING:
-    from ._router import Route
+    from .router import Route
 
 __all__ = ["json_schema", "openapi_operation", "typescript"]
 

@@ -16,8 +16,6 @@ under one cancel scope together with its providers. A stream's deadline bounds
 each step of the handler's own work (the first step: with the providers), never
 a yield to the client, so a stream enters a scope per step.
 
-This runs on every request of such a route, hence a few shortcuts, each
-commented with what it saves.
 """
 
 from __future__ import annotations
@@ -30,28 +28,17 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import anyio
 import anyio.to_thread
 
-from ._errorhandlers import ActionTimeoutError, translate
-from ._guards import run_guards
-from ._middleware import drive, emit, link
-from ._providers import Extras, Scope
-from ._signature import HandlerSignature, Source
+from ..errors import ActionTimeoutError
+from .errorhandlers import translate
+from .guards import run_guards
+from .middleware import drive, emit, link
+from .providers import Extras, Scope
 
 if TYPE_CHECKING:
-    from ._context import ActionContext
-    from ._router import Route
+    from .._action.context import ActionContext
+    from .router import Route
 
 __all__ = ["call_stream", "call_sync"]
-
-
-def _asks_provided(sig: HandlerSignature) -> bool:
-    """Whether ``sig`` has a provided parameter.
-
-    When it has none, the handler's arguments come from ``Route.arguments`` (its
-    binder, made once) rather than ``Scope.arguments``, which looks the binder up
-    and walks the parameters again: ~0.8 µs less.
-    """
-    # ``keys`` holds the provided and pattern-group parameters: empty for most handlers.
-    return bool(sig.keys) and any(source is Source.DEPENDENCY for _, source in sig.params)
 
 
 async def _reraise(exc: Exception, route: Route, ctx: ActionContext[Any]) -> NoReturn:
@@ -69,9 +56,8 @@ async def call_sync(route: Route, ctx: ActionContext[Any], payload: Any, extras:
     """Run a ``streaming=False`` handler through its pipeline; return its (or a middleware's) result."""
     scope = Scope(ctx, payload, route._providers, route._groups, extras)
     failure: Exception | None = None
-    # A try statement rather than an @asynccontextmanager: saves its generator (~1.5 µs).
     try:
-        if not route.middleware:  # nothing to link: saves the chain's partial and link()
+        if not route.middleware:
             return await _innermost_sync(route, scope)
         return await link(route.middleware, functools.partial(_innermost_sync, route, scope), ctx)
     except Exception as exc:
@@ -88,8 +74,7 @@ async def _innermost_sync(route: Route, scope: Scope) -> Any:
     timeout = route.timeout
     if timeout is None:
         return await _call(route, await _arguments(route, scope), abandon=False)
-    # One scope over the providers and the handler, which run back to back: one deadline
-    # timer per request instead of two (a deadline scope costs ~8 µs on asyncio).
+    # One deadline over the providers and the handler, which run back to back.
     with anyio.CancelScope(deadline=anyio.current_time() + timeout):
         # A plain-def handler's thread cannot be stopped: past the deadline it is abandoned.
         return await _call(route, await _arguments(route, scope), abandon=True)
@@ -98,16 +83,12 @@ async def _innermost_sync(route: Route, scope: Scope) -> Any:
 
 async def _arguments(route: Route, scope: Scope) -> dict[str, Any]:
     """The handler's keyword arguments, provided values included."""
-    sig = route._signature
-    if _asks_provided(sig):
-        return await scope.arguments(sig)
-    return route.arguments(scope.ctx, scope.payload)
+    return await scope.arguments(route._signature)
 
 
 def _call(route: Route, kwargs: dict[str, Any], *, abandon: bool) -> Awaitable[Any]:
     """Call the handler: an async one directly, a plain ``def`` in a worker thread."""
     if route._is_async:
-        # Its coroutine is returned to be awaited by the caller: no coroutine of our own.
         call: Awaitable[Any] = route.handler(**kwargs)
         return call
     return anyio.to_thread.run_sync(functools.partial(route.handler, **kwargs), abandon_on_cancel=abandon)
@@ -122,7 +103,6 @@ async def call_stream(
     """Run a streaming handler through its pipeline, yielding the events it (or a middleware) produced."""
     scope = Scope(ctx, payload, route._providers, route._groups, extras)
     failure: Exception | None = None
-    # A try statement rather than an @asynccontextmanager: saves its generator (~1.5 µs).
     try:
         if route.middleware:
             chain = link(route.middleware, functools.partial(_innermost_stream, route, scope), ctx)
@@ -130,8 +110,6 @@ async def call_stream(
                 async for event in events:
                     yield event
         else:
-            # No chain to step by hand (drive) when there is no middleware: the events are
-            # yielded straight from here, which saves an async generator and drive's stepping.
             async with aclosing(await _start_stream(route, scope)) as events:
                 async for event in events:
                     yield event
@@ -157,10 +135,10 @@ async def _start_stream(route: Route, scope: Scope) -> AsyncGenerator[Any, None]
         events: AsyncGenerator[Any, None] = route.handler(**await _arguments(route, scope))
         return events
     deadline = anyio.current_time() + route.timeout
-    # One scope over the providers and the handler's first step, which run back to back:
-    # a deadline timer less per request (~8 µs). The first step runs now, when the first
-    # event is asked for anyway; a provider's exception, StopAsyncIteration included, is
-    # raised from here as it was, not taken for the end of the stream.
+    # One deadline over the providers and the handler's first step, which run back to back.
+    # The first step runs now, when the first event is asked for anyway; a provider's
+    # exception, StopAsyncIteration included, is raised from here as it was, not taken for
+    # the end of the stream.
     with anyio.CancelScope(deadline=deadline):
         events = route.handler(**await _arguments(route, scope))
         try:

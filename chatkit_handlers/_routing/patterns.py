@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from ._match import _wildcard_source
+from .._action.match import wildcard_source
 
 if TYPE_CHECKING:
-    from ._route import Route
+    from .route import Route
 
 __all__ = ["PatternTable"]
 
@@ -80,6 +80,6 @@ class PatternTable:
 def _wildcard_prefix(route: Route) -> str | None:
     """``"cart."`` for a ``"cart.*"`` route; ``None`` for a regular expression."""
     pattern = route.pattern
-    if pattern is None or not route.type.endswith("*") or pattern.pattern != _wildcard_source(route.type):
+    if pattern is None or not route.type.endswith("*") or pattern.pattern != wildcard_source(route.type):
         return None
     return route.type[:-1]

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import msgspec
 
-from ._widget_diff import diff_widget
-from .types import (
+from .._wire.coerce import as_widget_root, to_item
+from .._wire.widget_diff import diff_widget
+from ..types import (
     AssistantMessageContent,
     AssistantMessageItem,
     ClientEffectEvent,
@@ -30,66 +31,20 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from .stores import LockKey, Store
+    from ..stores import Store
 
-__all__ = ["ActionContext", "as_widget_root", "new_context", "thread_change"]
+__all__ = ["ActionContext", "thread_change"]
 
 _encode = msgspec.json.Encoder().encode
-_new = object.__new__
 
 TContext = TypeVar("TContext")
 
 
-def as_widget_root(root: Any) -> WidgetRoot:
-    """A widget root as plain JSON, from a dict or a chatkit (pydantic) widget."""
-    if isinstance(root, dict):
-        return root
-    dump = getattr(root, "model_dump", None)
-    if dump is not None:
-        # chatkit widgets are pydantic models; serialize them the way chatkit does.
-        dumped = dump(mode="json", by_alias=True, exclude_none=True)
-        if isinstance(dumped, dict):
-            return dumped
-    raise TypeError(
-        f"expected a widget root (a dict like {{'type': 'Card', ...}} or a chatkit widget), "
-        f"got {type(root).__name__}"
-    )
-
-
-def new_context(
-    thread: ThreadMetadata,
-    sender: WidgetItem | None,
-    action_type: str,
-    store: Store | None,
-    context: Any,
-) -> ActionContext[Any]:
-    """``ActionContext(thread=..., ...)`` as the dispatcher makes one per action.
-
-    The dispatcher sets ``ctx._holds`` to the keys the action holds on
-    ``store`` itself (a ``LocalLocks`` store, whose ``take_keys_now`` took
-    them): ``ctx.store`` is then the view holding them, made only if something
-    asks for it (see ``ActionContext.store``).
-
-    Calling a ``Generic`` subclass with keyword arguments costs ~0.7 µs on
-    CPython 3.11 (``typing.Generic`` keeps ``type.__call__`` off its fast
-    path); making the instance and setting its slots here, ~0.25 µs.
-    """
-    ctx: ActionContext[Any] = _new(ActionContext)
-    ctx._thread = thread
-    ctx._seen = None
-    ctx.sender = sender
-    ctx.action_type = action_type
-    ctx._store = store
-    ctx._holds = ()
-    ctx.context = context
-    return ctx
-
-
 def thread_change(ctx: ActionContext[Any]) -> ThreadMetadata | None:
-    """The thread if it changed since it was handed out (or since the last call that said so).
+    """The thread if the handler changed it since it was handed out (or since the last call that said so).
 
-    The dispatcher itself reads ``ctx._thread``, not ``ctx.thread``: its own
-    reads are not a reason to take the snapshot.
+    What the dispatcher asks after each event and once the handler has
+    finished. A handler that never looked at ``ctx.thread`` changed nothing.
     """
     seen = ctx._seen
     if seen is None:  # nobody looked at it: unchanged
@@ -116,7 +71,11 @@ class ActionContext(Generic[TContext]):
             dispatcher persists the thread and emits ``thread.updated``.
         sender: the widget item whose action fired, or ``None`` when the client
             called ``chatkit.sendCustomAction(action)`` without an item id.
-        store: the store the dispatcher persists to.
+        store: the store, as the action's holder of its locks sees it (a sync
+            action's sender widget; a stream's thread and sender): locking
+            those keys again through it does not wait. For the action's own
+            use: a background task keeping it past the action would not wait
+            for keys others hold by then.
         context: the per-request context the app derived from the request
             (typically the authenticated user).
 
@@ -132,7 +91,7 @@ class ActionContext(Generic[TContext]):
         ctx = ActionContext(thread=ThreadMetadata(id="thr_1"), sender=item)
     """
 
-    __slots__ = ("_holds", "_seen", "_store", "_thread", "action_type", "context", "sender")
+    __slots__ = ("_seen", "_thread", "action_type", "context", "sender", "store")
 
     def __init__(
         self,
@@ -144,37 +103,16 @@ class ActionContext(Generic[TContext]):
         context: Any = None,
     ) -> None:
         self._thread = thread
-        self._seen: bytes | None = None
+        self._seen: bytes | None = None  # the thread as first handed out (see thread_change)
         self.sender = sender
         self.action_type = action_type
-        self._store = store
-        self._holds: tuple[LockKey, ...] = ()
+        self.store = store
         self.context: TContext = context
 
     @property
-    def store(self) -> Store | None:
-        """The store, as seen holding the action's locks (a sync action's sender, a stream's thread too).
-
-        Taking a lock of ``ctx.store`` that the action holds already does not wait
-        for itself. For a ``LocalLocks`` store the dispatcher takes the locks on
-        the store itself, and the view that remembers them (a copy of the store)
-        is made here, on first use: most handlers never ask for it.
-
-        The view is for the action's own use: one kept past it (by a background
-        task) still names the keys the action held, and would not wait for them
-        once others hold them. A context kept past its action whose handler never
-        asked hands out the store itself.
-        """
-        holds = self._holds
-        if holds:
-            store: Any = self._store  # a LocalLocks store (see new_context)
-            self._store, self._holds = store.view_holding(holds), ()
-        return self._store
-
-    @store.setter
-    def store(self, store: Store | None) -> None:
-        self._store = store
-        self._holds = ()
+    def thread_id(self) -> str:
+        """The thread's id (reading it does not count as looking at the thread)."""
+        return self._thread.id
 
     @property
     def thread(self) -> ThreadMetadata:
@@ -211,12 +149,9 @@ class ActionContext(Generic[TContext]):
         Emits ``thread.item.updated`` with ``widget.root.updated``; the new root is
         saved on the item when the stream ends.
         """
-        sender = self.sender
-        return ThreadItemUpdatedEvent(  # (the usual call, the sender and a dict, calls nothing more)
-            item_id=sender.id
-            if item_id is None and sender is not None
-            else self._target(item_id, "update_widget"),
-            update=WidgetRootUpdated(widget=root if type(root) is dict else as_widget_root(root)),
+        return ThreadItemUpdatedEvent(
+            item_id=self._target(item_id, "update_widget"),
+            update=WidgetRootUpdated(widget=as_widget_root(root)),
         )
 
     def update_component(
@@ -233,7 +168,6 @@ class ActionContext(Generic[TContext]):
 
         ``item`` is an item Struct, a dict shaped like one, or a chatkit item.
         """
-        from ._coerce import to_item  # _coerce builds on this module
 
         return ThreadItemReplacedEvent(item=to_item(item))
 

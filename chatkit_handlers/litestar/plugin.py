@@ -32,13 +32,17 @@ from litestar.openapi.spec import OpenAPI
 from litestar.plugins import InitPlugin
 from litestar.types import Guard, Middleware, Receive, Scope, Send
 
-from ._dispatch import DEFAULT_MAX_BODY_SIZE, Dispatcher, DispatchResult, error_body
-from ._forward import ChatKitServerLike, Forwarder
-from ._locking import DEFAULT_LOCK_TIMEOUT
-from ._providers import Extras
-from ._router import ActionRouter
-from ._schema import openapi_operation
-from .stores import Store
+from .._execution.answers import DispatchResult
+from .._execution.dispatcher import Dispatcher
+from .._execution.locks import DEFAULT_LOCK_TIMEOUT
+from .._execution.request import DEFAULT_MAX_BODY_SIZE, RequestView, read_body
+from .._routing.providers import Extras
+from .._routing.router import ActionRouter
+from .._routing.schema import openapi_operation
+from .._wire.encode import error_body
+from ..errors import DispatchError
+from ..stores import Store
+from .forward import ChatKitServerLike, Forwarder
 
 __all__ = ["ChatKitPlugin", "ContextFactory"]
 
@@ -51,10 +55,6 @@ _SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 _JSON_CONTENT_TYPE = (b"content-type", b"application/json")
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 class ChatKitPlugin(InitPlugin):
@@ -123,9 +123,9 @@ class ChatKitPlugin(InitPlugin):
         if store is None:
             if server is None:
                 raise TypeError("ChatKitPlugin() needs store= (where threads and items live) or server=")
-            from ._convert import chatkit_store_adapter  # pydantic only for server= users
+            from ..stores.chatkit import ChatKitStoreAdapter  # chatkit only for server= users
 
-            store = chatkit_store_adapter(server.store)
+            store = ChatKitStoreAdapter(server.store)
         self.server = server
         self._forwarder = Forwarder(server, router) if server is not None else None
         self.dispatcher = Dispatcher(
@@ -142,7 +142,7 @@ class ChatKitPlugin(InitPlugin):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register the endpoint with the app (and in its OpenAPI document)."""
         # Handlers registered since the plugin was made are checked now, at app creation.
-        self.dispatcher.needs = self.dispatcher.router.check(provided=(Request,))
+        self.dispatcher.check()
         self._wants_request = Request in self.dispatcher.needs
         if self.include_in_schema and app_config.openapi_config is not None:
             app_config.openapi_config = _documented(
@@ -164,22 +164,10 @@ class ChatKitPlugin(InitPlugin):
         if scope.get("method") != "POST":
             await _send_json(send, 405, error_body("request.method", "use POST"), extra=[(b"allow", b"POST")])
             return
-        limit = self.dispatcher.max_body_size
-        message = await receive()
-        body = b""  # (http.disconnect before any body)
         try:
-            if message["type"] == "http.request":
-                body = message.get("body", b"")
-                if message.get("more_body", False):
-                    body = await _read_rest(scope, receive, body, limit)
-                elif len(body) > limit:  # the whole body in one message, as a widget action's
-                    raise _BodyTooLarge
-        except _BodyTooLarge:
-            await _send_json(
-                send,
-                413,
-                error_body("request.too_large", f"request body exceeds the limit of {limit} bytes"),
-            )
+            body = await read_body(scope, receive, self.dispatcher.max_body_size)
+        except DispatchError as exc:
+            await _send_result(DispatchResult.error(exc), receive, send)
             return
         context: Any = None
         extras: Extras | None = None
@@ -195,19 +183,8 @@ class ChatKitPlugin(InitPlugin):
             assert forwarder is not None
             result = await forwarder.forward(body, kind, context)
         else:
-            result = await self.dispatcher.dispatch(body, context, extras=extras)
-        if result.stream is None:
-            answer = result.body or b""  # (what _send_json does, one coroutine fewer per action)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": result.status_code,
-                    "headers": [_JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(answer))],
-                }
-            )
-            await send({"type": "http.response.body", "body": answer, "more_body": False})
-        else:
-            await _send_stream(result, receive, send)
+            result = await self.dispatcher.dispatch(body, context, extras=extras, request=RequestView(scope))
+        await _send_result(result, receive, send)
 
     async def _derive_context(self, request: Request[Any, Any, Any]) -> Any:
         assert self._context is not None
@@ -283,32 +260,11 @@ def _documented(config: OpenAPIConfig, path: str, router: ActionRouter) -> OpenA
     return config
 
 
-async def _read_rest(scope: Scope, receive: Receive, body: bytes, limit: int) -> bytes:
-    """The body whose first message was ``body``, with more to come (``_BodyTooLarge`` past ``limit``)."""
-    for name, value in scope["headers"]:  # refuse early if it is announced too big
-        if name == b"content-length":
-            try:
-                if int(value) > limit:
-                    raise _BodyTooLarge
-            except ValueError:
-                pass
-            break
-    chunks = [body]
-    size = len(body)
-    while True:
-        if size > limit:
-            raise _BodyTooLarge
-        message = await receive()
-        if message["type"] != "http.request":  # http.disconnect
-            break
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if not message.get("more_body", False):
-            break
-    if size > limit:
-        raise _BodyTooLarge
-    return b"".join(chunks)
+async def _send_result(result: DispatchResult, receive: Receive, send: Send) -> None:
+    if result.stream is None:
+        await _send_json(send, result.status_code, result.body or b"")
+    else:
+        await _send_stream(result, receive, send)
 
 
 async def _send_json(

@@ -18,16 +18,16 @@ import anyio.to_thread
 import msgspec
 import msgspec.inspect
 
-from ._context import ActionContext
-from ._decorator import ActionSpec
-from ._errorhandlers import ErrorHandler
-from ._guards import Guard
-from ._match import TypeMatcher, parse_type
-from ._middleware import check_middleware
-from ._pipeline import call_stream, call_sync
-from ._providers import Extras, Provider
-from ._signature import HandlerSignature, Source, binder, invoker, qualname
-from .errors import DispatchError, RegistrationError
+from .._action.context import ActionContext
+from .._action.decorator import ActionSpec
+from .._action.match import TypeMatcher, parse_type
+from ..errors import DispatchError, RegistrationError
+from .errorhandlers import ErrorHandler
+from .guards import Guard
+from .middleware import check_middleware
+from .pipeline import call_stream, call_sync
+from .providers import Extras, Provider
+from .signature import HandlerSignature, Source, arguments, qualname
 
 __all__ = ["Route", "duplicate_error"]
 
@@ -62,12 +62,10 @@ class Route:
     """
 
     __slots__ = (
-        "_binder",
         "_decoder",
         "_errors",
         "_groups",
         "_guards",
-        "_invoke",
         "_is_async",
         "_matcher",
         "_null_as_empty",
@@ -110,8 +108,6 @@ class Route:
         self.description = spec.description if spec.description is not None else _doc_line(handler)
         self._signature = sig
         self._params = sig.params
-        self._binder = binder(sig.params)
-        self._invoke = invoker(sig.params)
         self._is_async = inspect.iscoroutinefunction(handler)
         self._decoder = msgspec.json.Decoder(sig.payload_type) if sig.payload_type is not None else None
         self._null_as_empty = self._decoder is not None and _null_as_empty(self._decoder)
@@ -205,27 +201,29 @@ class Route:
 
     def arguments(self, ctx: ActionContext[Any], payload: Any) -> dict[str, Any]:
         """The keyword arguments for the handler, looked up from ``ctx`` (a route without provided types)."""
-        return self._binder(ctx, payload, self._groups)
+        return arguments(self._params, ctx, payload, self._groups)
 
     def call_sync(
         self, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
     ) -> Awaitable[Any]:
         """Run a ``streaming=False`` handler (await the result); a plain ``def`` runs in a worker thread.
 
-        Not itself a coroutine: with nothing around an ``async def`` handler,
-        the handler's own coroutine is returned, one coroutine fewer per action.
+        A route with nothing around its handler (``plain``) calls it directly;
+        any other goes through its pipeline (``_pipeline``).
         """
         if not self._plain:
             return call_sync(self, ctx, payload, extras)
+        kwargs = arguments(self._params, ctx, payload, self._groups)
         if self._is_async:
-            return self._invoke(self.handler, ctx, payload, self._groups)  # type: ignore[no-any-return]
-        return anyio.to_thread.run_sync(functools.partial(self.handler, **self.arguments(ctx, payload)))
+            result: Awaitable[Any] = self.handler(**kwargs)
+            return result
+        return anyio.to_thread.run_sync(functools.partial(self.handler, **kwargs))
 
     def call_stream(self, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None) -> Any:
-        """Start a streaming handler: returns the async generator of its events."""
+        """Start a streaming handler: returns the async iterator of its events."""
         if not self._plain:
             return call_stream(self, ctx, payload, extras)
-        return self._invoke(self.handler, ctx, payload, self._groups)
+        return self.handler(**arguments(self._params, ctx, payload, self._groups))
 
 
 def _doc_line(fn: Callable[..., Any]) -> str | None:

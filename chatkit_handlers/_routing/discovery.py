@@ -16,8 +16,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from ._decorator import ActionSpec, specs_of
-from .errors import RegistrationError
+from .._action.decorator import ActionSpec, specs_of
+from ..errors import RegistrationError
 
 __all__ = ["defined_handlers", "import_package", "module_objects"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["TypeMatcher", "parse_type"]
+__all__ = ["TypeMatcher", "parse_type", "wildcard_source"]
 
 
 class TypeMatcher:
@@ -46,15 +46,15 @@ class TypeMatcher:
             return self
         if self.pattern is None:
             return TypeMatcher(prefix + self.text, None)
-        if self.text.endswith("*") and self.pattern.pattern == _wildcard_source(self.text):
+        if self.text.endswith("*") and self.pattern.pattern == wildcard_source(self.text):
             text = prefix + self.text
-            return TypeMatcher(text, re.compile(_wildcard_source(text)))
+            return TypeMatcher(text, re.compile(wildcard_source(text)))
         # Group the user's expression so that an alternation stays under the prefix.
         source = re.escape(prefix) + "(?:" + self.pattern.pattern + ")"
         return TypeMatcher(prefix + self.text, re.compile(source, self.pattern.flags))
 
 
-def _wildcard_source(text: str) -> str:
+def wildcard_source(text: str) -> str:
     return re.escape(text[:-1]) + ".+"
 
 
@@ -74,4 +74,4 @@ def parse_type(type: str | re.Pattern[str]) -> TypeMatcher:
             f"action type {type!r}: '*' is only a wildcard at the very end ('cart.*'); for other "
             "patterns pass a compiled regular expression, re.compile(...)"
         )
-    return TypeMatcher(type, re.compile(_wildcard_source(type)))
+    return TypeMatcher(type, re.compile(wildcard_source(type)))

@@ -1,0 +1,239 @@
+"""The dispatch core: request bytes in, a JSON body or an event stream out.
+
+No web framework here. The Litestar plugin, the test client and the
+ChatKitServer bridge are thin shells over :class:`Dispatcher`::
+
+    decode (the envelope) -> resolve (route, mode, payload) -> sync | stream
+
+Everything a request can get wrong is found before a handler runs or a stream
+starts, and answered with a precise 4xx (see ``DispatchError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, TypeVar, Union
+
+import msgspec
+
+from .._routing.providers import Extras
+from .._routing.route import Route
+from .._routing.router import ActionRouter
+from ..errors import DispatchError, LockTimeoutError
+from ..stores import Features, Store
+from ..types import CustomActionRequest, SyncCustomActionRequest
+from .answers import DispatchResult, sync_answer, sync_failure
+from .loading import ContextLoader
+from .locks import DEFAULT_LOCK_TIMEOUT, busy_event, check_store
+from .request import DEFAULT_MAX_BODY_SIZE, RequestView, too_large
+from .stream import ActionStream, Emitter, SSEEmitter, StreamRunner
+from .sync import SyncOutcome, SyncRunner
+
+__all__ = ["CHATKIT_REQUEST_TYPES", "ActionRequest", "Dispatcher"]
+
+T = TypeVar("T")
+
+ActionRequest = Union[CustomActionRequest, SyncCustomActionRequest]
+
+_decode_request = msgspec.json.Decoder(ActionRequest).decode
+
+
+class _TypeOnly(msgspec.Struct):
+    type: Any = None
+
+
+_decode_type = msgspec.json.Decoder(_TypeOnly).decode
+
+CHATKIT_REQUEST_TYPES = frozenset(
+    {
+        "threads.create",
+        "threads.add_user_message",
+        "threads.add_client_tool_output",
+        "threads.add_structured_input",
+        "threads.retry_after_item",
+        "threads.get_by_id",
+        "threads.list",
+        "items.list",
+        "items.feedback",
+        "attachments.create",
+        "attachments.delete",
+        "threads.update",
+        "threads.delete",
+        "input.transcribe",
+    }
+)
+"""The ChatKit request types other than the two action requests."""
+
+_SSE = SSEEmitter()
+
+
+class Dispatcher:
+    """Answers ChatKit action requests with a router's handlers and a store.
+
+    >>> dispatcher = Dispatcher(router, MemoryStore())  # doctest: +SKIP
+    >>> result = await dispatcher.dispatch(body, context=user)  # doctest: +SKIP
+
+    Args:
+        router: the handlers.
+        store: where threads and items are loaded from and persisted to. What
+            it declares it can do (``StoreFeatures``) is read here, once.
+        max_body_size: larger request bodies are refused with 413.
+        provides: the types an adapter supplies per request through ``extras``
+            (the Litestar adapter: its ``Request``); ``RequestView`` is always
+            provided. The router is checked at once (``router.check``): a
+            handler asking for a type nothing provides is a
+            ``RegistrationError`` here, not a failing request.
+        lock_timeout: seconds an action waits for another action on the same
+            widget (or, streaming, the same thread) before it is refused as busy
+            (``None``: no limit, ``0``: refuse at once).
+
+    Attributes:
+        needs: the ``provides`` types some handler, guard or provider asks for;
+            an adapter builds those values only when this is not empty.
+        features: what the store declared (``Features``).
+    """
+
+    __slots__ = ("_provides", "features", "max_body_size", "needs", "router", "store", "streams", "syncs")
+
+    def __init__(
+        self,
+        router: ActionRouter,
+        store: Store,
+        *,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        provides: Collection[type] = (),
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        check_store(store)
+        self.router = router
+        self.store = store
+        self.features = Features.of(store)
+        loader = ContextLoader(self.features)
+        self.syncs = SyncRunner(store, self.features, loader, lock_timeout)
+        self.streams = StreamRunner(store, self.features, loader, lock_timeout)
+        self.max_body_size = max_body_size
+        self._provides = (RequestView, *provides)
+        self.needs = router.check(provided=self._provides)
+
+    @property
+    def lock_timeout(self) -> float | None:
+        """Seconds an action waits for the locks of another (see the class)."""
+        return self.syncs.lock_timeout
+
+    def check(self) -> None:
+        """Check the router again (handlers registered since the dispatcher was built)."""
+        self.needs = self.router.check(provided=self._provides)
+
+    async def dispatch(
+        self,
+        body: bytes,
+        context: Any = None,
+        *,
+        extras: Extras | None = None,
+        request: RequestView | None = None,
+    ) -> DispatchResult:
+        """Answer one request body; never raises for bad input.
+
+        ``extras`` maps a type to a zero-argument factory of its value for this
+        request (see ``provides``); it is only called if a handler asks.
+        ``request`` is what handlers asking for a ``RequestView`` get.
+        """
+        try:
+            action = self.decode(body)
+            route, payload = self.resolve(action)
+        except DispatchError as exc:
+            return DispatchResult.error(exc)
+        if request is not None and RequestView in self.needs:
+            extras = {**(extras or {}), RequestView: lambda: request}
+        if route.streaming:
+            return await self.stream(action, route, payload, context, extras)
+        return await self.sync(action, route, payload, context, extras)
+
+    async def sync(
+        self, action: ActionRequest, route: Route, payload: Any, context: Any, extras: Extras | None
+    ) -> DispatchResult:
+        """Run a sync action: ``SyncCustomActionResponse`` or the JSON error that refused it."""
+        try:
+            outcome: SyncOutcome = await self.syncs.run(action.params, route, payload, context, extras)
+        except Exception as exc:
+            return sync_failure(route.type, exc)
+        return sync_answer(outcome.item, outcome.data)
+
+    async def stream(
+        self, action: ActionRequest, route: Route, payload: Any, context: Any, extras: Extras | None
+    ) -> DispatchResult:
+        """Start a streaming action: its SSE stream, or the JSON error that refused it before it started."""
+        try:
+            stream = await self.open_stream(action, route, payload, context, extras, _SSE)
+        except DispatchError as exc:
+            return DispatchResult.error(exc, "threads.custom_action")
+        except LockTimeoutError as exc:  # a store's load waiting for a lock of its own, say
+            return DispatchResult(409, msgspec.json.encode(busy_event(exc)), None, "threads.custom_action")
+        return DispatchResult(200, None, stream, "threads.custom_action")
+
+    async def open_stream(
+        self,
+        action: ActionRequest,
+        route: Route,
+        payload: Any,
+        context: Any,
+        extras: Extras | None,
+        emitter: Emitter[T],
+    ) -> ActionStream[T]:
+        """The stream of a streaming action, emitted by ``emitter`` (see ``StreamRunner.open``)."""
+        return await self.streams.open(action.params, route, payload, context, extras, emitter)
+
+    def decode(self, body: bytes) -> ActionRequest:
+        """Decode the envelope; ``DispatchError`` names what is wrong with it."""
+        if len(body) > self.max_body_size:
+            raise too_large(self.max_body_size, len(body))
+        try:
+            return _decode_request(body)
+        except msgspec.ValidationError as exc:
+            raise _envelope_error(body, exc) from None
+        except msgspec.DecodeError as exc:
+            raise DispatchError(400, "request.malformed", f"request body is not valid JSON: {exc}") from None
+
+    def resolve(self, request: ActionRequest) -> tuple[Route, Any]:
+        """Match the action to a route, check the mode, validate the payload."""
+        action = request.params.action
+        route = self.router.lookup(action.type)
+        if route is None:
+            near = self.router.suggest(action.type)
+            hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+            raise DispatchError(404, "action.unknown", f"no handler for action {action.type!r}{hint}")
+        sync_request = isinstance(request, SyncCustomActionRequest)
+        if sync_request and route.streaming:
+            raise DispatchError(
+                400,
+                "action.mode_mismatch",
+                f"action {action.type!r} is registered with streaming=True but arrived as "
+                "threads.sync_custom_action; remove `streaming: false` from the widget's "
+                "ActionConfig (or register the handler with streaming=False)",
+            )
+        if not sync_request and not route.streaming:
+            raise DispatchError(
+                400,
+                "action.mode_mismatch",
+                f"action {action.type!r} is registered with streaming=False; set "
+                "`streaming: false` in the widget's ActionConfig so the client sends "
+                "threads.sync_custom_action",
+            )
+        return route, route.decode_payload(action.payload)
+
+
+def _envelope_error(body: bytes, exc: msgspec.ValidationError) -> DispatchError:
+    try:
+        kind = _decode_type(body).type
+    except msgspec.MsgspecError:
+        kind = None
+    if isinstance(kind, str) and kind in CHATKIT_REQUEST_TYPES:
+        return DispatchError(
+            400,
+            "request.unsupported",
+            f"request type {kind!r} is a ChatKit request this endpoint does not handle: it "
+            "answers only threads.custom_action and threads.sync_custom_action",
+        )
+    if isinstance(kind, str) and kind not in ("threads.custom_action", "threads.sync_custom_action"):
+        return DispatchError(400, "request.invalid", f"unknown request type {kind!r}")
+    return DispatchError(400, "request.invalid", f"invalid request: {exc}")

@@ -1,0 +1,208 @@
+"""Running a streaming action (``threads.custom_action``): events out, writes after.
+
+The runner holds the stream's locks (its thread's and its sender's) while the
+handler runs, turns what the handler yields into events, and records what they
+mean for the store (``WriteBuffer``), written once the handler has finished
+without an error. How events leave is the adapter's: an ``Emitter`` turns each
+into what its consumer reads (SSE frames over HTTP, chatkit's pydantic events
+under a ``ChatKitServer``) and says how a failure ends the stream.
+
+Locks are released however the stream ends (finished, error, cancelled by a
+client disconnect), and when an adapter closes a stream it never read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from typing import Any, Generic, Protocol, TypeVar
+
+from .._action.context import ActionContext, thread_change
+from .._routing.providers import Extras
+from .._routing.route import Route
+from .._wire.coerce import to_event
+from .._wire.encode import STREAM_OPTIONS, frame
+from ..stores import Features, Store
+from ..types import (
+    HIDDEN_ITEM_TYPES,
+    CustomActionParams,
+    ThreadItemDoneEvent,
+    ThreadMetadata,
+    ThreadResponse,
+    ThreadStreamEvent,
+    ThreadUpdatedEvent,
+)
+from .answers import failure_event
+from .loading import ContextLoader
+from .locks import ActionLocks, stream_keys
+from .persist import WriteBuffer
+
+__all__ = ["ActionStream", "Emitter", "SSEEmitter", "StreamRunner"]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Emitter(Protocol[T_co]):
+    """How a stream's events leave: what its adapter's consumer reads.
+
+    Attributes:
+        persist_items: ``False`` when the consumer itself stores the items of
+            ``thread.item.done``/``replaced``/``removed`` events as they pass
+            (chatkit does): the runner then writes only widget updates and the
+            thread.
+    """
+
+    persist_items: bool
+
+    def opening(self) -> T_co | None:
+        """What the stream starts with (``None``: nothing)."""
+
+    def event(self, event: ThreadStreamEvent) -> T_co | None:
+        """One event as the consumer reads it (``None``: not sent)."""
+
+    def thread_updated(self, thread: ThreadMetadata) -> T_co | None:
+        """The handler changed the thread (``None``: nothing to send)."""
+
+    def failed(self, action_type: str, exc: Exception) -> T_co:
+        """What ends a stream that raised ``exc`` (or raise, to end it with an exception)."""
+
+
+class SSEEmitter:
+    """Server-Sent Events bytes, as chatkit frames them: the HTTP adapters' emitter."""
+
+    persist_items = True
+
+    def opening(self) -> bytes:
+        return STREAM_OPTIONS
+
+    def event(self, event: ThreadStreamEvent) -> bytes | None:
+        if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, HIDDEN_ITEM_TYPES):
+            return None  # stored for the model, never sent
+        return frame(event)
+
+    def thread_updated(self, thread: ThreadMetadata) -> bytes:
+        return frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
+
+    def failed(self, action_type: str, exc: Exception) -> bytes:
+        return frame(failure_event(action_type, exc))
+
+
+class ActionStream(Generic[T]):
+    """The output of one streaming action; ``aclose()`` releases its locks, read or not."""
+
+    __slots__ = ("_events", "_locks")
+
+    def __init__(self, events: AsyncGenerator[T, None], locks: ActionLocks) -> None:
+        self._events = events
+        self._locks = locks
+
+    def __aiter__(self) -> ActionStream[T]:
+        return self
+
+    def __anext__(self) -> Awaitable[T]:
+        return self._events.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the handler if it still runs and release the locks (idempotent)."""
+        try:
+            await self._events.aclose()
+        finally:
+            await self._locks.release()
+
+
+class StreamRunner:
+    """Runs streaming actions on one store; shared by every adapter, each with its ``Emitter``."""
+
+    __slots__ = ("_features", "_loader", "_store", "lock_timeout")
+
+    def __init__(self, store: Store, features: Features, loader: ContextLoader, lock_timeout: float | None):
+        self._store = store
+        self._features = features
+        self._loader = loader
+        self.lock_timeout = lock_timeout
+
+    async def open(
+        self,
+        params: CustomActionParams,
+        route: Route,
+        payload: Any,
+        context: Any,
+        extras: Extras | None,
+        emitter: Emitter[T],
+    ) -> ActionStream[T]:
+        """Take the locks if they are free and load the context: a missing thread or widget raises here.
+
+        A refusal before the stream starts is a ``DispatchError`` the adapter
+        answers with a 4xx. When the thread is busy the context is loaded now
+        without the locks, only to refuse a missing thread or widget; the stream
+        then waits for the locks and loads it again, since the action holding
+        them may change both.
+        """
+        keys = stream_keys(params.thread_id, params.item_id)
+        locks = ActionLocks(
+            self._store, keys, self.lock_timeout, context, in_process=self._features.locks_in_process
+        )
+        await locks.take(wait=False)
+        try:
+            ctx = await self._loader.load(locks.store, params, route, context)
+        except BaseException:
+            await locks.release()
+            raise
+        events = self._run(params, route, payload, context, extras, emitter, locks, ctx)
+        return ActionStream(events, locks)
+
+    async def _run(
+        self,
+        params: CustomActionParams,
+        route: Route,
+        payload: Any,
+        context: Any,
+        extras: Extras | None,
+        emitter: Emitter[T],
+        locks: ActionLocks,
+        ctx: ActionContext[Any],
+    ) -> AsyncGenerator[T, None]:
+        try:
+            opening = emitter.opening()
+            if opening is not None:
+                yield opening
+            if not locks.held:
+                await locks.take(wait=True)
+                ctx = await self._loader.load(locks.store, params, route, context)
+            writes = WriteBuffer(ctx.thread_id, ctx.sender, persist_items=emitter.persist_items)
+            events: AsyncIterator[Any] = route.call_stream(ctx, payload, extras)
+            try:
+                async for produced in events:
+                    event = to_event(produced)
+                    writes.record(event)
+                    out = emitter.event(event)
+                    if out is not None:
+                        yield out
+                    thread = thread_change(ctx)
+                    if thread is not None:
+                        writes.save_thread(thread)
+                        out = emitter.thread_updated(thread)
+                        if out is not None:
+                            yield out
+            finally:
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            thread = thread_change(ctx)
+            if thread is not None:  # changed after the last event
+                writes.save_thread(thread)
+                out = emitter.thread_updated(thread)
+                if out is not None:
+                    yield out
+            if writes:
+                await writes.flush(
+                    locks.store,
+                    ctx.context,
+                    held=locks.keys,
+                    lock_timeout=self.lock_timeout,
+                    shield=not self._features.never_suspends,
+                )
+        except Exception as exc:
+            yield emitter.failed(route.type, exc)
+        finally:
+            await locks.release()
