@@ -124,7 +124,11 @@ class RoutedActions:
 
     def _routed_actions(self) -> _Bridge:
         bridge: _Bridge | None = vars(self).get("_routed_actions_bridge")
-        if bridge is None or bridge.chatkit_store is not self.store:
+        if (
+            bridge is None
+            or bridge.chatkit_store is not self.store
+            or bridge.lock_timeout != self.lock_timeout
+        ):
             router = getattr(type(self), "actions", None)
             if not isinstance(router, ActionRouter):
                 raise RegistrationError(
@@ -205,10 +209,11 @@ class _Bridge:
     process).
     """
 
-    __slots__ = ("chatkit_store", "dispatcher")
+    __slots__ = ("chatkit_store", "dispatcher", "lock_timeout")
 
     def __init__(self, router: ActionRouter, chatkit_store: Any, lock_timeout: float | None) -> None:
         self.chatkit_store = chatkit_store
+        self.lock_timeout = lock_timeout
         self.dispatcher = Dispatcher(router, ChatKitStoreAdapter(chatkit_store), lock_timeout=lock_timeout)
 
     def resolve(

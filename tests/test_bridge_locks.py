@@ -18,7 +18,7 @@ from chatkit.widgets import DynamicWidgetRoot
 
 from chatkit_handlers import ActionContext, ActionError, ActionRouter
 from chatkit_handlers.bridge import RoutedActions
-from chatkit_handlers.dispatch import DispatchResult
+from chatkit_handlers.dispatch import Dispatcher, DispatchResult
 from chatkit_handlers.errors import DispatchError
 from chatkit_handlers.types import ThreadStreamEvent
 from examples.bridge.store import MemoryChatKitStore
@@ -179,7 +179,9 @@ async def test_concurrent_clicks_through_process_all_count(store: MemoryChatKitS
 async def test_without_locks_concurrent_clicks_are_lost(store: MemoryChatKitStore, gate: Gate) -> None:
     server = make_server(make_router(gate), store, lock_timeout=60)
     bridge = server._routed_actions()
-    bridge.store = Unlocked(bridge.store)
+    bridge.dispatcher = Dispatcher(
+        bridge.dispatcher.router, Unlocked(bridge.dispatcher.store), lock_timeout=60
+    )
     async with anyio.create_task_group() as tg:
         for _ in range(20):
             tg.start_soon(sync, server, click("test.slow_increment"))

@@ -267,7 +267,7 @@ async def test_litestar_request_reaches_providers_and_handlers() -> None:
 
 @pytest.mark.anyio
 async def test_litestar_request_is_built_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    import chatkit_handlers.litestar as adapter
+    import chatkit_handlers.litestar.plugin as adapter
 
     built: list[object] = []
     original = adapter._LazyRequest.get

@@ -14,7 +14,7 @@ import pytest
 from _stores_support import BACKENDS, open_store, wire
 
 from chatkit_handlers.errors import LockTimeoutError, NotFoundError
-from chatkit_handlers.stores import LoadsThreadAndItem, SavesItemJSON, Store, item_lock, thread_lock
+from chatkit_handlers.stores import Features, Store, item_lock, thread_lock
 from chatkit_handlers.types import (
     AssistantMessageContent,
     AssistantMessageItem,
@@ -213,7 +213,7 @@ async def test_pages_follow_the_reference(store: Store, after: str | None, limit
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])  # the backends with the optional method
 async def test_load_thread_and_item_agrees_with_the_two_loads(kind: str, tmp_path: Path) -> None:
     async with open_store(kind, tmp_path, owner=lambda user: user) as store:
-        assert isinstance(store, LoadsThreadAndItem)
+        assert Features.of(store).loads_thread_and_item
         thread = await new_thread(store, "thr_a", context="alice")
         await store.add_thread_item("thr_a", widget("wid_1", 3, thread="thr_a"), context="alice")
         loaded, item = await store.load_thread_and_item("thr_a", "wid_1", context="alice")
@@ -225,7 +225,7 @@ async def test_load_thread_and_item_agrees_with_the_two_loads(kind: str, tmp_pat
                 await store.load_thread_and_item(thread_id, "wid_1", context=user)
         async with store.transaction(context="alice") as tx:  # reads a transaction's own writes
             await tx.save_item("thr_a", widget("wid_1", 8, thread="thr_a"), context="alice")
-            assert isinstance(tx, LoadsThreadAndItem)
+            assert Features.of(tx).loads_thread_and_item
             _, item = await tx.load_thread_and_item("thr_a", "wid_1", context="alice")
             assert item is not None
             assert count(item) == 8
@@ -234,7 +234,7 @@ async def test_load_thread_and_item_agrees_with_the_two_loads(kind: str, tmp_pat
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])  # the backends with the optional method
 async def test_save_item_json_saves_what_save_item_does(kind: str, tmp_path: Path) -> None:
     async with open_store(kind, tmp_path, owner=lambda user: user) as store:
-        assert isinstance(store, SavesItemJSON)
+        assert Features.of(store).saves_item_json
         await new_thread(store, "thr_a", context="alice")
         items = every_item_type("thr_a")
         for item in items:
@@ -253,7 +253,7 @@ async def test_save_item_json_saves_what_save_item_does(kind: str, tmp_path: Pat
 
         async def write_then_fail() -> None:
             async with store.transaction(context="alice") as tx:  # a transaction's view has it too
-                assert isinstance(tx, SavesItemJSON)
+                assert Features.of(tx).saves_item_json
                 await tx.save_item_json("thr_a", rolled_back, _encode(rolled_back), context="alice")
                 raise RuntimeError("roll back")
 

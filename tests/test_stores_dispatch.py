@@ -16,11 +16,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from chatkit_handlers import ActionContext, ActionError, ActionRouter
-from chatkit_handlers.dispatch import Dispatcher, sync_answer
+from chatkit_handlers._execution.answers import sync_answer
+from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.errors import LockTimeoutError, NotFoundError
 from chatkit_handlers.litestar import ChatKitPlugin
-from chatkit_handlers.stores import LockKey, MemoryStore, SQLiteStore, Store, item_lock
-from chatkit_handlers.stores._base import loads_thread_and_item, saves_item_json
+from chatkit_handlers.stores import Features, LockKey, MemoryStore, SQLiteStore, Store, item_lock
 from chatkit_handlers.types import (
     AssistantMessageContent,
     AssistantMessageItem,
@@ -402,15 +402,15 @@ class RemoteUnlock(MemoryStore):
 
     @asynccontextmanager
     async def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> AsyncIterator[Any]:  # noqa: ASYNC109
-        holding = MemoryStore.lock(self, *keys, timeout=timeout, context=context)
-        view = await holding.__aenter__()
+        new = self._new_keys(keys)
+        await self._locks.take(new, timeout)
         try:
-            yield view
+            yield self.holding(new)
         except BaseException:
-            holding.release()
+            self._locks.release(new)
             raise
         await anyio.sleep(0.001)  # a clean exit's unlock round trip: cut off if cancelled meanwhile
-        holding.release()
+        self._locks.release(new)
 
 
 async def test_a_cancelled_stream_releases_locks_whose_release_must_wait() -> None:
@@ -456,9 +456,11 @@ class HidesArchived(MemoryStore):
 
 
 class HidesEverything(HidesArchived):
-    """Overrides every load: its own combined load is trusted again."""
+    """Overrides every load, and says its own combined load may be used again."""
 
     __slots__ = ()
+
+    loads_thread_and_item = True
 
     async def load_item(self, thread_id: str, item_id: str, *, context: Any = None) -> ThreadItem:
         await self.load_thread(thread_id, context=context)
@@ -483,20 +485,11 @@ class Forwarding:
 
 
 def test_the_combined_load_is_used_only_where_it_cannot_bypass_a_load() -> None:
-    assert loads_thread_and_item(MemoryStore())
-    assert loads_thread_and_item(SQLiteStore(":memory:"))
-    assert not loads_thread_and_item(HidesArchived())
-    assert loads_thread_and_item(HidesEverything())
-    assert not loads_thread_and_item(Forwarding(MemoryStore()))
-
-
-def test_the_combined_load_is_not_used_over_a_patched_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def hidden(self: MemoryStore, thread_id: str, *, context: Any = None) -> ThreadMetadata:
-        raise NotFoundError(thread_id)
-
-    monkeypatch.setattr(MemoryStore, "load_thread", hidden)  # e.g. fault injection in a test
-    assert not loads_thread_and_item(MemoryStore())
-    assert loads_thread_and_item(SQLiteStore(":memory:"))
+    assert Features.of(MemoryStore()).loads_thread_and_item
+    assert Features.of(SQLiteStore(":memory:")).loads_thread_and_item
+    assert not Features.of(HidesArchived()).loads_thread_and_item
+    assert Features.of(HidesEverything()).loads_thread_and_item
+    assert not Features.of(Forwarding(MemoryStore())).loads_thread_and_item
 
 
 @pytest.mark.parametrize("cls", [HidesArchived, HidesEverything])
@@ -618,20 +611,12 @@ def test_a_spliced_answer_is_the_encoded_response(item: ThreadItem) -> None:
     assert sync_answer(None).body == msgspec.json.encode(SyncCustomActionResponse())
 
 
-def test_save_item_json_is_used_only_where_it_cannot_bypass_save_item(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert saves_item_json(MemoryStore())
-    assert saves_item_json(SQLiteStore(":memory:"))
-    assert saves_item_json(CountsJSONSaves())
-    assert not saves_item_json(Audited())
-    assert not saves_item_json(Forwarding(MemoryStore()))
-
-    async def patched(self: MemoryStore, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
-        raise NotFoundError(thread_id)
-
-    monkeypatch.setattr(MemoryStore, "save_item", patched)
-    assert not saves_item_json(MemoryStore())
+def test_save_item_json_is_used_only_where_it_cannot_bypass_save_item() -> None:
+    assert Features.of(MemoryStore()).saves_item_json
+    assert Features.of(SQLiteStore(":memory:")).saves_item_json
+    assert Features.of(CountsJSONSaves()).saves_item_json
+    assert not Features.of(Audited()).saves_item_json
+    assert not Features.of(Forwarding(MemoryStore())).saves_item_json
 
 
 async def test_a_store_overriding_save_item_is_heard_by_sync_actions() -> None:
@@ -643,41 +628,31 @@ async def test_a_store_overriding_save_item_is_heard_by_sync_actions() -> None:
     assert store.audit == ["wid_1"]
 
 
-async def test_views_of_another_class_are_not_asked_for_the_optional_methods() -> None:
-    store = NarrowViews()
-    await seed(store)
-    dispatcher = Dispatcher(make_router(), store)
-    for expected in (1, 2):
-        result = await dispatcher.dispatch(click())
-        assert result.status_code == 200, result.body
-        assert (
-            count_of(msgspec.to_builtins(await store.load_item("thr_1", "wid_1", context=None))) == expected
-        )
-
-
-async def test_a_method_patched_after_the_dispatcher_is_made_is_heard(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The optional methods stand in for what was checked; a later patch of a base method wins."""
+async def test_a_patch_of_the_method_the_dispatcher_calls_is_heard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's declarations are read once; a test patches the methods they name."""
     store = MemoryStore()
     await seed(store)
     dispatcher = Dispatcher(make_router(), store)
     saved: list[str] = []
-    save_item, load_thread = MemoryStore.save_item, MemoryStore.load_thread
+    save_item_json, load_both = MemoryStore.save_item_json, MemoryStore.load_thread_and_item
 
-    async def audited(self: MemoryStore, thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
+    async def audited(
+        self: MemoryStore, thread_id: str, item: ThreadItem, data: bytes, *, context: Any = None
+    ) -> None:
         saved.append(item.id)
-        await save_item(self, thread_id, item, context=context)
+        await save_item_json(self, thread_id, item, data, context=context)
 
-    monkeypatch.setattr(MemoryStore, "save_item", audited)
+    monkeypatch.setattr(MemoryStore, "save_item_json", audited)
     assert (await dispatcher.dispatch(click())).status_code == 200
     assert saved == ["wid_1"]
 
-    async def hidden(self: MemoryStore, thread_id: str, *, context: Any = None) -> ThreadMetadata:
-        thread = await load_thread(self, thread_id, context=context)
+    async def hidden(
+        self: MemoryStore, thread_id: str, item_id: str, *, context: Any = None
+    ) -> tuple[ThreadMetadata, ThreadItem | None]:
+        thread, _ = await load_both(self, thread_id, item_id, context=context)
         raise NotFoundError(thread.id)
 
-    monkeypatch.setattr(MemoryStore, "load_thread", hidden)
+    monkeypatch.setattr(MemoryStore, "load_thread_and_item", hidden)
     refused = await dispatcher.dispatch(click())
     assert refused.status_code == 404
     assert saved == ["wid_1"]
@@ -707,40 +682,11 @@ async def test_each_way_of_saving_an_item_writes_once(tmp_path: Path) -> None:
         await seed(store)
         assert store.audit == ["save_item", "save_item"]  # add_thread_item: one each, not two
         store.audit.clear()
-        assert saves_item_json(store)
+        assert Features.of(store).saves_item_json
         assert (await Dispatcher(make_router(), store).dispatch(click())).status_code == 200
         assert store.audit == ["save_item_json"]
     finally:
         await store.close()
-
-
-async def test_dispatch_runs_sync_actions_through_apply_sync() -> None:
-    ran: list[str] = []
-
-    class Recording(Dispatcher):
-        async def apply_sync(
-            self, route: Any, ctx: ActionContext[Any], payload: Any, extras: Any = None
-        ) -> tuple[ThreadItem | None, bytes | None]:
-            ran.append(route.type)
-            return await super().apply_sync(route, ctx, payload, extras)
-
-    store = MemoryStore()
-    await seed(store)
-    dispatcher = Recording(make_router(), store)
-    assert (await dispatcher.dispatch(click())).status_code == 200  # the fast path
-    answers: list[int] = []
-
-    async def click_while_busy() -> None:  # a busy widget: the path that waits for its lock
-        answers.append((await dispatcher.dispatch(click())).status_code)
-
-    async with anyio.create_task_group() as tg:
-        holding = store.lock(item_lock("thr_1", "wid_1"), timeout=None)
-        await holding.__aenter__()
-        tg.start_soon(click_while_busy)
-        await anyio.sleep(0.01)
-        await holding.__aexit__(None, None, None)
-    assert answers == [200]
-    assert ran == ["counter.increment", "counter.increment"]
 
 
 class OwnLocks(MemoryStore):
@@ -802,44 +748,32 @@ async def test_a_stream_closed_midway_closes_its_handler_and_lets_go() -> None:
     assert count_of(msgspec.to_builtins(await store.load_item("thr_1", "wid_1", context=None))) == 0
 
 
-async def test_a_sync_action_asks_an_overridden_or_patched_lock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The sync fast path takes a LocalLocks key directly only where lock() is LocalLocks' own."""
+async def test_a_sync_action_asks_an_overridden_lock_and_a_patched_try_lock() -> None:
+    """A store locking in-process is asked with try_lock(); one overriding lock() only is asked with lock()."""
     asked: list[tuple[LockKey, ...]] = []
-    own_lock = MemoryStore.lock
 
-    def counting(self: MemoryStore, *keys: LockKey, timeout: float | None, context: Any = None) -> Any:
-        asked.append(keys)
-        return own_lock(self, *keys, timeout=timeout, context=context)
+    class CountsLocks(MemoryStore):
+        __slots__ = ()
 
-    store = MemoryStore()
-    await seed(store)
-    dispatcher = Dispatcher(make_router(), store)
-    assert (await dispatcher.dispatch(click())).status_code == 200
-    assert asked == []  # LocalLocks' own: the key is taken without asking lock()
-    monkeypatch.setattr(MemoryStore, "lock", counting)
-    assert (await dispatcher.dispatch(click())).status_code == 200
-    assert asked == [(item_lock("thr_1", "wid_1"),)]
-    assert count_of(msgspec.to_builtins(await store.load_item("thr_1", "wid_1", context=None))) == 2
-    assert store._locks.held() == 0
+        def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> Any:
+            asked.append(keys)
+            return super().lock(*keys, timeout=timeout, context=context)
 
+    class CountsTries(MemoryStore):
+        __slots__ = ()
 
-async def test_a_sync_action_asks_a_lock_patched_on_the_instance() -> None:
-    class Unslotted(MemoryStore):  # instances with a __dict__
-        pass
+        def try_lock(self, keys: tuple[LockKey, ...]) -> Any:
+            asked.append(keys)
+            return super().try_lock(keys)
 
-    store = Unslotted()
-    await seed(store)
-    asked: list[tuple[LockKey, ...]] = []
-    own_lock = store.lock
-
-    def tracing(*keys: LockKey, timeout: float | None, context: Any = None) -> Any:
-        asked.append(keys)
-        return own_lock(*keys, timeout=timeout, context=context)
-
-    store.lock = tracing  # type: ignore[method-assign]
-    assert (await Dispatcher(make_router(), store).dispatch(click())).status_code == 200
-    assert asked == [(item_lock("thr_1", "wid_1"),)]
-    assert store._locks.held() == 0
+    for cls in (CountsLocks, CountsTries):
+        asked.clear()
+        store = cls()
+        await seed(store)
+        assert (await Dispatcher(make_router(), store).dispatch(click())).status_code == 200
+        assert asked == [(item_lock("thr_1", "wid_1"),)]
+        assert count_of(msgspec.to_builtins(await store.load_item("thr_1", "wid_1", context=None))) == 1
+        assert store._locks.held() == 0
 
 
 async def test_a_load_that_times_out_on_a_lock_is_a_retryable_409() -> None:
@@ -860,34 +794,6 @@ async def test_a_load_that_times_out_on_a_lock_is_a_retryable_409() -> None:
     assert answer["code"] == "thread.busy"
     assert answer["allow_retry"] is True
     assert store._locks.held() == 0
-
-
-class _Unslotted(MemoryStore):
-    """A MemoryStore whose instances have a __dict__, so that a method can be patched on one."""
-
-
-async def test_loads_and_saves_patched_on_the_store_after_the_dispatcher_was_made_are_heard() -> None:
-    store = _Unslotted()
-    await seed(store)
-    dispatcher = Dispatcher(make_router(), store)
-    assert (await dispatcher.dispatch(click())).status_code == 200  # the one-query load and JSON save
-    saved: list[str] = []
-    real_save = store.save_item
-
-    async def hiding(thread_id: str, *, context: Any = None) -> ThreadMetadata:
-        raise NotFoundError(thread_id)  # e.g. a thread archived since
-
-    async def auditing(thread_id: str, item: ThreadItem, *, context: Any = None) -> None:
-        saved.append(item.id)
-        await real_save(thread_id, item, context=context)
-
-    store.save_item = auditing  # type: ignore[method-assign]
-    assert (await dispatcher.dispatch(click())).status_code == 200
-    assert saved == ["wid_1"]  # not bypassed by save_item_json
-    store.load_thread = hiding  # type: ignore[method-assign]
-    missing = await dispatcher.dispatch(click())
-    assert missing.status_code == 404  # not bypassed by load_thread_and_item
-    assert msgspec.json.decode(missing.body or b"")["code"] == "thread.not_found"
 
 
 async def test_a_request_of_a_subclass_of_the_sync_request_type_is_still_sync() -> None:

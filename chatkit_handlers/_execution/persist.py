@@ -23,8 +23,8 @@ from collections.abc import Collection
 from contextlib import nullcontext
 from typing import Any, Union
 
-import anyio
 import msgspec
+from anyio import CancelScope
 
 from .._wire.widget_tree import apply_widget_update
 from ..errors import NotFoundError
@@ -149,7 +149,7 @@ class WriteBuffer(msgspec.Struct, eq=False):  # compared by identity, as a plain
         """
         tid = self._thread_id
         rewritten = [key for item_id in self._updates if (key := item_lock(tid, item_id)) not in held]
-        with anyio.CancelScope(shield=True) if shield or rewritten else nullcontext():
+        with CancelScope(shield=True) if shield or rewritten else nullcontext():
             if rewritten:
                 async with store.lock(*rewritten, timeout=lock_timeout, context=context) as locked:
                     await self._commit(locked, context)

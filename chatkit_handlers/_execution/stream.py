@@ -61,7 +61,7 @@ class Emitter(Protocol[T_co]):
         """One event as the consumer reads it (``None``: not sent)."""
 
     def thread_updated(self, thread: ThreadMetadata) -> T_co | None:
-        """The handler changed the thread (``None``: nothing to send)."""
+        """The handler changed the thread: what to send after the event it changed it with (``None``: nothing)."""
 
     def failed(self, action_type: str, exc: Exception) -> T_co:
         """What ends a stream that raised ``exc`` (or raise, to end it with an exception)."""
@@ -88,26 +88,41 @@ class SSEEmitter:
 
 
 class ActionStream(Generic[T]):
-    """The output of one streaming action; ``aclose()`` releases its locks, read or not."""
+    """The output of one streaming action, its runner already started.
 
-    __slots__ = ("_events", "_locks")
+    The runner has taken its first step (the emitter's opening) before the
+    stream is handed out: from then on it is inside the block that releases
+    the action's locks, so closing the stream (``aclose()``) releases them,
+    and so does the event loop's finalizer of a stream dropped unread.
+    """
 
-    def __init__(self, events: AsyncGenerator[T, None], locks: ActionLocks) -> None:
+    __slots__ = ("_events", "_opening")
+
+    def __init__(self, events: AsyncGenerator[T | None, None], opening: T | None) -> None:
         self._events = events
-        self._locks = locks
+        self._opening = opening
+
+    @classmethod
+    async def start(cls, events: AsyncGenerator[T | None, None]) -> ActionStream[T]:
+        """Take the runner's first step (what the emitter opens the stream with) and wrap it."""
+        return cls(events, await anext(events))
 
     def __aiter__(self) -> ActionStream[T]:
         return self
 
     def __anext__(self) -> Awaitable[T]:
-        return self._events.__anext__()
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            return _ready(opening)
+        return self._events.__anext__()  # type: ignore[return-value]  # only the first step may be None
 
     async def aclose(self) -> None:
-        """Stop the handler if it still runs and release the locks (idempotent)."""
-        try:
-            await self._events.aclose()
-        finally:
-            await self._locks.release()
+        """Stop the handler if it still runs, and release the locks (idempotent)."""
+        await self._events.aclose()
+
+
+async def _ready(value: T) -> T:
+    return value
 
 
 class StreamRunner:
@@ -148,8 +163,9 @@ class StreamRunner:
         except BaseException:
             await locks.release()
             raise
-        events = self._run(params, route, payload, context, extras, emitter, locks, ctx)
-        return ActionStream(events, locks)
+        return await ActionStream.start(
+            self._run(params, route, payload, context, extras, emitter, locks, ctx)
+        )
 
     async def _run(
         self,
@@ -161,11 +177,9 @@ class StreamRunner:
         emitter: Emitter[T],
         locks: ActionLocks,
         ctx: ActionContext[Any],
-    ) -> AsyncGenerator[T, None]:
+    ) -> AsyncGenerator[T | None, None]:
         try:
-            opening = emitter.opening()
-            if opening is not None:
-                yield opening
+            yield emitter.opening()  # the first step, taken by ActionStream.start
             if not locks.held:
                 await locks.take(wait=True)
                 ctx = await self._loader.load(locks.store, params, route, context)
@@ -175,15 +189,18 @@ class StreamRunner:
                 async for produced in events:
                     event = to_event(produced)
                     writes.record(event)
+                    # The emitter hears of a thread change before the event leaves (chatkit
+                    # looks for one right after each event); it is sent after the event.
+                    thread = thread_change(ctx)
+                    note = None
+                    if thread is not None:
+                        writes.save_thread(thread)
+                        note = emitter.thread_updated(thread)
                     out = emitter.event(event)
                     if out is not None:
                         yield out
-                    thread = thread_change(ctx)
-                    if thread is not None:
-                        writes.save_thread(thread)
-                        out = emitter.thread_updated(thread)
-                        if out is not None:
-                            yield out
+                    if note is not None:
+                        yield note
             finally:
                 aclose = getattr(events, "aclose", None)
                 if aclose is not None:

@@ -27,30 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..errors import ActionError, RegistrationError
+from ..errors import ActionError, ActionTimeoutError, RegistrationError
 from ..types import ErrorEvent, NoticeEvent
 from .signature import qualname
 
 if TYPE_CHECKING:
     from .._action.context import ActionContext
 
-__all__ = ["ActionTimeoutError", "ErrorHandler", "Reply", "translate"]
+__all__ = ["ErrorHandler", "Reply", "translate"]
 
 _encode = msgspec.json.Encoder().encode
-
-
-class ActionTimeoutError(TimeoutError):
-    """A handler ran longer than its ``timeout=``.
-
-    By default a sync action answers 504 ``action.timeout`` and a stream ends
-    with an ``error`` event of that code; ``router.on_error(ActionTimeoutError)``
-    (or ``TimeoutError``) changes that.
-    """
-
-    def __init__(self, action_type: str, timeout: float) -> None:
-        super().__init__(f"the handler for action {action_type!r} did not finish within {timeout:g} s")
-        self.action_type = action_type
-        self.timeout = timeout
 
 
 class Reply(ActionError):

@@ -45,11 +45,12 @@ once, when it is built:
     halfway: the dispatcher then writes a stream's result without a
     cancellation shield.
 
-A subclass that overrides a method one of these stands for (``load_thread``
-to hide archived threads, ``save_item`` to audit writes, ``lock()``) without
-overriding the stand-in, or any store method at all for ``never_suspends``,
-has the declaration turned off for it by ``StoreFeatures``, so the override
-is always called. The lock and transaction views a store yields are of its
+A subclass (or a mixin) that overrides a method one of these stands for
+(``load_thread`` to hide archived threads, ``save_item`` to audit writes,
+``lock()``) below the stand-in, or any store method below a
+``never_suspends`` declaration, has the declaration turned off for it by
+``StoreFeatures`` when the class is made, so the override is always called;
+a class overriding both says so again if it wants the stand-in used. The lock and transaction views a store yields are of its
 own class and share its declarations.
 """
 
@@ -217,12 +218,23 @@ class StoreFeatures:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        own = vars(cls)
+        # Once per class: a declaration holds only if no method it stands for is overridden
+        # below where it was made (in this class, or a mixin before it in the MRO).
         for flag, (method, parts) in _STANDS_FOR.items():
-            if flag not in own and method not in own and any(part in own for part in parts):
+            if getattr(cls, flag) and any(
+                _defined_at(cls, part) < _defined_at(cls, method) for part in parts
+            ):
                 setattr(cls, flag, False)  # the override would be bypassed
-        if "never_suspends" not in own and _STORE_METHODS.intersection(own):
-            cls.never_suspends = False  # an override may suspend
+        if cls.never_suspends:
+            declared = _defined_at(cls, "never_suspends")
+            if any(_defined_at(cls, name) < declared for name in _STORE_METHODS):
+                cls.never_suspends = False  # an override may suspend
+
+
+def _defined_at(cls: type, name: str) -> int:
+    """Where in ``cls``'s MRO ``name`` is defined (0: ``cls`` itself; past the end: nowhere)."""
+    mro = cls.__mro__
+    return next((i for i, klass in enumerate(mro) if name in vars(klass)), len(mro))
 
 
 class Features(msgspec.Struct, frozen=True):

@@ -14,6 +14,7 @@ holds, so that locking them again through it does not wait for itself.
 from __future__ import annotations
 
 import copy
+import types
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Generic, Self, TypeVar
@@ -141,9 +142,14 @@ class Lease(Generic[S]):
         self.store = store
 
     def release(self) -> None:
-        """Give the keys back (idempotent); nothing here can suspend."""
+        """Give the keys back (idempotent); nothing here can suspend.
+
+        The view stops claiming them too: one kept past its holder's block (by
+        a background task) waits for them like anyone else.
+        """
         keys, self.keys = self.keys, ()
         if keys:
+            self.store._forget(keys)
             self._locks.release(keys)
 
     def __repr__(self) -> str:
@@ -171,12 +177,12 @@ class LocalLocks(StoreFeatures):
         """A shallow copy: every slot (of this class and its bases) and the ``__dict__``."""
         cls: type[Any] = type(self)
         clone: Self = object.__new__(cls)
-        for name in _slot_names(cls):
+        for slot in _slots(cls):
             try:
-                value = getattr(self, name)
+                value = slot.__get__(self, cls)
             except AttributeError:  # never set: stays unset
                 continue
-            setattr(clone, name, value)
+            slot.__set__(clone, value)
         state = getattr(self, "__dict__", None)
         if state:
             clone.__dict__.update(state)
@@ -208,10 +214,16 @@ class LocalLocks(StoreFeatures):
         """Hold ``keys`` (see :meth:`chatkit_handlers.stores.Store.lock`); this process only."""
         new = self._new_keys(keys)
         await self._locks.take(new, timeout)
+        lease = Lease(self._locks, new, self)
         try:
-            yield self.holding(new)
+            lease.store = self.holding(new)
+            yield lease.store
         finally:
-            self._locks.release(new)
+            lease.release()
+
+    def _forget(self, keys: tuple[LockKey, ...]) -> None:
+        """This view no longer holds ``keys`` (released)."""
+        self._held = tuple(key for key in self._held if key not in keys)
 
     def _new_keys(self, keys: tuple[LockKey, ...]) -> tuple[LockKey, ...]:
         """``keys`` less duplicates and those this store (a view) holds already."""
@@ -219,25 +231,17 @@ class LocalLocks(StoreFeatures):
         return tuple(key for key in dict.fromkeys(keys) if key not in held)
 
 
-def _slot_names(cls: type) -> tuple[str, ...]:
-    """The slots of ``cls`` and its bases, as attribute names (private ones mangled); found once per class."""
-    found = _SLOT_NAMES.get(cls)
+def _slots(cls: type) -> tuple[Any, ...]:
+    """The slot descriptors of ``cls`` and its bases (found once per class)."""
+    found = _SLOTS.get(cls)
     if found is None:
-        found = _SLOT_NAMES[cls] = _find_slot_names(cls)
+        descriptors: dict[str, Any] = {}
+        for klass in cls.__mro__:
+            for name, value in vars(klass).items():
+                if isinstance(value, types.MemberDescriptorType):
+                    descriptors.setdefault(name, value)
+        found = _SLOTS[cls] = tuple(descriptors.values())
     return found
 
 
-_SLOT_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _find_slot_names(cls: type) -> tuple[str, ...]:
-    names: dict[str, None] = {}
-    for klass in cls.__mro__:
-        slots = vars(klass).get("__slots__", ())
-        for name in (slots,) if isinstance(slots, str) else slots:
-            if name in ("__dict__", "__weakref__"):
-                continue
-            if name.startswith("__") and not name.endswith("__"):
-                name = f"_{klass.__name__.lstrip('_')}{name}"
-            names[name] = None
-    return tuple(names)
+_SLOTS: dict[type, tuple[Any, ...]] = {}

@@ -1,11 +1,9 @@
-"""The store view an action's handler sees is made only when it asks for it.
+"""The store an action's handler sees: a view holding the action's keys.
 
-With ``LocalLocks``' own ``lock()``, the dispatcher takes an action's keys on the
-store itself (``take_keys_now``) and ``ctx.store`` makes the view that remembers
-them on first use (bench/README.md, change 36). What must not change: a
-handler asking for the store gets a view holding the action's keys (so taking
-them again does not wait for itself), the same view every time, and every key
-is given back however the action ends.
+A handler asking for the store gets a view holding the action's keys (so
+taking them again does not wait for itself), the same view every time; every
+key is given back however the action ends, and a view kept past its action
+claims nothing any more.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from _stores_support import action, events
 
 from chatkit_handlers import ActionContext, ActionRouter
 from chatkit_handlers.dispatch import Dispatcher
+from chatkit_handlers.errors import LockTimeoutError
 from chatkit_handlers.stores import MemoryStore, Store, item_lock, thread_lock
 from chatkit_handlers.types import ThreadItemUpdatedEvent, ThreadMetadata, WidgetItem
 
@@ -49,7 +48,8 @@ async def seeded() -> CountingStore:
     return store
 
 
-def make_router(seen: list[Any]) -> ActionRouter:
+def make_router(seen: list[Any], held: list[tuple[Any, ...]] | None = None) -> ActionRouter:
+    held = [] if held is None else held
     router = ActionRouter()
 
     @router.on_action("plain.sync", streaming=False)
@@ -59,6 +59,7 @@ def make_router(seen: list[Any]) -> ActionRouter:
     @router.on_action("store.sync", streaming=False)
     async def store_sync(ctx: ActionContext[Any], store: Store) -> dict[str, Any]:
         seen.append(store)
+        held.append(store._held)  # type: ignore[attr-defined]
         assert ctx.store is store  # the same view every time
         async with store.lock(ITEM_KEY, timeout=0) as again:  # held already: no wait for itself
             seen.append(again)
@@ -73,6 +74,7 @@ def make_router(seen: list[Any]) -> ActionRouter:
         store = ctx.store
         assert store is not None
         seen.append(store)
+        held.append(store._held)  # type: ignore[attr-defined]
         async with store.lock(THREAD_KEY, ITEM_KEY, timeout=0):  # held already: no wait for itself
             yield ctx.update_widget(CARD)
 
@@ -87,49 +89,23 @@ async def answer(dispatcher: Dispatcher, kind: str, action_type: str) -> list[di
     return events(b"".join([chunk async for chunk in result.stream]))
 
 
-async def test_a_handler_that_never_asks_for_the_store_costs_no_view() -> None:
-    store = await seeded()
-    dispatcher = Dispatcher(make_router([]), store, lock_timeout=0)
-    (sync,) = await answer(dispatcher, "sync", "plain.sync")
-    assert sync["updated_item"]["id"] == "wid_1"
-    streamed = await answer(dispatcher, "stream", "plain.stream")
-    assert [e["type"] for e in streamed] == ["stream_options", "thread.item.updated"]
-    assert store.copies == 0  # neither action made a view of the store
-    assert store._locks.held() == 0
-
-
-class OldStyleDispatcher(Dispatcher):
-    """A subclass overriding load_context with its documented signature (instrumentation, say)."""
-
-    loads = 0
-
-    async def load_context(
-        self, request: Any, route: Any, context: Any, store: Store | None = None
-    ) -> ActionContext[Any]:
-        type(self).loads += 1
-        return await super().load_context(request, route, context, store)
-
-
-@pytest.mark.parametrize("cls", [Dispatcher, OldStyleDispatcher])
 @pytest.mark.parametrize(
     ("kind", "action_type", "keys"),
     [("sync", "store.sync", (ITEM_KEY,)), ("stream", "store.stream", (THREAD_KEY, ITEM_KEY))],
 )
 async def test_a_handler_asking_for_the_store_gets_a_view_holding_the_actions_keys(
-    cls: type[Dispatcher], kind: str, action_type: str, keys: tuple[Any, ...]
+    kind: str, action_type: str, keys: tuple[Any, ...]
 ) -> None:
-    """Also through a subclass overriding load_context with its documented signature."""
     store = await seeded()
     seen: list[Any] = []
-    OldStyleDispatcher.loads = 0
-    dispatcher = cls(make_router(seen), store, lock_timeout=0)
+    held: list[tuple[Any, ...]] = []
+    dispatcher = Dispatcher(make_router(seen, held), store, lock_timeout=0)
     answered = await answer(dispatcher, kind, action_type)
     assert all(e.get("type") != "error" for e in answered), answered
-    assert OldStyleDispatcher.loads == (cls is OldStyleDispatcher)
     view = seen[0]
     assert type(view) is CountingStore
     assert view is not store
-    assert view._held == keys
+    assert held == [keys]
     assert store._locks.held() == 0  # every key given back
     # The next action on the same widget is not refused as busy: nothing leaked.
     assert (await answer(dispatcher, kind, action_type))[0].get("type") != "error"
@@ -162,23 +138,26 @@ async def test_a_context_kept_past_its_action_hands_out_the_store_holding_nothin
     dispatcher = Dispatcher(router, store, lock_timeout=0)
     await answer(dispatcher, "sync", "keep.sync")
     await answer(dispatcher, "stream", "keep.stream")
-    for ctx in kept:  # e.g. a background task reading ctx.store once the action has ended
-        assert ctx.store is store  # not a view claiming keys another action may hold by now
+    assert store._locks.held() == 0
+    for ctx in kept:  # e.g. a background task using ctx.store once the action has ended
+        lease = store.try_lock((ITEM_KEY, THREAD_KEY))  # another action holds the keys by now
+        assert lease is not None
+        assert ctx.store is not None
+        with pytest.raises(LockTimeoutError):  # the kept view claims nothing: it waits like anyone
+            async with ctx.store.lock(ITEM_KEY, timeout=0):
+                pass
+        lease.release()
     assert store._locks.held() == 0
 
 
 def test_the_lock_and_write_buffer_reprs_leave_out_the_request_context() -> None:
-    from chatkit_handlers._execution.locks import StreamLock
+    from chatkit_handlers._execution.locks import ActionLocks
     from chatkit_handlers._execution.persist import WriteBuffer
 
     secret = {"user": "ada", "token": "s3cr3t"}
-    store = MemoryStore()
-    lock = StreamLock(store, (THREAD_KEY,), 1.0, secret, None, None, None)  # type: ignore[arg-type]
-    assert "s3cr3t" not in repr(lock)
-    assert "s3cr3t" not in repr(lock.__rich_repr__())  # what rich and structlog show
-    assert repr(lock) == "StreamLock(keys=(('thread', 'thr_1'),), held=False)"
+    locks = ActionLocks(MemoryStore(), (THREAD_KEY,), 1.0, secret, in_process=True)
+    assert "s3cr3t" not in repr(locks)
+    assert repr(locks) == "ActionLocks(keys=(('thread', 'thr_1'),), held=False)"
     writes = WriteBuffer("thr_1", WidgetItem(id="wid_1", thread_id="thr_1", widget={"token": "s3cr3t"}))
     assert "s3cr3t" not in repr(writes)
     assert "s3cr3t" not in repr(writes.__rich_repr__())
-    assert lock != StreamLock(store, (THREAD_KEY,), 1.0, secret, None, None, None)  # type: ignore[arg-type]
-    assert len({lock, writes}) == 2  # hashable, by identity

@@ -1,8 +1,8 @@
-"""KeyedLocks after its fast paths: uncontended keys are taken at once, a gate only once someone waits.
+"""Per-process locks (``KeyedLocks``, ``LocalLocks``): all or nothing, first come first served.
 
-These pin what the fast paths must not change (bench/README.md has what they save):
-all-or-nothing, first come first served, a waiter that gives up or is cancelled
-leaves nothing behind, and a key released from another task than its holder's.
+A waiter that gives up or is cancelled leaves nothing behind, a key may be
+released from another task than its holder's, and a holder's view of the
+store (a shallow copy) does not wait for the keys it holds.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ B = ("item", "thr", "b")
 
 async def test_uncontended_keys_are_held_all_or_none() -> None:
     locks = KeyedLocks()
-    await locks.acquire([A, B], None)
+    await locks.take([A, B], None)
     assert locks.held() == 2
     with pytest.raises(LockTimeoutError):
-        await locks.acquire([("item", "thr", "c"), B], 0)  # c is free, b is not: neither is kept
+        await locks.take([("item", "thr", "c"), B], 0)  # c is free, b is not: neither is kept
     assert locks.held() == 2
     locks.release([A, B])
     assert locks.held() == 0
-    await locks.acquire([B], 0)
+    await locks.take([B], 0)
     locks.release([B])
     assert locks.held() == 0
 
@@ -36,10 +36,10 @@ async def test_uncontended_keys_are_held_all_or_none() -> None:
 async def test_waiters_are_served_in_arrival_order_and_leave_nothing_behind() -> None:
     locks = KeyedLocks()
     order: list[str] = []
-    await locks.acquire([A], None)
+    await locks.take([A], None)
 
     async def waiter(name: str) -> None:
-        await locks.acquire([A], None)
+        await locks.take([A], None)
         order.append(name)
         locks.release([A])
 
@@ -56,27 +56,27 @@ async def test_waiters_are_served_in_arrival_order_and_leave_nothing_behind() ->
 
 async def test_a_waiter_that_times_out_or_is_cancelled_leaves_no_trace() -> None:
     locks = KeyedLocks()
-    await locks.acquire([A], None)
+    await locks.take([A], None)
     with pytest.raises(LockTimeoutError):
-        await locks.acquire([A], 0.01)
+        await locks.take([A], 0.01)
     async with anyio.create_task_group() as tg:
-        tg.start_soon(locks.acquire, [A], None)
+        tg.start_soon(locks.take, [A], None)
         await anyio.wait_all_tasks_blocked()
         tg.cancel_scope.cancel()
     assert locks.held() == 1  # only the holder
     locks.release([A])
     assert locks.held() == 0
-    await locks.acquire([A], 0)  # free again, without waiting
+    await locks.take([A], 0)  # free again, without waiting
     locks.release([A])
 
 
 async def test_a_key_released_by_another_task_wakes_its_waiter() -> None:
     locks = KeyedLocks()
     got: list[bool] = []
-    await locks.acquire([A], None)
+    await locks.take([A], None)
 
     async def wait_for_it() -> None:
-        await locks.acquire([A], None)
+        await locks.take([A], None)
         got.append(True)
 
     async def release_it() -> None:
@@ -153,16 +153,18 @@ def test_copies_keep_slots_whose_names_code_cannot_spell() -> None:
         assert getattr(clone, "class") == "k"
 
 
-async def test_take_now_takes_free_keys_at_once_and_never_jumps_the_queue() -> None:
+async def test_try_lock_takes_free_keys_at_once_and_never_jumps_the_queue() -> None:
     from chatkit_handlers.stores import MemoryStore
 
     store = MemoryStore()
-    first = store.lock(A, timeout=None)
-    view = first.take_now()
-    assert view is not None
+    first = store.try_lock((A,))
+    assert first is not None
+    view = first.store
     assert view is not store
-    assert store.lock(A, timeout=None).take_now() is None  # held: no waiting here
-    assert view.lock(A, timeout=None).take_now() is view  # the holder's own view takes nothing more
+    assert store.try_lock((A,)) is None  # held: no waiting here
+    again = view.try_lock((A,))  # the holder's own view takes nothing more
+    assert again is not None
+    assert again.keys == ()
 
     # Someone waits for A: once released, A is theirs, not a newcomer's that asks without waiting.
     served: list[str] = []
@@ -170,26 +172,28 @@ async def test_take_now_takes_free_keys_at_once_and_never_jumps_the_queue() -> N
     async def waiter() -> None:
         async with store.lock(A, timeout=None):
             served.append("waiter")
-            assert store.lock(A, timeout=None).take_now() is None
+            assert store.try_lock((A,)) is None
 
     with anyio.fail_after(10):  # a hang guard, not a timing assertion
         async with anyio.create_task_group() as tg:
             tg.start_soon(waiter)
             await anyio.wait_all_tasks_blocked()
             first.release()
-            assert store.lock(A, timeout=None).take_now() is None  # handed over to the waiter
+            assert store.try_lock((A,)) is None  # handed over to the waiter
     assert served == ["waiter"]
     assert store._locks.held() == 0
-    again = store.lock(A, B, timeout=None)
-    assert again.take_now() is not None
-    again.release()
-    again.release()  # idempotent
+    both = store.try_lock((A, B))
+    assert both is not None
+    both.release()
+    both.release()  # idempotent
     assert store._locks.held() == 0
 
 
 def test_a_streams_keys_are_its_threads_and_its_senders() -> None:
+    from chatkit_handlers._execution.locks import stream_keys, sync_keys
     from chatkit_handlers.stores import item_lock, thread_lock
-    from chatkit_handlers.stores._base import stream_keys
 
     assert stream_keys("thr", "wid") == (thread_lock("thr"), item_lock("thr", "wid"))
     assert stream_keys("thr", None) == (thread_lock("thr"),)
+    assert sync_keys("thr", "wid") == (item_lock("thr", "wid"),)
+    assert sync_keys("thr", None) == ()
