@@ -21,9 +21,10 @@ test: install
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check chatkit_handlers examples tests bench
-	$(BIN)/ruff format --check chatkit_handlers examples tests bench
-	$(BIN)/mypy --strict chatkit_handlers
+	$(BIN)/ruff check chatkit_handlers pytest_chatkit_handlers.py examples tests bench
+	$(BIN)/ruff format --check chatkit_handlers pytest_chatkit_handlers.py examples tests bench
+	$(BIN)/mypy --strict chatkit_handlers pytest_chatkit_handlers.py
+	$(BIN)/lint-imports
 
 # The documentation site (docs/, mkdocs.yml), warnings as errors; CI runs it. Its code blocks
 # are run by the test suite (tests/test_docs.py).

@@ -187,6 +187,7 @@ class ObjectStore(LocalLocks):
     suspends, and says so (``never_suspends``).
     """
 
+    loads_thread_and_item = True
     never_suspends = True
 
     def __init__(self) -> None:

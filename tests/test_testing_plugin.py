@@ -109,3 +109,18 @@ def test_missing_action_router_says_what_to_define(tmp_path: Path) -> None:
     result = run_pytest(tmp_path, {"test_no_router.py": test})
     assert result.returncode != 0
     assert "define a fixture named `action_router`" in result.stdout
+
+
+def test_the_plugin_imports_nothing_of_the_package_until_a_fixture_is_used(tmp_path: Path) -> None:
+    """Another project's test run pays nothing, and coverage sees the package's first import."""
+    test = """
+    import sys
+
+    def test_not_imported():
+        assert "pytest_chatkit_handlers" in sys.modules  # the plugin is loaded
+        assert not any(name.split(".")[0] == "chatkit_handlers" for name in sys.modules)
+        assert "litestar" not in sys.modules
+    """
+    result = run_pytest(tmp_path, {"test_other_project.py": test})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout

@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import Any, Generic, Protocol, TypeVar
 
 from .._action.context import ActionContext, thread_change
+from .._routing.pipeline import call_stream
 from .._routing.providers import Extras
 from .._routing.route import Route
 from .._wire.coerce import to_event
@@ -184,7 +185,7 @@ class StreamRunner:
                 await locks.take(wait=True)
                 ctx = await self._loader.load(locks.store, params, route, context)
             writes = WriteBuffer(ctx.thread_id, ctx.sender, persist_items=emitter.persist_items)
-            events: AsyncIterator[Any] = route.call_stream(ctx, payload, extras)
+            events: AsyncIterator[Any] = call_stream(route, ctx, payload, extras)
             try:
                 async for produced in events:
                     event = to_event(produced)

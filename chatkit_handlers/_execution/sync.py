@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Protocol
 
 from .._action.context import ActionContext, thread_change
+from .._routing.pipeline import call_sync
 from .._routing.providers import Extras
 from .._routing.route import Route
 from .._wire.coerce import to_updated_item
@@ -78,7 +79,7 @@ class SyncRunner:
         Two writes (the thread and the item) go in one store transaction; one
         write is atomic by itself and goes straight to the store.
         """
-        item = to_updated_item(await route.call_sync(ctx, payload, extras), ctx.sender, route.type)
+        item = to_updated_item(await call_sync(route, ctx, payload, extras), ctx.sender, route.type)
         thread = thread_change(ctx)
         context = ctx.context
         if thread is not None and item is not None:

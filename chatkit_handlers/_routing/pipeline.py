@@ -33,10 +33,10 @@ from .errorhandlers import translate
 from .guards import run_guards
 from .middleware import drive, emit, link
 from .providers import Extras, Scope
+from .route import Route
 
 if TYPE_CHECKING:
     from .._action.context import ActionContext
-    from .router import Route
 
 __all__ = ["call_stream", "call_sync"]
 
@@ -52,7 +52,30 @@ async def _reraise(exc: Exception, route: Route, ctx: ActionContext[Any]) -> NoR
 # ------------------------------------------------------------------ sync
 
 
-async def call_sync(route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None) -> Any:
+def call_sync(route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None) -> Awaitable[Any]:
+    """Run a ``streaming=False`` handler (await the result); a plain ``def`` runs in a worker thread.
+
+    A route with nothing around its handler (``route.plain``) calls it directly.
+    """
+    if not route.plain:
+        return _call_sync_through_pipeline(route, ctx, payload, extras)
+    kwargs = route.arguments(ctx, payload)
+    if route.is_async:
+        result: Awaitable[Any] = route.handler(**kwargs)
+        return result
+    return anyio.to_thread.run_sync(functools.partial(route.handler, **kwargs))
+
+
+def call_stream(route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None) -> Any:
+    """Start a streaming handler: the async iterator of its events (or of its pipeline's)."""
+    if not route.plain:
+        return _call_stream_through_pipeline(route, ctx, payload, extras)
+    return route.handler(**route.arguments(ctx, payload))
+
+
+async def _call_sync_through_pipeline(
+    route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None
+) -> Any:
     """Run a ``streaming=False`` handler through its pipeline; return its (or a middleware's) result."""
     scope = Scope(ctx, payload, route._providers, route._groups, extras)
     failure: Exception | None = None
@@ -88,7 +111,7 @@ async def _arguments(route: Route, scope: Scope) -> dict[str, Any]:
 
 def _call(route: Route, kwargs: dict[str, Any], *, abandon: bool) -> Awaitable[Any]:
     """Call the handler: an async one directly, a plain ``def`` in a worker thread."""
-    if route._is_async:
+    if route.is_async:
         call: Awaitable[Any] = route.handler(**kwargs)
         return call
     return anyio.to_thread.run_sync(functools.partial(route.handler, **kwargs), abandon_on_cancel=abandon)
@@ -97,7 +120,7 @@ def _call(route: Route, kwargs: dict[str, Any], *, abandon: bool) -> Awaitable[A
 # ------------------------------------------------------------------ streams
 
 
-async def call_stream(
+async def _call_stream_through_pipeline(
     route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None
 ) -> AsyncIterator[Any]:
     """Run a streaming handler through its pipeline, yielding the events it (or a middleware) produced."""

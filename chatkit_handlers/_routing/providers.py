@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..errors import RegistrationError
-from .signature import HandlerSignature, Source, arguments, qualname
+from .signature import HandlerSignature, Source, arguments
 
 if TYPE_CHECKING:
     from .._action.context import ActionContext
-    from .router import Route
 
-__all__ = ["Extras", "Provider", "Scope", "check_routes"]
+__all__ = ["Extras", "Provider", "Scope"]
 
 Extras = Mapping[type, Callable[[], Any]]
 """Values an adapter can supply by type, built on demand (e.g. ``{Request: lazy_request}``)."""
@@ -137,48 +135,3 @@ class Scope:
                     await exits.aclose()
                 else:
                     await exits.__aexit__(type(exc), exc, exc.__traceback__)
-
-
-def check_routes(routes: Sequence[Route], provided: frozenset[type]) -> frozenset[type]:
-    """Verify every provided type a route asks for (transitively) is provided; return the adapter types used."""
-    used: set[type] = set()
-    for route in routes:
-        owners = [(f"handler {qualname(route.handler)}", route._signature)]
-        owners += [(f"guard {guard.name}", guard.signature) for guard in route._guards]
-        for owner, sig in owners:
-            _check(owner, sig, route, provided, used, ())
-    return frozenset(used)
-
-
-def _check(
-    owner: str,
-    sig: HandlerSignature,
-    route: Route,
-    provided: frozenset[type],
-    used: set[type],
-    stack: tuple[type, ...],
-) -> None:
-    for name, source in sig.params:
-        if source is not Source.DEPENDENCY:
-            continue
-        key: type = sig.keys[name]
-        provider = route._providers.get(key)
-        if provider is not None:
-            if key in stack:
-                cycle = " -> ".join(k.__qualname__ for k in (*stack[stack.index(key) :], key))
-                raise RegistrationError(f"providers form a cycle: {cycle}")
-            inner = f"provider {qualname(provider.factory)} of {key.__qualname__}"
-            _check(inner, provider.signature, route, provided, used, (*stack, key))
-        elif key in provided:
-            used.add(key)
-        else:
-            raise RegistrationError(
-                f"{owner}: cannot inject parameter {name!r}: nothing provides {key.__qualname__} for "
-                f"action {route.type!r}. Register one with router.provide({key.__qualname__}, factory) "
-                "on the router that holds the handler or on one that includes it"
-                + (
-                    f" (the adapter supplies {', '.join(sorted(p.__qualname__ for p in provided))})"
-                    if provided
-                    else ""
-                )
-            )

@@ -3,18 +3,15 @@
 A route is built once per registration; the router that compiles a tree derives
 a copy per place it appears (namespace, guards, middleware, providers and error
 handlers of the routers above applied), and a pattern route is bound to each
-concrete type it matches. ``call_sync``/``call_stream`` call the handler
-directly when nothing runs around it, and go through ``_pipeline`` otherwise.
+concrete type it matches. ``pipeline.call_sync``/``call_stream`` call its handler.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import anyio.to_thread
 import msgspec
 import msgspec.inspect
 
@@ -25,11 +22,10 @@ from ..errors import DispatchError, RegistrationError
 from .errorhandlers import ErrorHandler
 from .guards import Guard
 from .middleware import check_middleware
-from .pipeline import call_stream, call_sync
-from .providers import Extras, Provider
+from .providers import Provider
 from .signature import HandlerSignature, Source, arguments, qualname
 
-__all__ = ["Route", "duplicate_error"]
+__all__ = ["Route", "check_routes", "duplicate_error"]
 
 _NULL = b"null"
 _EMPTY_PAYLOADS = frozenset({b"null", b"{}"})
@@ -57,6 +53,9 @@ class Route:
         pattern: ``None`` for an exact type; else the compiled expression (fullmatch).
         description: from ``description=`` or the handler's docstring (first line).
         timeout: seconds the handler may run, or ``None``.
+        plain: nothing runs around the handler (no guards, middleware, timeout,
+            error handlers or provided parameters): it is called directly.
+        is_async: the handler is an ``async def`` (sync handlers only).
         guards: the guard functions that run before it, outermost router first.
         middleware: the middleware that wraps it, outermost first.
     """
@@ -66,21 +65,21 @@ class Route:
         "_errors",
         "_groups",
         "_guards",
-        "_is_async",
-        "_matcher",
+                "_matcher",
         "_null_as_empty",
         "_own_guards",
         "_own_middleware",
         "_params",
-        "_plain",
-        "_providers",
+                "_providers",
         "_signature",
         "description",
         "guards",
         "handler",
+        "is_async",
         "middleware",
         "pattern",
         "payload_type",
+        "plain",
         "sender_required",
         "streaming",
         "timeout",
@@ -108,7 +107,7 @@ class Route:
         self.description = spec.description if spec.description is not None else _doc_line(handler)
         self._signature = sig
         self._params = sig.params
-        self._is_async = inspect.iscoroutinefunction(handler)
+        self.is_async = inspect.iscoroutinefunction(handler)
         self._decoder = msgspec.json.Decoder(sig.payload_type) if sig.payload_type is not None else None
         self._null_as_empty = self._decoder is not None and _null_as_empty(self._decoder)
         self._own_guards = guards
@@ -119,7 +118,7 @@ class Route:
         self._providers = NO_PROVIDERS
         self._errors = NO_ERRORS
         self._groups: Mapping[str, str] | None = None
-        self._plain = self._is_plain()
+        self.plain = self._is_plain()
 
     @property
     def mode(self) -> str:
@@ -165,7 +164,7 @@ class Route:
         route.middleware = middleware + self._own_middleware
         route._providers = providers or NO_PROVIDERS
         route._errors = errors or NO_ERRORS
-        route._plain = route._is_plain()
+        route.plain = route._is_plain()
         return route
 
     def _bind(self, action_type: str, groups: Mapping[str, str]) -> Route:
@@ -202,28 +201,6 @@ class Route:
     def arguments(self, ctx: ActionContext[Any], payload: Any) -> dict[str, Any]:
         """The keyword arguments for the handler, looked up from ``ctx`` (a route without provided types)."""
         return arguments(self._params, ctx, payload, self._groups)
-
-    def call_sync(
-        self, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
-    ) -> Awaitable[Any]:
-        """Run a ``streaming=False`` handler (await the result); a plain ``def`` runs in a worker thread.
-
-        A route with nothing around its handler (``plain``) calls it directly;
-        any other goes through its pipeline (``_pipeline``).
-        """
-        if not self._plain:
-            return call_sync(self, ctx, payload, extras)
-        kwargs = arguments(self._params, ctx, payload, self._groups)
-        if self._is_async:
-            result: Awaitable[Any] = self.handler(**kwargs)
-            return result
-        return anyio.to_thread.run_sync(functools.partial(self.handler, **kwargs))
-
-    def call_stream(self, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None) -> Any:
-        """Start a streaming handler: returns the async iterator of its events."""
-        if not self._plain:
-            return call_stream(self, ctx, payload, extras)
-        return self.handler(**arguments(self._params, ctx, payload, self._groups))
 
 
 def _doc_line(fn: Callable[..., Any]) -> str | None:
@@ -268,3 +245,48 @@ def duplicate_error(existing: Route, route: Route) -> RegistrationError:
     return RegistrationError(
         f"action {route.type!r} has two handlers: {qualname(existing.handler)} and {qualname(route.handler)}"
     )
+
+
+def check_routes(routes: Sequence[Route], provided: frozenset[type]) -> frozenset[type]:
+    """Verify every provided type a route asks for (transitively) is provided; return the adapter types used."""
+    used: set[type] = set()
+    for route in routes:
+        owners = [(f"handler {qualname(route.handler)}", route._signature)]
+        owners += [(f"guard {guard.name}", guard.signature) for guard in route._guards]
+        for owner, sig in owners:
+            _check(owner, sig, route, provided, used, ())
+    return frozenset(used)
+
+
+def _check(
+    owner: str,
+    sig: HandlerSignature,
+    route: Route,
+    provided: frozenset[type],
+    used: set[type],
+    stack: tuple[type, ...],
+) -> None:
+    for name, source in sig.params:
+        if source is not Source.DEPENDENCY:
+            continue
+        key: type = sig.keys[name]
+        provider = route._providers.get(key)
+        if provider is not None:
+            if key in stack:
+                cycle = " -> ".join(k.__qualname__ for k in (*stack[stack.index(key) :], key))
+                raise RegistrationError(f"providers form a cycle: {cycle}")
+            inner = f"provider {qualname(provider.factory)} of {key.__qualname__}"
+            _check(inner, provider.signature, route, provided, used, (*stack, key))
+        elif key in provided:
+            used.add(key)
+        else:
+            raise RegistrationError(
+                f"{owner}: cannot inject parameter {name!r}: nothing provides {key.__qualname__} for "
+                f"action {route.type!r}. Register one with router.provide({key.__qualname__}, factory) "
+                "on the router that holds the handler or on one that includes it"
+                + (
+                    f" (the adapter supplies {', '.join(sorted(p.__qualname__ for p in provided))})"
+                    if provided
+                    else ""
+                )
+            )

@@ -22,8 +22,8 @@ from .errorhandlers import ErrorHandler
 from .guards import Guard
 from .middleware import check_middleware
 from .patterns import PatternTable
-from .providers import Provider, check_routes
-from .route import NO_ERRORS, NO_PROVIDERS, Route, duplicate_error
+from .providers import Provider
+from .route import NO_ERRORS, NO_PROVIDERS, Route, check_routes, duplicate_error
 from .signature import HandlerSignature, Source, dependency_key, inspect_callable, inspect_handler, qualname
 from .suggest import NearNames
 

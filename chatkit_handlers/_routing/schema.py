@@ -17,7 +17,7 @@ import msgspec
 from ..types import ErrorEvent, SyncCustomActionResponse
 
 if TYPE_CHECKING:
-    from .router import Route
+    from .route import Route
 
 __all__ = ["json_schema", "openapi_operation", "typescript"]
 

@@ -1,6 +1,9 @@
-"""The pytest plugin (entry point ``pytest11``): fixtures for testing handlers.
+"""chatkit-handlers' pytest plugin (entry point ``pytest11``): fixtures for testing handlers.
 
-Loaded by pytest automatically once chatkit-handlers is installed. Fixtures:
+Loaded by pytest automatically once chatkit-handlers is installed. It imports
+``chatkit_handlers`` only inside its fixtures, so installing the package costs
+other projects' test runs nothing, and ``pytest --cov=chatkit_handlers``
+measures the package from its first import. Fixtures:
 
 - ``action_client``: an ``ActionTestClient`` for your ``action_router``
   fixture (which you define: an ``ActionRouter``, or a Litestar app with a
@@ -16,13 +19,13 @@ plugin runs them; pytest-asyncio is not needed).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._routing.router import ActionRouter
-from ..stores import MemoryStore
-from ._client import ActionTestClient
+if TYPE_CHECKING:
+    from chatkit_handlers.stores import MemoryStore
+    from chatkit_handlers.testing import ActionTestClient
 
 __all__ = ["action_client", "action_context", "action_router", "memory_store"]
 
@@ -30,6 +33,8 @@ __all__ = ["action_client", "action_context", "action_router", "memory_store"]
 @pytest.fixture
 def memory_store() -> MemoryStore:
     """A fresh, empty ``MemoryStore``."""
+    from chatkit_handlers.stores import MemoryStore
+
     return MemoryStore()
 
 
@@ -53,6 +58,9 @@ async def action_client(
     action_router: Any, memory_store: MemoryStore, action_context: Any
 ) -> AsyncIterator[ActionTestClient]:
     """An ``ActionTestClient`` for ``action_router``, entered for the test's duration."""
+    from chatkit_handlers import ActionRouter
+    from chatkit_handlers.testing import ActionTestClient
+
     store = memory_store if isinstance(action_router, ActionRouter) else None
     async with ActionTestClient(action_router, store, action_context) as client:
         yield client
