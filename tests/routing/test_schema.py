@@ -20,7 +20,7 @@ from chatkit_handlers.__main__ import main
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Line(msgspec.Struct):

@@ -142,7 +142,7 @@ def test_shop_openapi_lists_every_action(client: TestClient[Any]) -> None:
 def test_committed_typescript_declarations_are_up_to_date(tmp_path: Path) -> None:
     generated = tmp_path / "actions.d.ts"
     assert main(["typescript", "examples.shop.app:router", "-o", str(generated)]) == 0
-    committed = Path(__file__).resolve().parent.parent / "examples" / "shop" / "actions.d.ts"
+    committed = Path(__file__).resolve().parents[2] / "examples" / "shop" / "actions.d.ts"
     assert committed.read_text() == generated.read_text(), (
         "regenerate: python -m chatkit_handlers typescript examples.shop.app:router -o examples/shop/actions.d.ts"
     )

@@ -65,7 +65,7 @@ def test_unprovided_type_is_an_error_when_the_dispatcher_is_made() -> None:
     with pytest.raises(RegistrationError) as info:
         Dispatcher(router, MemoryStore())
     message = str(info.value)
-    assert "handler test_routing_injection." in message
+    assert "handler test_injection." in message
     assert "cannot inject parameter 'db'" in message
     assert "nothing provides Db for action 'x'" in message
     assert "router.provide(Db, factory)" in message
@@ -319,4 +319,4 @@ def test_arguments_by_source_are_looked_up_once() -> None:
 
     route = router.lookup("x")
     assert route is not None
-    assert route._plain  # nothing runs around it: the handler is called directly
+    assert route.plain  # nothing runs around it: the handler is called directly
