@@ -156,8 +156,8 @@ class RoutedActions:
         dispatcher = bridge.dispatcher
         try:
             request, route, payload = bridge.resolve(CustomActionRequest, thread, action, sender)
-            stream = await dispatcher.open_stream(
-                request, route, payload, context, None, _ChatKitEmitter(thread)
+            stream = await dispatcher.streams.open(
+                request.params, route, payload, context, None, _ChatKitEmitter(thread)
             )
         except DispatchError as exc:
             logger.warning("action %r refused: %s", action.type, exc.message)
@@ -250,8 +250,7 @@ class _ChatKitEmitter:
     def __init__(self, thread: ck.ThreadMetadata) -> None:
         self._thread = thread
 
-    def opening(self) -> None:
-        return None  # chatkit sends its own stream_options
+    opening = None  # chatkit sends its own stream_options
 
     def event(self, event: ThreadStreamEvent) -> Any:
         return event_to_chatkit(event)

@@ -20,7 +20,7 @@ from ._execution.answers import DispatchResult
 from ._execution.dispatcher import CHATKIT_REQUEST_TYPES, ActionRequest, Dispatcher
 from ._execution.locks import DEFAULT_LOCK_TIMEOUT
 from ._execution.request import DEFAULT_MAX_BODY_SIZE, RequestView, read_body
-from ._execution.stream import ActionStream, Emitter, SSEEmitter
+from ._execution.stream import Emitter, SSEEmitter
 from ._execution.sync import SyncOutcome
 from ._routing.providers import Extras
 from ._routing.route import Route
@@ -31,7 +31,6 @@ __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
     "ActionRequest",
     "ActionSpec",
-    "ActionStream",
     "DispatchResult",
     "Dispatcher",
     "Emitter",

@@ -9,6 +9,7 @@ import msgspec
 
 from .._wire.coerce import as_widget_root, to_item
 from .._wire.widget_diff import diff_widget
+from ..stores import Lease
 from ..types import (
     AssistantMessageContent,
     AssistantMessageItem,
@@ -73,9 +74,10 @@ class ActionContext(Generic[TContext]):
             called ``chatkit.sendCustomAction(action)`` without an item id.
         store: the store, as the action's holder of its locks sees it (a sync
             action's sender widget; a stream's thread and sender): locking
-            those keys again through it does not wait. For the action's own
-            use: a background task keeping it past the action would not wait
-            for keys others hold by then.
+            those keys again through it does not wait. Given a ``Lease`` (the
+            keys an action holds), it is the lease's view, made when first
+            asked for. A view kept past the action (by a background task)
+            claims nothing any more: it waits for the keys like anyone else.
         context: the per-request context the app derived from the request
             (typically the authenticated user).
 
@@ -91,7 +93,7 @@ class ActionContext(Generic[TContext]):
         ctx = ActionContext(thread=ThreadMetadata(id="thr_1"), sender=item)
     """
 
-    __slots__ = ("_seen", "_thread", "action_type", "context", "sender", "store")
+    __slots__ = ("_seen", "_store", "_thread", "action_type", "context", "sender")
 
     def __init__(
         self,
@@ -99,15 +101,28 @@ class ActionContext(Generic[TContext]):
         thread: ThreadMetadata,
         sender: WidgetItem | None = None,
         action_type: str = "",
-        store: Store | None = None,
+        store: Store | Lease[Any] | None = None,
         context: Any = None,
     ) -> None:
         self._thread = thread
         self._seen: bytes | None = None  # the thread as first handed out (see thread_change)
         self.sender = sender
         self.action_type = action_type
-        self.store = store
+        self._store = store
         self.context: TContext = context
+
+    @property
+    def store(self) -> Store | None:
+        """The store (see the class docstring)."""
+        store = self._store
+        if isinstance(store, Lease):
+            view: Store = store.store
+            return view
+        return store
+
+    @store.setter
+    def store(self, store: Store | None) -> None:
+        self._store = store
 
     @property
     def thread_id(self) -> str:
@@ -149,9 +164,12 @@ class ActionContext(Generic[TContext]):
         Emits ``thread.item.updated`` with ``widget.root.updated``; the new root is
         saved on the item when the stream ends.
         """
+        sender = self.sender
+        if item_id is None and sender is not None:
+            item_id = sender.id
         return ThreadItemUpdatedEvent(
-            item_id=self._target(item_id, "update_widget"),
-            update=WidgetRootUpdated(widget=as_widget_root(root)),
+            item_id=item_id if item_id is not None else self._target(None, "update_widget"),
+            update=WidgetRootUpdated(widget=root if isinstance(root, dict) else as_widget_root(root)),
         )
 
     def update_component(

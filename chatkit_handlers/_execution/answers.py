@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator
 import msgspec
 
 from .._routing.errorhandlers import Reply
+from .._routing.route import Route
 from .._wire.encode import encode, error_body
 from ..errors import ActionError, DispatchError, LockTimeoutError
 from ..types import ErrorEvent, NoticeEvent, ThreadItem
 from .locks import busy_event
 
-__all__ = ["JSON", "SSE", "DispatchResult", "failure_event", "sync_answer", "sync_failure"]
+__all__ = ["JSON", "SSE", "DispatchResult", "failure", "failure_event", "sync_answer"]
 
 logger = logging.getLogger("chatkit_handlers")
 
@@ -72,20 +73,25 @@ def sync_answer(item: ThreadItem | None, data: bytes | None = None) -> DispatchR
     return DispatchResult(200, b'{"updated_item":%b}' % (data or encode(item)), None, _SYNC)
 
 
-def sync_failure(action_type: str, exc: Exception) -> DispatchResult:
-    """The answer to a sync action whose locks, guards, handler or writes raised ``exc`` (nothing written)."""
+def failure(route: Route, exc: Exception) -> DispatchResult:
+    """The JSON answer to an action refused before its stream started, or a sync action that failed.
+
+    Nothing was written: the locks, the load, a guard, the handler or the
+    writes raised ``exc``.
+    """
+    request_type = _STREAM if route.streaming else _SYNC
     if isinstance(exc, DispatchError):  # the thread or widget is missing, the sender is no widget...
-        return DispatchResult.error(exc, _SYNC)
+        return DispatchResult.error(exc, request_type)
     if isinstance(exc, LockTimeoutError):
-        return DispatchResult(409, encode(busy_event(exc)), None, _SYNC)
+        return DispatchResult(409, encode(busy_event(exc)), None, request_type)
     if isinstance(exc, Reply):  # a guard's refusal, a timeout, an error handler's answer
-        return DispatchResult(exc.status_code, exc.body(), None, _SYNC)
+        return DispatchResult(exc.status_code, exc.body(), None, request_type)
     if isinstance(exc, ActionError):
         body = error_body("custom", exc.message, allow_retry=exc.allow_retry)
-        return DispatchResult(exc.status_code, body, None, _SYNC)
-    logger.error("sync handler for action %r failed", action_type, exc_info=exc)
-    body = error_body("handler.error", f"the handler for action {action_type!r} failed", allow_retry=True)
-    return DispatchResult(500, body, None, _SYNC)
+        return DispatchResult(exc.status_code, body, None, request_type)
+    logger.error("sync handler for action %r failed", route.type, exc_info=exc)
+    body = error_body("handler.error", f"the handler for action {route.type!r} failed", allow_retry=True)
+    return DispatchResult(500, body, None, request_type)
 
 
 def failure_event(action_type: str, exc: Exception) -> ErrorEvent | NoticeEvent:

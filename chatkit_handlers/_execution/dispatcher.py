@@ -19,14 +19,14 @@ import msgspec
 from .._routing.providers import Extras
 from .._routing.route import Route
 from .._routing.router import ActionRouter
-from ..errors import DispatchError, LockTimeoutError
+from ..errors import DispatchError
 from ..stores import Features, Store
 from ..types import CustomActionRequest, SyncCustomActionRequest
-from .answers import DispatchResult, sync_answer, sync_failure
+from .answers import DispatchResult, failure, sync_answer
 from .loading import ContextLoader
-from .locks import DEFAULT_LOCK_TIMEOUT, busy_event, check_store
+from .locks import DEFAULT_LOCK_TIMEOUT, check_store
 from .request import DEFAULT_MAX_BODY_SIZE, RequestView, too_large
-from .stream import ActionStream, Emitter, SSEEmitter, StreamRunner
+from .stream import SSEEmitter, StreamRunner
 from .sync import SyncOutcome, SyncRunner
 
 __all__ = ["CHATKIT_REQUEST_TYPES", "ActionRequest", "Dispatcher"]
@@ -145,43 +145,14 @@ class Dispatcher:
             return DispatchResult.error(exc)
         if request is not None and RequestView in self.needs:
             extras = {**(extras or {}), RequestView: lambda: request}
-        if route.streaming:
-            return await self.stream(action, route, payload, context, extras)
-        return await self.sync(action, route, payload, context, extras)
-
-    async def sync(
-        self, action: ActionRequest, route: Route, payload: Any, context: Any, extras: Extras | None
-    ) -> DispatchResult:
-        """Run a sync action: ``SyncCustomActionResponse`` or the JSON error that refused it."""
         try:
+            if route.streaming:
+                stream = await self.streams.open(action.params, route, payload, context, extras, _SSE)
+                return DispatchResult(200, None, stream, "threads.custom_action")
             outcome: SyncOutcome = await self.syncs.run(action.params, route, payload, context, extras)
-        except Exception as exc:
-            return sync_failure(route.type, exc)
+        except Exception as exc:  # refused before a stream started, or a sync action that failed
+            return failure(route, exc)
         return sync_answer(outcome.item, outcome.data)
-
-    async def stream(
-        self, action: ActionRequest, route: Route, payload: Any, context: Any, extras: Extras | None
-    ) -> DispatchResult:
-        """Start a streaming action: its SSE stream, or the JSON error that refused it before it started."""
-        try:
-            stream = await self.open_stream(action, route, payload, context, extras, _SSE)
-        except DispatchError as exc:
-            return DispatchResult.error(exc, "threads.custom_action")
-        except LockTimeoutError as exc:  # a store's load waiting for a lock of its own, say
-            return DispatchResult(409, msgspec.json.encode(busy_event(exc)), None, "threads.custom_action")
-        return DispatchResult(200, None, stream, "threads.custom_action")
-
-    async def open_stream(
-        self,
-        action: ActionRequest,
-        route: Route,
-        payload: Any,
-        context: Any,
-        extras: Extras | None,
-        emitter: Emitter[T],
-    ) -> ActionStream[T]:
-        """The stream of a streaming action, emitted by ``emitter`` (see ``StreamRunner.open``)."""
-        return await self.streams.open(action.params, route, payload, context, extras, emitter)
 
     def decode(self, body: bytes) -> ActionRequest:
         """Decode the envelope; ``DispatchError`` names what is wrong with it."""

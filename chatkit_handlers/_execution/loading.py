@@ -7,7 +7,7 @@ from typing import Any, Protocol
 from .._action.context import ActionContext
 from .._routing.route import Route
 from ..errors import DispatchError, NotFoundError
-from ..stores import Features, Store
+from ..stores import Features, Lease, Store
 from ..types import CustomActionParams, ThreadItem, ThreadMetadata, WidgetItem
 
 __all__ = ["ContextLoader"]
@@ -31,9 +31,18 @@ class ContextLoader:
         self._combined = features.loads_thread_and_item
 
     async def load(
-        self, store: Store, params: CustomActionParams, route: Route, context: Any
+        self,
+        store: Store,
+        params: CustomActionParams,
+        route: Route,
+        context: Any,
+        lease: Lease[Any] | None = None,
     ) -> ActionContext[Any]:
-        """The action's context, loaded through ``store`` (the locked one); 404 for a missing thread or item."""
+        """The action's context, loaded through ``store`` (the locked one, or the store whose ``lease`` the action holds).
+
+        404 for a missing thread or sender, 400 when the sender is no widget or
+        the handler needs one and none was sent.
+        """
         thread_id, item_id = params.thread_id, params.item_id
         item: ThreadItem | None = None
         try:
@@ -46,12 +55,26 @@ class ContextLoader:
                     item = await _load_item(store, thread_id, item_id, context)
         except NotFoundError:
             raise DispatchError(404, "thread.not_found", f"thread {thread_id!r} not found") from None
+        sender: WidgetItem | None = None
+        if item_id is None:
+            if route.sender_required:
+                raise DispatchError(
+                    400,
+                    "item.required",
+                    f"action {route.type!r} needs the widget that sent it, but no item_id was "
+                    "given; send it from a widget (or pass itemId to sendCustomAction)",
+                )
+        elif item is None:
+            raise DispatchError(404, "item.not_found", f"item {item_id!r} not found in thread {thread_id!r}")
+        elif isinstance(item, WidgetItem):
+            sender = item
+        else:
+            raise DispatchError(
+                400, "item.not_widget", f"item {item_id!r} is a {item.__struct_config__.tag!r}, not a widget"
+            )
+        held = store if lease is None else lease  # what ctx.store is: the holder's view
         return ActionContext(
-            thread=thread,
-            sender=_sender(item, params, route),
-            action_type=route.type,
-            store=store,
-            context=context,
+            thread=thread, sender=sender, action_type=route.type, store=held, context=context
         )
 
 
@@ -60,27 +83,3 @@ async def _load_item(store: Store, thread_id: str, item_id: str, context: Any) -
         return await store.load_item(thread_id, item_id, context=context)
     except NotFoundError:
         return None
-
-
-def _sender(item: ThreadItem | None, params: CustomActionParams, route: Route) -> WidgetItem | None:
-    """The sender widget, checked: 404 when it is missing, 400 when it is no widget or none was sent."""
-    if params.item_id is None:
-        if route.sender_required:
-            raise DispatchError(
-                400,
-                "item.required",
-                f"action {route.type!r} needs the widget that sent it, but no item_id was "
-                "given; send it from a widget (or pass itemId to sendCustomAction)",
-            )
-        return None
-    if item is None:
-        raise DispatchError(
-            404, "item.not_found", f"item {params.item_id!r} not found in thread {params.thread_id!r}"
-        )
-    if not isinstance(item, WidgetItem):
-        raise DispatchError(
-            400,
-            "item.not_widget",
-            f"item {params.item_id!r} is a {item.__struct_config__.tag!r}, not a widget",
-        )
-    return item

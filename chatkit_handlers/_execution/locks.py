@@ -17,9 +17,10 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
+import msgspec
 
 from ..errors import LockTimeoutError, RegistrationError
-from ..stores import Lease, LocalLocks, LockKey, Store, item_lock, thread_lock
+from ..stores import Lease, LocalLocks, LockKey, Store, item_lock
 from ..types import ErrorEvent
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "ActionLocks", "busy_event", "check_store", "stream_keys", "sync_keys"]
@@ -46,10 +47,14 @@ def sync_keys(thread_id: str, item_id: str | None) -> tuple[LockKey, ...]:
 
 
 def stream_keys(thread_id: str, item_id: str | None) -> tuple[LockKey, ...]:
-    """What a streaming action holds: its thread (one stream per thread) and its sender, if any."""
+    """What a streaming action holds: its thread (one stream per thread) and its sender, if any.
+
+    The keys ``thread_lock(thread_id)`` and ``item_lock(thread_id, item_id)``,
+    spelled out: this runs once per stream.
+    """
     if item_id is None:
-        return (thread_lock(thread_id),)
-    return thread_lock(thread_id), item_lock(thread_id, item_id)
+        return (("thread", thread_id),)
+    return ("thread", thread_id), ("item", thread_id, item_id)
 
 
 def busy_event(exc: LockTimeoutError) -> ErrorEvent:
@@ -67,71 +72,69 @@ def busy_event(exc: LockTimeoutError) -> ErrorEvent:
     )
 
 
-class ActionLocks:
+class ActionLocks(msgspec.Struct, eq=False):  # one per action: its constructor is msgspec's
     """The locks one action holds: taken at once when free, waited for otherwise, released once.
 
-    A store that locks in this process (``Features.locks_in_process``) is
-    asked with ``try_lock`` first, which takes free keys without a coroutine
-    of the store's; any other store, and a busy key, go through ``lock()``.
+    ``ActionLocks(store, keys, timeout, context, in_process)``. A store that
+    locks in this process (``Features.locks_in_process``) is asked with
+    ``try_lock`` first (``take_now``), which takes free keys without a
+    coroutine; any other store, and a busy key, go through ``lock()``
+    (``take``).
 
     Attributes:
         keys: the keys the action holds once ``held``.
-        store: the store as their holder sees it (valid while ``held``).
         held: whether the keys are taken.
+        store: the store to read and write through while they are held: the
+            view ``lock()`` gave, or the store itself.
+        lease: the keys taken with ``try_lock`` (``None`` otherwise): what the
+            handler's ``ctx.store`` is made from.
     """
 
-    __slots__ = ("_context", "_entered", "_lease", "_root", "_timeout", "_try_first", "held", "keys", "store")
-
-    def __init__(
-        self,
-        store: Store,
-        keys: tuple[LockKey, ...],
-        timeout: float | None,
-        context: Any,
-        *,
-        in_process: bool,
-    ) -> None:
-        self._root = store
-        self.keys = keys
-        self._timeout = timeout
-        self._context = context
-        self._try_first = in_process
-        self._lease: Lease[Any] | None = None
-        self._entered: AbstractAsyncContextManager[Store] | None = None
-        self.held = False
-        self.store = store
+    store: Store
+    keys: tuple[LockKey, ...]
+    timeout: float | None
+    context: Any
+    in_process: bool
+    held: bool = False
+    lease: Lease[Any] | None = None
+    entered: AbstractAsyncContextManager[Store] | None = None
 
     def __repr__(self) -> str:  # never the request context (a user, a token) in a log
         return f"ActionLocks(keys={self.keys!r}, held={self.held})"
 
+    def __rich_repr__(self) -> list[tuple[str, Any]]:  # what rich and structlog tracebacks show
+        return [("keys", self.keys), ("held", self.held)]
+
+    def take_now(self) -> bool:
+        """Take the keys if they are free, without waiting: only a store locking in this process can."""
+        if self.in_process:
+            local: LocalLocks = self.store  # type: ignore[assignment]  # declared locks_in_process
+            self.lease = local.try_lock(self.keys)
+            self.held = self.lease is not None
+        return self.held
+
     async def take(self, *, wait: bool) -> bool:
-        """Take the keys: ``True`` once held; ``False`` if one is busy and ``wait`` is false.
+        """Take the keys through the store's ``lock()``; ``False`` if one is busy and ``wait`` is false.
 
         With ``wait``, waits at most the timeout, then raises ``LockTimeoutError``.
         """
-        if self._try_first:
-            local: LocalLocks = self._root  # type: ignore[assignment]  # declared locks_in_process
-            lease: Lease[Any] | None = local.try_lock(self.keys)
-            if lease is not None:
-                self._lease, self.store, self.held = lease, lease.store, True
-                return True
-        holding = self._root.lock(*self.keys, timeout=self._timeout if wait else 0, context=self._context)
+        holding = self.store.lock(*self.keys, timeout=self.timeout if wait else 0, context=self.context)
         try:
-            store = await holding.__aenter__()
+            view = await holding.__aenter__()
         except LockTimeoutError:
             if wait:
                 raise
             return False
-        self._entered, self.store, self.held = holding, store, True
+        self.entered, self.store, self.held = holding, view, True
         return True
 
     async def release(self) -> None:
         """Release what was taken (idempotent), shielded: it runs as a cancelled stream closes."""
         self.held = False
-        lease, self._lease = self._lease, None
+        lease, self.lease = self.lease, None
         if lease is not None:
             lease.release()
-        entered, self._entered = self._entered, None
+        entered, self.entered = self.entered, None
         if entered is not None:
             with anyio.CancelScope(shield=True):  # a store's unlock may be a network round trip
                 await entered.__aexit__(None, None, None)

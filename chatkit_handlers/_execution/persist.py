@@ -20,7 +20,6 @@ update of that widget.
 from __future__ import annotations
 
 from collections.abc import Collection
-from contextlib import nullcontext
 from typing import Any, Union
 
 import msgspec
@@ -53,7 +52,7 @@ def _applied(item: WidgetItem, updates: list[WidgetUpdate]) -> WidgetItem:
     """``item`` with ``updates`` applied to its widget, in order (``item`` itself is left untouched)."""
     root = item.widget
     for update in updates:
-        root = apply_widget_update(root, update)
+        root = update.widget if isinstance(update, WidgetRootUpdated) else apply_widget_update(root, update)
     return msgspec.structs.replace(item, widget=root)
 
 
@@ -139,7 +138,7 @@ class WriteBuffer(msgspec.Struct, eq=False):  # compared by identity, as a plain
         lock_timeout: float | None = None,
         shield: bool = True,
     ) -> None:
-        """Apply every collected write, in the order the events implied them, in one transaction.
+        """Apply every collected write, in the order the events implied them, all or nothing.
 
         ``store`` holds the keys in ``held`` already (a stream's thread and
         sender); the locks of other widgets updated in place are taken first,
@@ -149,22 +148,22 @@ class WriteBuffer(msgspec.Struct, eq=False):  # compared by identity, as a plain
         """
         tid = self._thread_id
         rewritten = [key for item_id in self._updates if (key := item_lock(tid, item_id)) not in held]
-        with CancelScope(shield=True) if shield or rewritten else nullcontext():
-            if rewritten:
+        if rewritten:
+            with CancelScope(shield=True):
                 async with store.lock(*rewritten, timeout=lock_timeout, context=context) as locked:
                     await self._commit(locked, context)
-            else:
+        elif shield:
+            with CancelScope(shield=True):
                 await self._commit(store, context)
-
-    async def _commit(self, store: Store, context: Any) -> None:
-        """The writes: one transaction, unless there is a single write, which is atomic by itself."""
-        if (self._thread is not None) + len(self._ops) + len(self._updates) == 1:
-            await self._write(store, context)
         else:
-            async with store.transaction(context=context) as tx:
-                await self._write(tx, context)
+            await self._commit(store, context)
 
-    async def _write(self, store: Store, context: Any) -> None:
+    async def _commit(self, store: Store, context: Any, *, atomic: bool = False) -> None:
+        """The writes, through ``store``; several go in one transaction (one is atomic by itself)."""
+        if not atomic and (self._thread is not None) + len(self._ops) + len(self._updates) > 1:
+            async with store.transaction(context=context) as tx:
+                await self._commit(tx, context, atomic=True)
+            return
         tid = self._thread_id
         if self._thread is not None:
             await store.save_thread(self._thread, context=context)

@@ -8,19 +8,19 @@ into what its consumer reads (SSE frames over HTTP, chatkit's pydantic events
 under a ``ChatKitServer``) and says how a failure ends the stream.
 
 Locks are released however the stream ends (finished, error, cancelled by a
-client disconnect), and when an adapter closes a stream it never read.
+client disconnect), and when an adapter closes (or drops) a stream it never read.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, Protocol, TypeVar
 
 from .._action.context import ActionContext, thread_change
 from .._routing.pipeline import call_stream
 from .._routing.providers import Extras
 from .._routing.route import Route
-from .._wire.coerce import to_event
+from .._wire.coerce import EVENT_CLASSES, to_event
 from .._wire.encode import STREAM_OPTIONS, frame
 from ..stores import Features, Store
 from ..types import (
@@ -37,7 +37,7 @@ from .loading import ContextLoader
 from .locks import ActionLocks, stream_keys
 from .persist import WriteBuffer
 
-__all__ = ["ActionStream", "Emitter", "SSEEmitter", "StreamRunner"]
+__all__ = ["Emitter", "SSEEmitter", "StreamRunner"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -55,6 +55,7 @@ class Emitter(Protocol[T_co]):
 
     persist_items: bool
 
+    @property
     def opening(self) -> T_co | None:
         """What the stream starts with (``None``: nothing)."""
 
@@ -72,9 +73,7 @@ class SSEEmitter:
     """Server-Sent Events bytes, as chatkit frames them: the HTTP adapters' emitter."""
 
     persist_items = True
-
-    def opening(self) -> bytes:
-        return STREAM_OPTIONS
+    opening = STREAM_OPTIONS
 
     def event(self, event: ThreadStreamEvent) -> bytes | None:
         if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, HIDDEN_ITEM_TYPES):
@@ -86,44 +85,6 @@ class SSEEmitter:
 
     def failed(self, action_type: str, exc: Exception) -> bytes:
         return frame(failure_event(action_type, exc))
-
-
-class ActionStream(Generic[T]):
-    """The output of one streaming action, its runner already started.
-
-    The runner has taken its first step (the emitter's opening) before the
-    stream is handed out: from then on it is inside the block that releases
-    the action's locks, so closing the stream (``aclose()``) releases them,
-    and so does the event loop's finalizer of a stream dropped unread.
-    """
-
-    __slots__ = ("_events", "_opening")
-
-    def __init__(self, events: AsyncGenerator[T | None, None], opening: T | None) -> None:
-        self._events = events
-        self._opening = opening
-
-    @classmethod
-    async def start(cls, events: AsyncGenerator[T | None, None]) -> ActionStream[T]:
-        """Take the runner's first step (what the emitter opens the stream with) and wrap it."""
-        return cls(events, await anext(events))
-
-    def __aiter__(self) -> ActionStream[T]:
-        return self
-
-    def __anext__(self) -> Awaitable[T]:
-        opening, self._opening = self._opening, None
-        if opening is not None:
-            return _ready(opening)
-        return self._events.__anext__()  # type: ignore[return-value]  # only the first step may be None
-
-    async def aclose(self) -> None:
-        """Stop the handler if it still runs, and release the locks (idempotent)."""
-        await self._events.aclose()
-
-
-async def _ready(value: T) -> T:
-    return value
 
 
 class StreamRunner:
@@ -145,7 +106,7 @@ class StreamRunner:
         context: Any,
         extras: Extras | None,
         emitter: Emitter[T],
-    ) -> ActionStream[T]:
+    ) -> AsyncGenerator[T, None]:
         """Take the locks if they are free and load the context: a missing thread or widget raises here.
 
         A refusal before the stream starts is a ``DispatchError`` the adapter
@@ -153,20 +114,23 @@ class StreamRunner:
         without the locks, only to refuse a missing thread or widget; the stream
         then waits for the locks and loads it again, since the action holding
         them may change both.
+
+        The stream is returned started: it owns the locks from here on, and
+        releases them however it ends, closed (``aclose()``) or collected
+        unread.
         """
         keys = stream_keys(params.thread_id, params.item_id)
-        locks = ActionLocks(
-            self._store, keys, self.lock_timeout, context, in_process=self._features.locks_in_process
-        )
-        await locks.take(wait=False)
+        locks = ActionLocks(self._store, keys, self.lock_timeout, context, self._features.locks_in_process)
+        if not locks.take_now():
+            await locks.take(wait=False)
         try:
-            ctx = await self._loader.load(locks.store, params, route, context)
+            ctx = await self._loader.load(locks.store, params, route, context, locks.lease)
         except BaseException:
             await locks.release()
             raise
-        return await ActionStream.start(
-            self._run(params, route, payload, context, extras, emitter, locks, ctx)
-        )
+        events = self._run(params, route, payload, context, extras, emitter, locks, ctx)
+        await anext(events)  # its first step, into the block that releases the locks
+        return events  # type: ignore[return-value]  # past its one None
 
     async def _run(
         self,
@@ -180,15 +144,17 @@ class StreamRunner:
         ctx: ActionContext[Any],
     ) -> AsyncGenerator[T | None, None]:
         try:
-            yield emitter.opening()  # the first step, taken by ActionStream.start
+            yield None  # the first step, taken by open(): the stream owns the locks from here on
+            if emitter.opening is not None:
+                yield emitter.opening
             if not locks.held:
                 await locks.take(wait=True)
-                ctx = await self._loader.load(locks.store, params, route, context)
-            writes = WriteBuffer(ctx.thread_id, ctx.sender, persist_items=emitter.persist_items)
+                ctx = await self._loader.load(locks.store, params, route, context, locks.lease)
+            writes = WriteBuffer(params.thread_id, ctx.sender, persist_items=emitter.persist_items)
             events: AsyncIterator[Any] = call_stream(route, ctx, payload, extras)
             try:
                 async for produced in events:
-                    event = to_event(produced)
+                    event = produced if type(produced) in EVENT_CLASSES else to_event(produced)
                     writes.record(event)
                     # The emitter hears of a thread change before the event leaves (chatkit
                     # looks for one right after each event); it is sent after the event.
@@ -202,10 +168,11 @@ class StreamRunner:
                         yield out
                     if note is not None:
                         yield note
-            finally:
+            except BaseException:  # stopped early (an error, a disconnect): stop the handler too
                 aclose = getattr(events, "aclose", None)
                 if aclose is not None:
                     await aclose()
+                raise
             thread = thread_change(ctx)
             if thread is not None:  # changed after the last event
                 writes.save_thread(thread)
@@ -223,4 +190,7 @@ class StreamRunner:
         except Exception as exc:
             yield emitter.failed(route.type, exc)
         finally:
-            await locks.release()
+            if locks.lease is not None:  # taken with try_lock: given back at once
+                locks.lease.release()
+            else:
+                await locks.release()

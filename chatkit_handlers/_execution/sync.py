@@ -8,7 +8,9 @@ saved all or nothing; a handler that raises leaves the store as it was.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
+
+import msgspec
 
 from .._action.context import ActionContext, thread_change
 from .._routing.pipeline import call_sync
@@ -16,10 +18,9 @@ from .._routing.providers import Extras
 from .._routing.route import Route
 from .._wire.coerce import to_updated_item
 from .._wire.encode import encode
-from ..stores import Features, Store
+from ..stores import Features, Lease, LocalLocks, Store, item_lock
 from ..types import CustomActionParams, ThreadItem
 from .loading import ContextLoader
-from .locks import ActionLocks, sync_keys
 
 __all__ = ["SyncOutcome", "SyncRunner"]
 
@@ -30,12 +31,12 @@ class _SavesItemJSON(Protocol):
     ) -> None: ...
 
 
-class SyncOutcome(NamedTuple):
+class SyncOutcome(msgspec.Struct, frozen=True):
     """What a sync action did: its context, the ``updated_item`` (or ``None``) and that item's JSON if encoded."""
 
     ctx: ActionContext[Any]
     item: ThreadItem | None
-    data: bytes | None
+    data: bytes | None = None
 
 
 class SyncRunner:
@@ -56,32 +57,46 @@ class SyncRunner:
     async def run(
         self, params: CustomActionParams, route: Route, payload: Any, context: Any, extras: Extras | None
     ) -> SyncOutcome:
-        """Run the action; raises what refused it (``DispatchError``, ``LockTimeoutError``) or what the handler raised."""
-        keys = sync_keys(params.thread_id, params.item_id)
-        if not keys:  # no sender: nothing to read-modify-write, nothing to lock
-            ctx = await self._loader.load(self._store, params, route, context)
-            return await self.apply(route, ctx, payload, extras, self._store)
-        locks = ActionLocks(
-            self._store, keys, self.lock_timeout, context, in_process=self._features.locks_in_process
-        )
-        await locks.take(wait=True)
-        try:
-            ctx = await self._loader.load(locks.store, params, route, context)
-            return await self.apply(route, ctx, payload, extras, locks.store)
-        finally:
-            await locks.release()
+        """Run the action; raises what refused it (``DispatchError``, ``LockTimeoutError``) or what the handler raised.
 
-    async def apply(
-        self, route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None, store: Store
-    ) -> SyncOutcome:
-        """Call the handler and persist its update and thread change through ``store``, all or nothing.
-
-        Two writes (the thread and the item) go in one store transaction; one
-        write is atomic by itself and goes straight to the store.
+        The sender's lock is taken at once when it is free (``try_lock``, for a
+        store locking in this process), else waited for through ``lock()``.
         """
+        if params.item_id is None:  # no sender: nothing to read-modify-write, nothing to lock
+            return await self._run_holding(self._store, params, route, payload, context, extras)
+        keys = (item_lock(params.thread_id, params.item_id),)
+        if self._features.locks_in_process:
+            local: LocalLocks = self._store  # type: ignore[assignment]  # declared locks_in_process
+            lease: Lease[Any] | None = local.try_lock(keys)
+            if lease is not None:
+                try:
+                    return await self._run_holding(
+                        self._store, params, route, payload, context, extras, lease
+                    )
+                finally:
+                    lease.release()
+        async with self._store.lock(*keys, timeout=self.lock_timeout, context=context) as store:
+            return await self._run_holding(store, params, route, payload, context, extras)
+
+    async def _run_holding(
+        self,
+        store: Store,
+        params: CustomActionParams,
+        route: Route,
+        payload: Any,
+        context: Any,
+        extras: Extras | None,
+        lease: Lease[Any] | None = None,
+    ) -> SyncOutcome:
+        """Load through ``store`` (which holds the sender's lock, or whose ``lease`` the action holds),
+        call the handler, persist its update.
+
+        The updated item and a changed thread are saved all or nothing: two
+        writes in one store transaction, one write (atomic by itself) straight.
+        """
+        ctx = await self._loader.load(store, params, route, context, lease)
         item = to_updated_item(await call_sync(route, ctx, payload, extras), ctx.sender, route.type)
         thread = thread_change(ctx)
-        context = ctx.context
         if thread is not None and item is not None:
             async with store.transaction(context=context) as tx:
                 await tx.save_thread(thread, context=context)
@@ -91,8 +106,8 @@ class SyncRunner:
         elif item is not None and self._features.saves_item_json:
             data = encode(item)  # saved and sent as it is: encoded once
             saver: _SavesItemJSON = store  # type: ignore[assignment]  # declared by the store
-            await saver.save_item_json(ctx.thread_id, item, data, context=context)
+            await saver.save_item_json(params.thread_id, item, data, context=context)
             return SyncOutcome(ctx, item, data)
         elif item is not None:
-            await store.save_item(ctx.thread_id, item, context=context)
-        return SyncOutcome(ctx, item, None)
+            await store.save_item(params.thread_id, item, context=context)
+        return SyncOutcome(ctx, item)

@@ -1,9 +1,8 @@
 """Pattern routes matched in registration order, without trying every pattern.
 
 The rule stays the one ``ActionRouter.lookup`` documents: the first pattern in
-registration order that matches the whole type wins. Trying each in turn costs
-~0.1 µs per pattern, so a table of 1,000 wildcards spent ~50 µs on a hit and
-~110 µs on a miss (bench/growth.py). Trailing wildcards (``"cart.*"``), the
+registration order that matches the whole type wins. Trying each in turn makes
+a lookup grow with the table (bench/README.md, section 5). Trailing wildcards (``"cart.*"``), the
 common kind, are plain prefixes: they are kept in a dict by prefix, and a type
 is looked up once per distinct prefix length. Only regular expressions
 registered before the best wildcard candidate are still tried one by one.

@@ -34,6 +34,7 @@ from .guards import run_guards
 from .middleware import drive, emit, link
 from .providers import Extras, Scope
 from .route import Route
+from .signature import arguments
 
 if TYPE_CHECKING:
     from .._action.context import ActionContext
@@ -52,14 +53,16 @@ async def _reraise(exc: Exception, route: Route, ctx: ActionContext[Any]) -> NoR
 # ------------------------------------------------------------------ sync
 
 
-def call_sync(route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None) -> Awaitable[Any]:
+def call_sync(
+    route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None
+) -> Awaitable[Any]:
     """Run a ``streaming=False`` handler (await the result); a plain ``def`` runs in a worker thread.
 
     A route with nothing around its handler (``route.plain``) calls it directly.
     """
     if not route.plain:
         return _call_sync_through_pipeline(route, ctx, payload, extras)
-    kwargs = route.arguments(ctx, payload)
+    kwargs = arguments(route.params, ctx, payload, route.groups)
     if route.is_async:
         result: Awaitable[Any] = route.handler(**kwargs)
         return result
@@ -70,14 +73,14 @@ def call_stream(route: Route, ctx: ActionContext[Any], payload: Any, extras: Ext
     """Start a streaming handler: the async iterator of its events (or of its pipeline's)."""
     if not route.plain:
         return _call_stream_through_pipeline(route, ctx, payload, extras)
-    return route.handler(**route.arguments(ctx, payload))
+    return route.handler(**arguments(route.params, ctx, payload, route.groups))
 
 
 async def _call_sync_through_pipeline(
     route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None
 ) -> Any:
     """Run a ``streaming=False`` handler through its pipeline; return its (or a middleware's) result."""
-    scope = Scope(ctx, payload, route._providers, route._groups, extras)
+    scope = Scope(ctx, payload, route._providers, route.groups, extras)
     failure: Exception | None = None
     try:
         if not route.middleware:
@@ -124,7 +127,7 @@ async def _call_stream_through_pipeline(
     route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None
 ) -> AsyncIterator[Any]:
     """Run a streaming handler through its pipeline, yielding the events it (or a middleware) produced."""
-    scope = Scope(ctx, payload, route._providers, route._groups, extras)
+    scope = Scope(ctx, payload, route._providers, route.groups, extras)
     failure: Exception | None = None
     try:
         if route.middleware:

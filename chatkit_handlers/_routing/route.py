@@ -51,6 +51,8 @@ class Route:
             ``threads.sync_custom_action``.
         payload_type: the type the payload is validated into (``None``: no payload).
         pattern: ``None`` for an exact type; else the compiled expression (fullmatch).
+        params: what each handler parameter gets: ``(name, Source)`` pairs.
+        groups: for a pattern route bound to a concrete type, its named groups' values.
         description: from ``description=`` or the handler's docstring (first line).
         timeout: seconds the handler may run, or ``None``.
         plain: nothing runs around the handler (no guards, middleware, timeout,
@@ -63,20 +65,20 @@ class Route:
     __slots__ = (
         "_decoder",
         "_errors",
-        "_groups",
         "_guards",
-                "_matcher",
+        "_matcher",
         "_null_as_empty",
         "_own_guards",
         "_own_middleware",
-        "_params",
-                "_providers",
+        "_providers",
         "_signature",
         "description",
+        "groups",
         "guards",
         "handler",
         "is_async",
         "middleware",
+        "params",
         "pattern",
         "payload_type",
         "plain",
@@ -106,7 +108,7 @@ class Route:
         self.timeout = spec.timeout
         self.description = spec.description if spec.description is not None else _doc_line(handler)
         self._signature = sig
-        self._params = sig.params
+        self.params = sig.params
         self.is_async = inspect.iscoroutinefunction(handler)
         self._decoder = msgspec.json.Decoder(sig.payload_type) if sig.payload_type is not None else None
         self._null_as_empty = self._decoder is not None and _null_as_empty(self._decoder)
@@ -117,7 +119,7 @@ class Route:
         self.middleware = self._own_middleware
         self._providers = NO_PROVIDERS
         self._errors = NO_ERRORS
-        self._groups: Mapping[str, str] | None = None
+        self.groups: Mapping[str, str] | None = None
         self.plain = self._is_plain()
 
     @property
@@ -135,7 +137,7 @@ class Route:
             or self.middleware
             or self.timeout is not None
             or self._errors
-            or any(source is Source.DEPENDENCY for _, source in self._params)
+            or any(source is Source.DEPENDENCY for _, source in self.params)
         )
 
     def _copy(self) -> Route:
@@ -171,7 +173,7 @@ class Route:
         """This pattern route for one concrete action type."""
         route = self._copy()
         route.type = action_type
-        route._groups = groups
+        route.groups = groups
         return route
 
     def decode_payload(self, raw: msgspec.Raw) -> Any:
@@ -200,7 +202,7 @@ class Route:
 
     def arguments(self, ctx: ActionContext[Any], payload: Any) -> dict[str, Any]:
         """The keyword arguments for the handler, looked up from ``ctx`` (a route without provided types)."""
-        return arguments(self._params, ctx, payload, self._groups)
+        return arguments(self.params, ctx, payload, self.groups)
 
 
 def _doc_line(fn: Callable[..., Any]) -> str | None:

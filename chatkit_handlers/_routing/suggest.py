@@ -2,8 +2,8 @@
 
 Any client can send an action type nobody registered, so the 404 that names
 near misses must cost the same whatever the size of the table and whatever the
-client sent. ``difflib.get_close_matches`` over every registered name costs
-~18 µs per name (170 ms per request with 10,000 types, bench/growth.py).
+client sent. ``difflib.get_close_matches`` over every registered name grows
+with the table, to far more than a request may cost (bench/README.md, section 5).
 
 Only a few candidates are scored: the names next to the unknown one in sorted
 order and in sorted order of the reversed strings — the names sharing its
@@ -53,7 +53,7 @@ class NearNames:
         if not self._forward or len(word) > 3 * self._longest:
             return []
         # A client sending an unknown type usually sends it again (a stale widget clicked
-        # repeatedly): the last _RECENT answers are kept (scoring one costs ~100 µs).
+        # repeatedly): the last _RECENT answers are kept, since scoring is the costly part.
         recent = self._recent
         found = recent.get((word, n))
         if found is None:

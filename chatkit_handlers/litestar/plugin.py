@@ -301,8 +301,8 @@ async def _pump_on_asyncio(stream: AsyncIterator[bytes], status: int, receive: R
     """Pump in this task while one plain asyncio task waits for ``http.disconnect``.
 
     An anyio task group does the same portably, but entering one, spawning its
-    watcher and cancelling it costs ~80 µs on asyncio (bench/README.md) — more
-    than the rest of a short stream. Here the pump runs in one anyio cancel
+    watcher and cancelling it costs more than the rest of a short stream
+    (bench/README.md, section 3). Here the pump runs in one anyio cancel
     scope, which the watcher cancels on a disconnect: an anyio cancellation,
     so the stream's shielded clean-up (writing what a finished handler
     produced) completes even then, which a plain ``task.cancel()`` would cut
@@ -319,7 +319,7 @@ async def _pump_on_asyncio(stream: AsyncIterator[bytes], status: int, receive: R
         # The watcher is only needed once the pump waits for something: until this task first
         # suspends, nothing could be cancelled anyway. call_soon runs watch() in the event
         # loop's next iteration, which starts as soon as this task suspends; a stream that
-        # never does (a quick handler, a store in memory) spares the task (~4 µs).
+        # never does (a quick handler, a store in memory) spares the task.
         pending = loop.call_soon(watch)
         try:
             await _pump(stream, status, send)

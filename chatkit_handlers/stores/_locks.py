@@ -17,9 +17,10 @@ import copy
 import types
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import anyio
+import msgspec
 
 from ..errors import LockTimeoutError
 from ._base import LockKey, StoreFeatures, lock_order
@@ -58,8 +59,9 @@ class KeyedLocks:
     def try_take(self, keys: Sequence[LockKey]) -> bool:
         """Take every key in ``keys`` (distinct) if none is held or awaited; else take none."""
         entries = self._entries
-        if any(key in entries for key in keys):
-            return False
+        for key in keys:
+            if key in entries:
+                return False
         for key in keys:
             entries[key] = None
         return True
@@ -125,21 +127,28 @@ class KeyedLocks:
 S = TypeVar("S", bound="LocalLocks")
 
 
-class Lease(Generic[S]):
-    """Keys taken by ``LocalLocks.try_lock``: the holder's view of the store, and ``release()``.
+class Lease(msgspec.Struct, Generic[S], gc=False):  # refers to nothing that refers back to it
+    """Keys taken by ``LocalLocks.try_lock`` (or ``lock()``): their holder's view of the store, and ``release()``.
 
     Attributes:
-        keys: the keys taken.
-        store: the store as their holder sees it (locking them again through it
-            does not wait).
+        root: the store the keys were taken on.
+        keys: the keys taken (empty once released).
     """
 
-    __slots__ = ("_locks", "keys", "store")
+    root: S
+    keys: tuple[LockKey, ...]
+    view: S | None = None
 
-    def __init__(self, locks: KeyedLocks, keys: tuple[LockKey, ...], store: S) -> None:
-        self._locks = locks
-        self.keys = keys
-        self.store = store
+    @property
+    def store(self) -> S:
+        """The store as the holder of the keys sees it: locking them again through it does not wait.
+
+        A view of the store (``LocalLocks.holding``), made when first asked for:
+        most actions never ask.
+        """
+        if self.view is None:
+            self.view = self.root.holding(self.keys)
+        return self.view
 
     def release(self) -> None:
         """Give the keys back (idempotent); nothing here can suspend.
@@ -149,8 +158,10 @@ class Lease(Generic[S]):
         """
         keys, self.keys = self.keys, ()
         if keys:
-            self.store._forget(keys)
-            self._locks.release(keys)
+            view = self.view
+            if view is not None:
+                view._held = view._held[: -len(keys)]  # as it was before holding() added them
+            self.root._locks.release(keys)
 
     def __repr__(self) -> str:
         return f"Lease(keys={self.keys!r})"
@@ -160,14 +171,26 @@ class LocalLocks(StoreFeatures):
     """Mixin giving a store ``lock()`` and ``try_lock()`` with per-process :class:`KeyedLocks`.
 
     For custom stores without locks of their own: call
-    ``LocalLocks.__init__(self)`` from ``__init__``. ``lock()`` yields a copy of
-    the store (``copy.copy``) that remembers which keys it holds: a store
-    whose copies would not share its data defines ``__copy__``.
+    ``LocalLocks.__init__(self)`` from ``__init__``. A holder of keys acts
+    through a view of the store that remembers them (``holding``): the store
+    itself, sharing its attributes, for a store keeping them in its
+    ``__dict__``; a shallow copy (``copy.copy``) for one with ``__slots__``
+    of its own.
     """
 
     __slots__ = ("_held", "_locks")
 
     locks_in_process = True
+    _views_share_state: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Decided once per class: instances whose only slots are ours keep everything else in
+        # their __dict__, which a view can share (cheaper than a copy, and never out of date).
+        bases = cls.__mro__[:-1]  # all but object
+        own_slots = {name for klass in bases for name in _slot_names(klass)} - {"_held", "_locks"}
+        has_dict = any("__slots__" not in vars(klass) for klass in bases)
+        cls._views_share_state = has_dict and not own_slots
 
     def __init__(self) -> None:
         self._locks = KeyedLocks()
@@ -189,46 +212,48 @@ class LocalLocks(StoreFeatures):
         return clone
 
     def holding(self, keys: tuple[LockKey, ...]) -> Self:
-        """This store as the holder of ``keys`` (taken already) sees it: a copy that remembers them."""
-        view = copy.copy(self)
+        """This store as the holder of ``keys`` (taken already) sees it: a view that remembers them."""
+        if self._views_share_state:
+            view: Self = object.__new__(type(self))
+            view.__dict__ = self.__dict__  # type: ignore[misc]  # the same store: only its keys differ
+            view._locks = self._locks
+        else:
+            view = copy.copy(self)
         view._held = self._held + keys
         return view
 
     def try_lock(self, keys: tuple[LockKey, ...]) -> Lease[Self] | None:
-        """Hold ``keys`` now if nobody holds or awaits any of them: a ``Lease``, else ``None``.
+        """Hold ``keys`` (distinct) now if nobody holds or awaits any of them: a ``Lease``, else ``None``.
 
         What ``lock()`` does when no key is busy, without a coroutine; keys this
         store (a view) holds already are not taken again.
         """
-        new = self._new_keys(keys)
+        held = self._held
+        new = tuple(key for key in keys if key not in held) if held else keys
         if not self._locks.try_take(new):
             return None
-        try:
-            return Lease(self._locks, new, self.holding(new))
-        except BaseException:
-            self._locks.release(new)
-            raise
+        return Lease(self, new)
 
     @asynccontextmanager
     async def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> AsyncIterator[Self]:  # noqa: ASYNC109
         """Hold ``keys`` (see :meth:`chatkit_handlers.stores.Store.lock`); this process only."""
-        new = self._new_keys(keys)
+        held = self._held
+        new = tuple(key for key in dict.fromkeys(keys) if key not in held)
         await self._locks.take(new, timeout)
-        lease = Lease(self._locks, new, self)
+        lease = Lease(self, new)
         try:
-            lease.store = self.holding(new)
             yield lease.store
         finally:
             lease.release()
 
-    def _forget(self, keys: tuple[LockKey, ...]) -> None:
-        """This view no longer holds ``keys`` (released)."""
-        self._held = tuple(key for key in self._held if key not in keys)
 
-    def _new_keys(self, keys: tuple[LockKey, ...]) -> tuple[LockKey, ...]:
-        """``keys`` less duplicates and those this store (a view) holds already."""
-        held = self._held
-        return tuple(key for key in dict.fromkeys(keys) if key not in held)
+def _slot_names(klass: type) -> tuple[str, ...]:
+    slots = vars(klass).get("__slots__", ())
+    return (
+        (slots,)
+        if isinstance(slots, str)
+        else tuple(name for name in slots if name not in ("__dict__", "__weakref__"))
+    )
 
 
 def _slots(cls: type) -> tuple[Any, ...]:

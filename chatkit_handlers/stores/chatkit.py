@@ -59,8 +59,6 @@ class ChatKitStoreAdapter(LocalLocks):
         store: the chatkit ``Store`` used.
     """
 
-    __slots__ = ("_undo", "store")
-
     def __init__(self, store: Any) -> None:
         LocalLocks.__init__(self)
         self.store = store

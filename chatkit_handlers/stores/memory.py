@@ -45,8 +45,6 @@ class MemoryStore(LocalLocks):
     >>> store = MemoryStore(owner=lambda user: user.id)  # doctest: +SKIP
     """
 
-    __slots__ = ("_items", "_journal", "_owner", "_owners", "_threads")
-
     loads_thread_and_item = True
     saves_item_json = True
     never_suspends = True  # no method awaits anything: dicts in this process

@@ -172,8 +172,6 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
         busy_timeout: seconds a write waits for another process's write.
     """
 
-    __slots__ = ("_owner", "_path", "_readers", "_shared", "_sql", "_timeout_ms", "_tx")
-
     loads_thread_and_item = True
 
     def __init__(

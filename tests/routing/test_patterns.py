@@ -56,7 +56,7 @@ def looked_up(router: ActionRouter, action_type: str) -> tuple[str, dict[str, st
     if route is None:
         return None
     matcher = next(r for r in router.routes() if r.handler is route.handler)
-    return matcher.type, dict(route._groups or {})
+    return matcher.type, dict(route.groups or {})
 
 
 SAMPLES = [

@@ -460,7 +460,7 @@ def test_parameters_are_resolved_once() -> None:
 
     route = register(handler).lookup("x")
     assert route is not None
-    assert route._params == (("payload", Source.PAYLOAD), ("ctx", Source.CONTEXT))
+    assert route.params == (("payload", Source.PAYLOAD), ("ctx", Source.CONTEXT))
 
 
 # ------------------------------------------------------------------ payload validation
