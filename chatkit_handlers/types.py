@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal, Union
+from typing import Any, ClassVar, Literal, Union
 
 import msgspec
 
@@ -119,12 +119,18 @@ class CustomActionParams(_Wire, kw_only=True):
 class CustomActionRequest(_Wire, kw_only=True, tag="threads.custom_action", tag_field="type"):
     """``threads.custom_action``: answered with a Server-Sent Events stream."""
 
+    streaming: ClassVar[bool] = True
+    """Which mode the request asks for (a class attribute, not on the wire)."""
+
     params: CustomActionParams
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class SyncCustomActionRequest(_Wire, kw_only=True, tag="threads.sync_custom_action", tag_field="type"):
     """``threads.sync_custom_action``: answered with one JSON ``SyncCustomActionResponse``."""
+
+    streaming: ClassVar[bool] = False
+    """Which mode the request asks for (a class attribute, not on the wire)."""
 
     params: CustomActionParams
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)

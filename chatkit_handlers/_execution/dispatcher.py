@@ -173,7 +173,7 @@ class Dispatcher:
             near = self.router.suggest(action.type)
             hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
             raise DispatchError(404, "action.unknown", f"no handler for action {action.type!r}{hint}")
-        sync_request = isinstance(request, SyncCustomActionRequest)
+        sync_request = not request.streaming
         if sync_request and route.streaming:
             raise DispatchError(
                 400,

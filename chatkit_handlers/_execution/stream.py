@@ -69,6 +69,9 @@ class Emitter(Protocol[T_co]):
         """What ends a stream that raised ``exc`` (or raise, to end it with an exception)."""
 
 
+_NO_NEW_ITEM = EVENT_CLASSES - {ThreadItemDoneEvent}
+
+
 class SSEEmitter:
     """Server-Sent Events bytes, as chatkit frames them: the HTTP adapters' emitter."""
 
@@ -76,9 +79,14 @@ class SSEEmitter:
     opening = STREAM_OPTIONS
 
     def event(self, event: ThreadStreamEvent) -> bytes | None:
-        if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, HIDDEN_ITEM_TYPES):
-            return None  # stored for the model, never sent
-        return frame(event)
+        # (Most events are of a class that never carries a new item: no isinstance() check for
+        # those, since one that fails on a Struct class costs as much as this whole method.)
+        hidden = (
+            type(event) not in _NO_NEW_ITEM
+            and isinstance(event, ThreadItemDoneEvent)
+            and isinstance(event.item, HIDDEN_ITEM_TYPES)
+        )
+        return None if hidden else frame(event)  # hidden context: stored for the model, never sent
 
     def thread_updated(self, thread: ThreadMetadata) -> bytes:
         return frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))

@@ -34,7 +34,7 @@ from .guards import run_guards
 from .middleware import drive, emit, link
 from .providers import Extras, Scope
 from .route import Route
-from .signature import arguments
+from .signature import Sources, arguments
 
 if TYPE_CHECKING:
     from .._action.context import ActionContext
@@ -62,17 +62,22 @@ def call_sync(
     """
     if not route.plain:
         return _call_sync_through_pipeline(route, ctx, payload, extras)
-    kwargs = arguments(route.params, ctx, payload, route.groups)
-    if route.is_async:
-        result: Awaitable[Any] = route.handler(**kwargs)
-        return result
-    return anyio.to_thread.run_sync(functools.partial(route.handler, **kwargs))
+    if not route.is_async:  # never on the event loop
+        kwargs = arguments(route.params, ctx, payload, route.groups)
+        return anyio.to_thread.run_sync(functools.partial(route.handler, **kwargs))
+    if route.read is not None:  # every parameter read in one go (see signature.reader)
+        result: Awaitable[Any] = route.handler(*route.read(Sources(payload, ctx)))
+    else:
+        result = route.handler(**arguments(route.params, ctx, payload, route.groups))
+    return result
 
 
 def call_stream(route: Route, ctx: ActionContext[Any], payload: Any, extras: Extras | None = None) -> Any:
     """Start a streaming handler: the async iterator of its events (or of its pipeline's)."""
     if not route.plain:
         return _call_stream_through_pipeline(route, ctx, payload, extras)
+    if route.read is not None:  # every parameter read in one go (see signature.reader)
+        return route.handler(*route.read(Sources(payload, ctx)))
     return route.handler(**arguments(route.params, ctx, payload, route.groups))
 
 

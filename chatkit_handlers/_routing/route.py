@@ -23,7 +23,7 @@ from .errorhandlers import ErrorHandler
 from .guards import Guard
 from .middleware import check_middleware
 from .providers import Provider
-from .signature import HandlerSignature, Source, arguments, qualname
+from .signature import HandlerSignature, Source, arguments, qualname, reader
 
 __all__ = ["Route", "check_routes", "duplicate_error"]
 
@@ -58,6 +58,8 @@ class Route:
         plain: nothing runs around the handler (no guards, middleware, timeout,
             error handlers or provided parameters): it is called directly.
         is_async: the handler is an ``async def`` (sync handlers only).
+        read: reads a plain handler's arguments, in order, from ``Sources``
+            (``signature.reader``); ``None`` where ``arguments`` does.
         guards: the guard functions that run before it, outermost router first.
         middleware: the middleware that wraps it, outermost first.
     """
@@ -82,6 +84,7 @@ class Route:
         "pattern",
         "payload_type",
         "plain",
+        "read",
         "sender_required",
         "streaming",
         "timeout",
@@ -109,6 +112,7 @@ class Route:
         self.description = spec.description if spec.description is not None else _doc_line(handler)
         self._signature = sig
         self.params = sig.params
+        self.read = reader(sig)
         self.is_async = inspect.iscoroutinefunction(handler)
         self._decoder = msgspec.json.Decoder(sig.payload_type) if sig.payload_type is not None else None
         self._null_as_empty = self._decoder is not None and _null_as_empty(self._decoder)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import operator
 import types
 import typing
 from collections.abc import Callable, Collection, Mapping
@@ -28,11 +29,13 @@ from ..types import ThreadMetadata, WidgetItem
 __all__ = [
     "HandlerSignature",
     "Source",
+    "Sources",
     "arguments",
     "dependency_key",
     "inspect_callable",
     "inspect_handler",
     "qualname",
+    "reader",
 ]
 
 
@@ -62,6 +65,8 @@ class HandlerSignature:
     """``True`` when a parameter is annotated ``WidgetItem`` (not ``WidgetItem | None``)."""
     keys: Mapping[str, Any] = field(default_factory=dict)
     """For ``MATCH`` and ``DEPENDENCY`` parameters: the group name or the type, by parameter name."""
+    positional: bool = False
+    """Every parameter is injected and may be passed by position, in the order of ``params``."""
 
 
 Role = Literal["handler", "guard", "provider"]
@@ -97,6 +102,40 @@ def arguments(
         elif source is _MATCH:  # a pattern group is named as the parameter
             kwargs[name] = groups[name] if groups is not None else None
     return kwargs
+
+
+class Sources(msgspec.Struct, gc=False):  # refers to nothing that refers back to it
+    """What a handler's arguments are read from: the action's payload and context (see ``reader``)."""
+
+    payload: Any
+    ctx: Any
+
+
+_PATHS = {
+    Source.PAYLOAD: "payload",
+    Source.CONTEXT: "ctx",
+    Source.SENDER: "ctx.sender",
+    Source.THREAD: "ctx.thread",
+    Source.REQUEST_CONTEXT: "ctx.context",
+    Source.STORE: "ctx.store",
+}
+
+
+def reader(sig: HandlerSignature) -> Callable[[Sources], tuple[Any, ...]] | None:
+    """For a handler of two or more parameters, all read from the payload and the context and
+    passed by position: a function reading them all at once, in order, from ``Sources``.
+
+    Made once, at registration (``operator.attrgetter`` over each parameter's path,
+    ``"payload"``, ``"ctx.sender"``...): a handler's arguments are read on every
+    action, and this reads them in one call where ``arguments`` loops over them.
+    ``None`` for other handlers (``arguments`` serves them).
+    """
+    if not sig.positional or len(sig.params) < 2 or any(source not in _PATHS for _, source in sig.params):
+        return None
+    read: Callable[[Sources], tuple[Any, ...]] = operator.attrgetter(
+        *(_PATHS[source] for _, source in sig.params)
+    )
+    return read
 
 
 _PAYLOAD, _CONTEXT, _SENDER, _THREAD = Source.PAYLOAD, Source.CONTEXT, Source.SENDER, Source.THREAD
@@ -264,6 +303,7 @@ def inspect_callable(
     payload_type: Any = None
     payload_name: str | None = None
     sender_required = False
+    positional = True
     signature = inspect.signature(fn)
     named = "payload" in signature.parameters and "payload" not in groups
     struct_payload = role == "handler" and not named
@@ -283,6 +323,7 @@ def inspect_callable(
             groups=groups,
         )
         if found is None and param.default is not param.empty:
+            positional = False
             continue  # left to its default
         if found is None:
             raise RegistrationError(
@@ -306,6 +347,7 @@ def inspect_callable(
             bare, _ = _strip_optional(annotation)
             keys[param.name] = dependency_key(bare)
         params.append((param.name, source))
+        positional = positional and param.kind is param.POSITIONAL_OR_KEYWORD
     if role != "handler":
         return HandlerSignature(tuple(params), None, False, keys)
     if named and payload_type is not None:
@@ -325,4 +367,4 @@ def inspect_callable(
                 f"{owner}: payload type {payload_type!r} cannot be decoded by msgspec: "
                 f"{custom.__qualname__} is not a msgspec-decodable type (use a msgspec.Struct)"
             )
-    return HandlerSignature(tuple(params), payload_type, sender_required, keys)
+    return HandlerSignature(tuple(params), payload_type, sender_required, keys, positional)
