@@ -89,7 +89,7 @@ def failure(route: Route, exc: Exception) -> DispatchResult:
     if isinstance(exc, ActionError):
         body = error_body("custom", exc.message, allow_retry=exc.allow_retry)
         return DispatchResult(exc.status_code, body, None, request_type)
-    logger.error("sync handler for action %r failed", route.type, exc_info=exc)
+    logger.error("action %r failed", route.type, exc_info=exc)
     body = error_body("handler.error", f"the handler for action {route.type!r} failed", allow_retry=True)
     return DispatchResult(500, body, None, request_type)
 

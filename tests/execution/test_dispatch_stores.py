@@ -402,7 +402,7 @@ class RemoteUnlock(MemoryStore):
 
     @asynccontextmanager
     async def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> AsyncIterator[Any]:  # noqa: ASYNC109
-        new = self._new_keys(keys)
+        new = tuple(key for key in dict.fromkeys(keys) if key not in self._held)
         await self._locks.take(new, timeout)
         try:
             yield self.holding(new)
