@@ -12,11 +12,12 @@ from litestar.datastructures import State
 from litestar.testing import TestClient
 from routing_support import body, call, event_types, parse_sse, seeded_store
 
-from chatkit_handlers import ActionContext, ActionRouter, on_action
+from chatkit_handlers import ActionContext, ActionRouter, RequestView, on_action
 from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.errors import RegistrationError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore
+from chatkit_handlers.types import ThreadMetadata, WidgetItem
 
 
 class Db:
@@ -320,3 +321,113 @@ def test_arguments_by_source_are_looked_up_once() -> None:
     route = router.lookup("x")
     assert route is not None
     assert route.plain  # nothing runs around it: the handler is called directly
+
+
+# --------------------------------------------------------------------------- how arguments are read
+
+
+@pytest.mark.anyio
+async def test_arguments_reach_the_right_parameters_whatever_their_order() -> None:
+    """Positional reading (a handler of several injected parameters) keeps each value in its place."""
+    router = ActionRouter()
+    seen: dict[str, Any] = {}
+
+    @router.on_action("order.many", streaming=False)
+    async def many(
+        thread: ThreadMetadata, context: Any, sender: WidgetItem, payload: Qty, ctx: ActionContext[Any]
+    ) -> None:
+        seen.update(thread=thread.id, context=context, sender=sender.id, payload=payload.n, ctx=ctx)
+
+    status, answer = await call(router, "order.many", {"n": 3}, context="ctx-value")
+    assert (status, answer) == (200, {})
+    assert seen["thread"] == "thr_routing"
+    assert seen["context"] == "ctx-value"
+    assert seen["sender"] == "wid_routing"
+    assert seen["payload"] == 3
+    assert isinstance(seen["ctx"], ActionContext)
+    route = router.lookup("order.many")
+    assert route is not None
+    assert route.read is not None
+
+
+@pytest.mark.anyio
+async def test_keyword_only_and_defaulted_parameters_are_passed_by_name() -> None:
+    router = ActionRouter()
+    seen: list[Any] = []
+
+    @router.on_action("order.kw", streaming=False)
+    async def by_name(payload: Qty, limit: int = 5, *, ctx: ActionContext[Any]) -> None:
+        seen.append((payload.n, limit, ctx.action_type))
+
+    @router.on_action("order.stream")
+    async def streamed(payload: Qty, *, ctx: ActionContext[Any]) -> AsyncIterator[Any]:
+        seen.append((payload.n, ctx.action_type))
+        yield ctx.progress("working")
+
+    assert (await call(router, "order.kw", {"n": 2}))[0] == 200
+    status, events = await call(router, "order.stream", {"n": 4})
+    assert status == 200
+    assert event_types(events) == ["stream_options", "progress_update"]
+    assert seen == [(2, 5, "order.kw"), (4, "order.stream")]
+    for name in ("order.kw", "order.stream"):
+        route = router.lookup(name)
+        assert route is not None
+        assert route.read is None
+
+
+@pytest.mark.anyio
+async def test_a_plain_def_sync_handler_gets_its_arguments_in_a_worker_thread() -> None:
+    import threading
+
+    router = ActionRouter()
+    threads: list[str] = []
+
+    @router.on_action("order.blocking", streaming=False)
+    def blocking(payload: Qty, ctx: ActionContext[Any]) -> None:
+        threads.append(threading.current_thread().name)
+        assert payload.n == 7
+        assert ctx.action_type == "order.blocking"
+
+    assert (await call(router, "order.blocking", {"n": 7}))[0] == 200
+    assert threads
+    assert threads[0] != threading.main_thread().name
+
+
+# --------------------------------------------------------------------------- the request view
+
+
+@pytest.mark.anyio
+async def test_handlers_guards_and_providers_get_the_framework_neutral_request_view() -> None:
+    router = ActionRouter()
+    seen: list[Any] = []
+
+    def remember(request: RequestView) -> bool:
+        seen.append(("guard", request.method, request.headers.get("x-trace")))
+        return True
+
+    @router.on_action("view.sync", streaming=False, guards=[remember])
+    async def sync(request: RequestView) -> None:
+        seen.append(("handler", request.path, request.user, request.client))
+
+    app = Litestar(plugins=[ChatKitPlugin(router, store=await seeded_store())])
+    with TestClient(app) as client:
+        answer = client.post(
+            "/chatkit", content=body("view.sync", streaming=False), headers={"x-trace": "t1"}
+        )
+    assert answer.status_code == 200, answer.text
+    assert seen[0] == ("guard", "POST", "t1")
+    kind, path, user, peer = seen[1]
+    assert (kind, path, user) == ("handler", "/chatkit", None)
+    assert peer is not None
+    assert isinstance(peer[0], str)
+    assert repr(RequestView({"method": "POST", "path": "/chatkit"})) == "RequestView(POST /chatkit)"
+
+
+@pytest.mark.anyio
+async def test_the_request_view_joins_repeated_headers_and_knows_no_client_when_there_is_none() -> None:
+    view = RequestView({"headers": [(b"X-A", b"1"), (b"x-a", b"2"), (b"Host", b"h")], "user": "ann"})
+    assert view.headers == {"x-a": "1, 2", "host": "h"}
+    assert view.client is None
+    assert view.user == "ann"
+    assert view.method == ""
+    assert view.path == ""
