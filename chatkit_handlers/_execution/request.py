@@ -30,30 +30,40 @@ def too_large(limit: int, size: int | None = None) -> DispatchError:
 async def read_body(scope: Mapping[str, Any], receive: Receive, limit: int) -> bytes:
     """The body of an ASGI HTTP request, refused (``DispatchError`` 413) past ``limit`` bytes.
 
-    A ``Content-Length`` over the limit is refused before any of the body is
-    read, so a client waiting for ``100 Continue`` is answered at once. A
-    client that disconnects before the end gives what arrived (the answer
-    goes nowhere anyway).
+    A body in several messages is refused as soon as its announced
+    ``Content-Length``, or what arrived so far, is over the limit. A client
+    that disconnects before the end gives what arrived (the answer goes
+    nowhere anyway).
     """
+    message = await receive()
+    body: bytes = message.get("body", b"")  # (none in http.disconnect)
+    if message.get("more_body", False):
+        return await _read_rest(scope, receive, body, limit)
+    if len(body) > limit:
+        raise too_large(limit, len(body))
+    return body
+
+
+async def _read_rest(scope: Mapping[str, Any], receive: Receive, first: bytes, limit: int) -> bytes:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             if value.isdigit() and int(value) > limit:
                 raise too_large(limit, int(value))
             break
-    chunks: list[bytes] = []
-    size = 0
-    while True:
+    chunks = [first]
+    size = len(first)
+    while size <= limit:
         message = await receive()
         if message["type"] != "http.request":  # http.disconnect
             break
         chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
         chunks.append(chunk)
+        size += len(chunk)
         if not message.get("more_body", False):
             break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if size > limit:
+        raise too_large(limit)
+    return b"".join(chunks)
 
 
 class RequestView:

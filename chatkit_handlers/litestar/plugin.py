@@ -96,6 +96,7 @@ class ChatKitPlugin(InitPlugin):
         "_context",
         "_forwarder",
         "_wants_request",
+        "_wants_view",
         "dispatcher",
         "guards",
         "include_in_schema",
@@ -138,12 +139,14 @@ class ChatKitPlugin(InitPlugin):
         self.include_in_schema = include_in_schema
         self._context = context
         self._wants_request = Request in self.dispatcher.needs
+        self._wants_view = RequestView in self.dispatcher.needs
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register the endpoint with the app (and in its OpenAPI document)."""
         # Handlers registered since the plugin was made are checked now, at app creation.
         self.dispatcher.check()
         self._wants_request = Request in self.dispatcher.needs
+        self._wants_view = RequestView in self.dispatcher.needs
         if self.include_in_schema and app_config.openapi_config is not None:
             app_config.openapi_config = _documented(
                 app_config.openapi_config, self.path, self.dispatcher.router
@@ -166,8 +169,9 @@ class ChatKitPlugin(InitPlugin):
             return
         try:
             body = await read_body(scope, receive, self.dispatcher.max_body_size)
-        except DispatchError as exc:
-            await _send_result(DispatchResult.error(exc), receive, send)
+        except DispatchError as exc:  # too large
+            refused = DispatchResult.error(exc)
+            await _send_json(send, refused.status_code, refused.body or b"")
             return
         context: Any = None
         extras: Extras | None = None
@@ -183,8 +187,12 @@ class ChatKitPlugin(InitPlugin):
             assert forwarder is not None
             result = await forwarder.forward(body, kind, context)
         else:
-            result = await self.dispatcher.dispatch(body, context, extras=extras, request=RequestView(scope))
-        await _send_result(result, receive, send)
+            view = RequestView(scope) if self._wants_view else None
+            result = await self.dispatcher.dispatch(body, context, extras=extras, request=view)
+        if result.stream is None:
+            await _send_json(send, result.status_code, result.body or b"")
+        else:
+            await _send_stream(result, receive, send)
 
     async def _derive_context(self, request: Request[Any, Any, Any]) -> Any:
         assert self._context is not None
@@ -258,13 +266,6 @@ def _documented(config: OpenAPIConfig, path: str, router: ActionRouter) -> OpenA
     # hook to add an ASGI route's operation, so the copy's method is replaced.
     vars(config)["to_openapi_schema"] = to_openapi_schema
     return config
-
-
-async def _send_result(result: DispatchResult, receive: Receive, send: Send) -> None:
-    if result.stream is None:
-        await _send_json(send, result.status_code, result.body or b"")
-    else:
-        await _send_stream(result, receive, send)
 
 
 async def _send_json(
