@@ -64,6 +64,7 @@ from pydantic import BaseModel
 from ._execution.answers import failure_event
 from ._execution.dispatcher import Dispatcher
 from ._execution.locks import DEFAULT_LOCK_TIMEOUT, busy_event
+from ._execution.request import RequestView
 from ._routing.route import Route
 from ._routing.router import ActionRouter
 from ._wire.chatkit import event_to_chatkit, item_to_chatkit, thread_to_chatkit
@@ -157,7 +158,7 @@ class RoutedActions:
         try:
             request, route, payload = bridge.resolve(CustomActionRequest, thread, action, sender)
             stream = await dispatcher.streams.open(
-                request.params, route, payload, context, None, _ChatKitEmitter(thread)
+                request.params, route, payload, context, bridge.extras, _ChatKitEmitter(thread)
             )
         except DispatchError as exc:
             logger.warning("action %r refused: %s", action.type, exc.message)
@@ -191,7 +192,9 @@ class RoutedActions:
         bridge = self._routed_actions()
         request, route, payload = bridge.resolve(SyncCustomActionRequest, thread, action, sender)
         try:
-            outcome = await bridge.dispatcher.syncs.run(request.params, route, payload, context, None)
+            outcome = await bridge.dispatcher.syncs.run(
+                request.params, route, payload, context, bridge.extras
+            )
         except LockTimeoutError as exc:
             busy = busy_event(exc)
             raise DispatchError(409, busy.code, busy.message or busy.code, allow_retry=True) from None
@@ -209,12 +212,14 @@ class _Bridge:
     process).
     """
 
-    __slots__ = ("chatkit_store", "dispatcher", "lock_timeout")
+    __slots__ = ("chatkit_store", "dispatcher", "extras", "lock_timeout")
 
     def __init__(self, router: ActionRouter, chatkit_store: Any, lock_timeout: float | None) -> None:
         self.chatkit_store = chatkit_store
         self.lock_timeout = lock_timeout
         self.dispatcher = Dispatcher(router, ChatKitStoreAdapter(chatkit_store), lock_timeout=lock_timeout)
+        # No HTTP request reaches a ChatKitServer's action(): handlers asking for one get an empty view.
+        self.extras = self.dispatcher.with_view(None, None) if RequestView in self.dispatcher.needs else None
 
     def resolve(
         self,

@@ -23,7 +23,6 @@ from ..errors import DispatchError
 from ..stores import Features, Store
 from ..types import CustomActionRequest, SyncCustomActionRequest
 from .answers import DispatchResult, failure, sync_answer
-from .loading import ContextLoader
 from .locks import DEFAULT_LOCK_TIMEOUT, check_store
 from .request import DEFAULT_MAX_BODY_SIZE, RequestView, too_large
 from .stream import SSEEmitter, StreamRunner
@@ -108,9 +107,8 @@ class Dispatcher:
         self.router = router
         self.store = store
         self.features = Features.of(store)
-        loader = ContextLoader(self.features)
-        self.syncs = SyncRunner(store, self.features, loader, lock_timeout)
-        self.streams = StreamRunner(store, self.features, loader, lock_timeout)
+        self.syncs = SyncRunner(store, self.features, lock_timeout)
+        self.streams = StreamRunner(store, self.features, lock_timeout)
         self.max_body_size = max_body_size
         self._provides = (RequestView, *provides)
         self.needs = router.check(provided=self._provides)
@@ -136,15 +134,15 @@ class Dispatcher:
 
         ``extras`` maps a type to a zero-argument factory of its value for this
         request (see ``provides``); it is only called if a handler asks.
-        ``request`` is what handlers asking for a ``RequestView`` get.
+        ``request`` is what handlers asking for a ``RequestView`` get (see ``with_view``).
         """
         try:
             action = self.decode(body)
             route, payload = self.resolve(action)
         except DispatchError as exc:
             return DispatchResult.error(exc)
-        if request is not None and RequestView in self.needs:
-            extras = {**(extras or {}), RequestView: lambda: request}
+        if RequestView in self.needs:
+            extras = self.with_view(extras, request)
         try:
             if route.streaming:
                 stream = await self.streams.open(action.params, route, payload, context, extras, _SSE)
@@ -153,6 +151,15 @@ class Dispatcher:
         except Exception as exc:  # refused before a stream started, or a sync action that failed
             return failure(route, exc)
         return sync_answer(outcome.item, outcome.data)
+
+    def with_view(self, extras: Extras | None, request: RequestView | None) -> Extras:
+        """``extras`` providing ``request`` to what asks for a ``RequestView``.
+
+        Without a request (the ChatKitServer bridge, a test client driving a
+        router) the view is of an empty scope: no headers, no client, no user.
+        """
+        view = request if request is not None else RequestView({})
+        return {**(extras or {}), RequestView: lambda: view}
 
     def decode(self, body: bytes) -> ActionRequest:
         """Decode the envelope; ``DispatchError`` names what is wrong with it."""

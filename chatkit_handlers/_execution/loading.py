@@ -1,4 +1,4 @@
-"""Loading what an action acts on: its thread and its sender widget, or a precise 4xx."""
+"""What both runners share: a store, its declared features, and loading an action's thread and sender."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ..errors import DispatchError, NotFoundError
 from ..stores import Features, Lease, Store
 from ..types import CustomActionParams, ThreadItem, ThreadMetadata, WidgetItem
 
-__all__ = ["ContextLoader"]
+__all__ = ["ActionRunner"]
 
 
 class _LoadsThreadAndItem(Protocol):
@@ -19,16 +19,20 @@ class _LoadsThreadAndItem(Protocol):
     ) -> tuple[ThreadMetadata, ThreadItem | None]: ...
 
 
-class ContextLoader:
-    """Loads an action's thread and sender through a store and makes its ``ActionContext``.
+class ActionRunner:
+    """The base of the sync and the stream runner: one store, what it declares, the lock timeout.
 
-    Uses the store's combined load when it declares one (``Features``).
+    ``load`` reads an action's thread and sender and makes its ``ActionContext``,
+    with the store's combined load when it declares one (``Features``).
     """
 
-    __slots__ = ("_combined",)
+    __slots__ = ("_combined", "_features", "_store", "lock_timeout")
 
-    def __init__(self, features: Features) -> None:
+    def __init__(self, store: Store, features: Features, lock_timeout: float | None) -> None:
+        self._store = store
+        self._features = features
         self._combined = features.loads_thread_and_item
+        self.lock_timeout = lock_timeout
 
     async def load(
         self,

@@ -22,7 +22,6 @@ from .._routing.providers import Extras
 from .._routing.route import Route
 from .._wire.coerce import EVENT_CLASSES, to_event
 from .._wire.encode import STREAM_OPTIONS, frame
-from ..stores import Features, Store
 from ..types import (
     HIDDEN_ITEM_TYPES,
     CustomActionParams,
@@ -33,7 +32,7 @@ from ..types import (
     ThreadUpdatedEvent,
 )
 from .answers import failure_event
-from .loading import ContextLoader
+from .loading import ActionRunner
 from .locks import ActionLocks, stream_keys
 from .persist import WriteBuffer
 
@@ -95,16 +94,10 @@ class SSEEmitter:
         return frame(failure_event(action_type, exc))
 
 
-class StreamRunner:
+class StreamRunner(ActionRunner):
     """Runs streaming actions on one store; shared by every adapter, each with its ``Emitter``."""
 
-    __slots__ = ("_features", "_loader", "_store", "lock_timeout")
-
-    def __init__(self, store: Store, features: Features, loader: ContextLoader, lock_timeout: float | None):
-        self._store = store
-        self._features = features
-        self._loader = loader
-        self.lock_timeout = lock_timeout
+    __slots__ = ()
 
     async def open(
         self,
@@ -132,7 +125,7 @@ class StreamRunner:
         if not locks.take_now():
             await locks.take(wait=False)
         try:
-            ctx = await self._loader.load(locks.store, params, route, context, locks.lease)
+            ctx = await self.load(locks.store, params, route, context, locks.lease)
         except BaseException:
             await locks.release()
             raise
@@ -157,7 +150,7 @@ class StreamRunner:
                 yield emitter.opening
             if not locks.held:
                 await locks.take(wait=True)
-                ctx = await self._loader.load(locks.store, params, route, context, locks.lease)
+                ctx = await self.load(locks.store, params, route, context, locks.lease)
             writes = WriteBuffer(params.thread_id, ctx.sender, persist_items=emitter.persist_items)
             events: AsyncIterator[Any] = call_stream(route, ctx, payload, extras)
             try:

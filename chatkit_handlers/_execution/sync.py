@@ -18,9 +18,9 @@ from .._routing.providers import Extras
 from .._routing.route import Route
 from .._wire.coerce import to_updated_item
 from .._wire.encode import encode
-from ..stores import Features, Lease, LocalLocks, Store, item_lock
+from ..stores import Lease, LocalLocks, Store, item_lock
 from ..types import CustomActionParams, ThreadItem
-from .loading import ContextLoader
+from .loading import ActionRunner
 
 __all__ = ["SyncOutcome", "SyncRunner"]
 
@@ -39,20 +39,14 @@ class SyncOutcome(msgspec.Struct, frozen=True):
     data: bytes | None = None
 
 
-class SyncRunner:
+class SyncRunner(ActionRunner):
     """Runs sync actions on one store: lock, load, call the handler, save, release.
 
     Shared by the dispatcher (which answers the outcome as JSON) and the
     ChatKitServer bridge (which hands it to chatkit).
     """
 
-    __slots__ = ("_features", "_loader", "_store", "lock_timeout")
-
-    def __init__(self, store: Store, features: Features, loader: ContextLoader, lock_timeout: float | None):
-        self._store = store
-        self._features = features
-        self._loader = loader
-        self.lock_timeout = lock_timeout
+    __slots__ = ()
 
     async def run(
         self, params: CustomActionParams, route: Route, payload: Any, context: Any, extras: Extras | None
@@ -94,7 +88,7 @@ class SyncRunner:
         The updated item and a changed thread are saved all or nothing: two
         writes in one store transaction, one write (atomic by itself) straight.
         """
-        ctx = await self._loader.load(store, params, route, context, lease)
+        ctx = await self.load(store, params, route, context, lease)
         item = to_updated_item(await call_sync(route, ctx, payload, extras), ctx.sender, route.type)
         thread = thread_change(ctx)
         if thread is not None and item is not None:

@@ -16,7 +16,7 @@ from chatkit import types as ck
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.widgets import DynamicWidgetRoot
 
-from chatkit_handlers import ActionContext, ActionError, ActionRouter
+from chatkit_handlers import ActionContext, ActionError, ActionRouter, RequestView
 from chatkit_handlers.bridge import RoutedActions
 from chatkit_handlers.dispatch import Dispatcher, DispatchResult
 from chatkit_handlers.errors import DispatchError
@@ -338,3 +338,29 @@ async def test_an_abandoned_stream_releases_its_locks(store: MemoryChatKitStore,
     assert count_of((await sync(server, click()))["updated_item"]) == 1
     assert all(e["type"] != "error" for e in await run(server, stream("counter.reset", item="wid_2")))
     assert gate.log == ["start"]  # the handler never went on
+
+
+async def test_handlers_asking_for_the_request_view_get_an_empty_one_under_a_chatkit_server(
+    store: MemoryChatKitStore,
+) -> None:
+    """No HTTP request reaches a ChatKitServer's action(): the view has no headers, client or user."""
+
+    router = ActionRouter()
+    seen: list[RequestView] = []
+
+    @router.on_action("view.sync", streaming=False)
+    async def sync_view(request: RequestView) -> None:
+        seen.append(request)
+
+    @router.on_action("view.stream")
+    async def stream_view(request: RequestView, ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
+        seen.append(request)
+        yield ctx.progress("seen")
+
+    server = make_server(router, store, lock_timeout=1)
+    assert await sync(server, click("view.sync")) == {}
+    assert [e["type"] for e in await run(server, stream("view.stream"))] == [
+        "stream_options",
+        "progress_update",
+    ]
+    assert [(view.headers, view.client, view.user) for view in seen] == [({}, None, None)] * 2

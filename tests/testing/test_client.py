@@ -13,7 +13,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 from litestar.testing import AsyncTestClient
 
-from chatkit_handlers import ActionContext, ActionError, ActionRouter
+from chatkit_handlers import ActionContext, ActionError, ActionRouter, RequestView
 from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore
@@ -293,3 +293,18 @@ async def test_click_sends_in_the_mode_the_widget_says() -> None:
     events = await client.click(item, "reset")
     assert isinstance(events, list)
     assert_widget_updated(events, counter_card(0))
+
+
+async def test_a_router_under_the_test_client_gives_handlers_an_empty_request_view() -> None:
+    from chatkit_handlers.testing import make_widget_item
+
+    router = ActionRouter()
+    seen: list[Any] = []
+
+    @router.on_action("view.sync", streaming=False)
+    async def sync_view(request: RequestView) -> None:
+        seen.append((request.method, request.headers))
+
+    async with ActionTestClient(router) as client:
+        await client.sync("view.sync", sender=make_widget_item({"type": "Card", "children": []}))
+    assert seen == [("", {})]
