@@ -68,7 +68,7 @@ from ._execution.request import RequestView
 from ._routing.route import Route
 from ._routing.router import ActionRouter
 from ._wire.chatkit import event_to_chatkit, item_to_chatkit, thread_to_chatkit
-from .errors import ActionError, DispatchError, LockTimeoutError, RegistrationError
+from .errors import ActionError, DispatchError, LockTimeoutError, RegistrationError, StoreUnavailableError
 from .stores.chatkit import ChatKitStoreAdapter
 from .types import (
     Action,
@@ -267,7 +267,7 @@ class _ChatKitEmitter:
         if isinstance(exc, ActionError | DispatchError):  # a Reply (guards, timeouts) is an ActionError
             message = exc.message
             raise CustomStreamError(message, allow_retry=getattr(exc, "allow_retry", False)) from None
-        if isinstance(exc, LockTimeoutError):
+        if isinstance(exc, LockTimeoutError | StoreUnavailableError):  # retryable: an error event
             return event_to_chatkit(failure_event(action_type, exc))
         raise exc
 

@@ -1,7 +1,8 @@
 """Every exception chatkit-handlers raises, all derived from ``ChatKitHandlersError``.
 
 For handler authors: ``ActionError`` (raise it to show the user a message).
-For store authors: ``NotFoundError`` and ``LockTimeoutError``. For everyone:
+For store authors: ``NotFoundError``, ``LockTimeoutError`` and
+``StoreUnavailableError``. For everyone:
 ``RegistrationError`` (a handler, router or adapter that cannot be set up,
 raised when it is built, never on a request) and ``DispatchError`` (how the
 framework refuses a request: an HTTP status, a stable ``code`` and a message
@@ -21,6 +22,7 @@ __all__ = [
     "LockTimeoutError",
     "NotFoundError",
     "RegistrationError",
+    "StoreUnavailableError",
 ]
 
 
@@ -82,6 +84,16 @@ class LockTimeoutError(ChatKitHandlersError):
         super().__init__(f"lock {key!r} is still held by another action after {timeout}s")
         self.key = key
         self.timeout = timeout
+
+
+class StoreUnavailableError(ChatKitHandlersError):
+    """Raised by a store that cannot be reached or used right now (down, busy past its timeout).
+
+    The dispatcher answers ``503 store.unavailable`` with ``allow_retry: true``
+    (an ``error`` event with that message once a stream started), whether it
+    happened before or after the handler ran, and logs it once with its cause.
+    Nothing the action would have written is written.
+    """
 
 
 class RegistrationError(ChatKitHandlersError, TypeError):

@@ -15,11 +15,11 @@ import msgspec
 from .._routing.errorhandlers import Reply
 from .._routing.route import Route
 from .._wire.encode import encode, error_body
-from ..errors import ActionError, DispatchError, LockTimeoutError
+from ..errors import ActionError, DispatchError, LockTimeoutError, StoreUnavailableError
 from ..types import ErrorEvent, NoticeEvent, ThreadItem
 from .locks import busy_event
 
-__all__ = ["JSON", "SSE", "DispatchResult", "failure", "failure_event", "sync_answer"]
+__all__ = ["JSON", "SSE", "DispatchResult", "failure", "failure_event", "sync_answer", "unavailable_event"]
 
 logger = logging.getLogger("chatkit_handlers")
 
@@ -80,6 +80,9 @@ def failure(route: Route, exc: Exception) -> DispatchResult:
     writes raised ``exc``.
     """
     request_type = _STREAM if route.streaming else _SYNC
+    if isinstance(exc, StoreUnavailableError):
+        event = unavailable_event(route.type, exc)
+        return DispatchResult(503, encode(event), None, request_type)
     if isinstance(exc, DispatchError):  # the thread or widget is missing, the sender is no widget...
         return DispatchResult.error(exc, request_type)
     if isinstance(exc, LockTimeoutError):
@@ -94,10 +97,22 @@ def failure(route: Route, exc: Exception) -> DispatchResult:
     return DispatchResult(500, body, None, request_type)
 
 
+def unavailable_event(action_type: str, exc: StoreUnavailableError) -> ErrorEvent:
+    """``store.unavailable``, retryable: the store could not be used; logged here, once, with its cause."""
+    logger.warning("store unavailable during action %r: %s", action_type, exc, exc_info=exc)
+    return ErrorEvent(
+        code="store.unavailable",
+        message="the store is unavailable right now; nothing was saved, try again",
+        allow_retry=True,
+    )
+
+
 def failure_event(action_type: str, exc: Exception) -> ErrorEvent | NoticeEvent:
     """The event that ends a stream whose locks, guards, handler or writes raised ``exc``."""
     if isinstance(exc, LockTimeoutError):
         return busy_event(exc)
+    if isinstance(exc, StoreUnavailableError):
+        return unavailable_event(action_type, exc)
     if isinstance(exc, DispatchError):  # the thread or the widget vanished while waiting for the locks
         return ErrorEvent(code=exc.code, message=exc.message)
     if isinstance(exc, Reply):

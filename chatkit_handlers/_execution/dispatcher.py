@@ -17,7 +17,7 @@ from typing import Any, TypeVar, Union
 import msgspec
 
 from .._routing.providers import Extras
-from .._routing.route import Route
+from .._routing.route import Route, too_deep
 from .._routing.router import ActionRouter
 from ..errors import DispatchError
 from ..stores import Features, Store
@@ -171,6 +171,8 @@ class Dispatcher:
             raise _envelope_error(body, exc) from None
         except msgspec.DecodeError as exc:
             raise DispatchError(400, "request.malformed", f"request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise too_deep("the request body") from None
 
     def resolve(self, request: ActionRequest) -> tuple[Route, Any]:
         """Match the action to a route, check the mode, validate the payload."""

@@ -21,6 +21,7 @@ from .._wire.encode import encode
 from ..stores import Lease, LocalLocks, Store, item_lock
 from ..types import CustomActionParams, ThreadItem
 from .loading import ActionRunner
+from .locks import ActionLocks
 
 __all__ = ["SyncOutcome", "SyncRunner"]
 
@@ -53,8 +54,10 @@ class SyncRunner(ActionRunner):
     ) -> SyncOutcome:
         """Run the action; raises what refused it (``DispatchError``, ``LockTimeoutError``) or what the handler raised.
 
-        The sender's lock is taken at once when it is free (``try_lock``, for a
-        store locking in this process), else waited for through ``lock()``.
+        The sender's lock is taken at once when it is free (``try_lock`` for a
+        store locking in this process, ``lock()`` without waiting for others),
+        else waited for through ``lock()``, once the caller is known to see the
+        thread and the widget.
         """
         if params.item_id is None:  # no sender: nothing to read-modify-write, nothing to lock
             return await self._run_holding(self._store, params, route, payload, context, extras)
@@ -69,8 +72,16 @@ class SyncRunner(ActionRunner):
                     )
                 finally:
                     lease.release()
-        async with self._store.lock(*keys, timeout=self.lock_timeout, context=context) as store:
-            return await self._run_holding(store, params, route, payload, context, extras)
+        locks = ActionLocks(self._store, keys, self.lock_timeout, context, False)
+        if self._features.locks_in_process or not await locks.take(wait=False):
+            # Busy: a thread the caller may not see (another user's) is refused now, without
+            # waiting for the locks of an action on it (which would tell that it exists).
+            await self.load(self._store, params, route, context)
+            await locks.take(wait=True)
+        try:
+            return await self._run_holding(locks.store, params, route, payload, context, extras)
+        finally:
+            await locks.release()
 
     async def _run_holding(
         self,

@@ -25,7 +25,7 @@ from .middleware import check_middleware
 from .providers import Provider
 from .signature import HandlerSignature, Source, arguments, qualname, reader
 
-__all__ = ["Route", "check_routes", "duplicate_error"]
+__all__ = ["Route", "check_routes", "duplicate_error", "too_deep"]
 
 _NULL = b"null"
 _EMPTY_PAYLOADS = frozenset({b"null", b"{}"})
@@ -181,32 +181,52 @@ class Route:
         return route
 
     def decode_payload(self, raw: msgspec.Raw) -> Any:
-        """Validate the raw payload; raise ``DispatchError(422)`` naming the problem."""
-        if self._decoder is None:
-            data = bytes(raw)
-            if data in _EMPTY_PAYLOADS or _decode_any(data) in (None, {}):
-                return None
-            raise DispatchError(
-                422,
-                "payload.invalid",
-                f"action {self.type!r} takes no payload, but one was sent; "
-                f"handler {qualname(self.handler)} declares no payload parameter",
-            )
-        if self._null_as_empty and len(raw) == 4 and bytes(raw) == _NULL:
-            # An absent payload means "all defaults" for a Struct or mapping payload.
-            raw = msgspec.Raw(b"{}")
+        """Validate the raw payload; raise ``DispatchError`` naming the problem.
+
+        422 ``payload.invalid`` for a payload of the wrong shape; 400
+        ``request.malformed`` for one that is no JSON at all (invalid UTF-8, say,
+        which the envelope's decoding leaves inside the raw payload) or that is
+        nested too deeply to decode.
+        """
         try:
+            if self._decoder is None:
+                data = bytes(raw)
+                if data in _EMPTY_PAYLOADS or _decode_any(data) in (None, {}):
+                    return None
+                raise DispatchError(
+                    422,
+                    "payload.invalid",
+                    f"action {self.type!r} takes no payload, but one was sent; "
+                    f"handler {qualname(self.handler)} declares no payload parameter",
+                )
+            if self._null_as_empty and len(raw) == 4 and bytes(raw) == _NULL:
+                # An absent payload means "all defaults" for a Struct or mapping payload.
+                raw = msgspec.Raw(b"{}")
             return self._decoder.decode(raw)  # a Raw is a buffer: decoded in place, not copied first
         except msgspec.ValidationError as exc:
             raise DispatchError(
                 422, "payload.invalid", f"invalid payload for action {self.type!r}: {exc}"
             ) from None
-        except msgspec.DecodeError as exc:  # unreachable for a Raw from a valid envelope
-            raise DispatchError(422, "payload.invalid", f"malformed payload: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise DispatchError(
+                400, "request.malformed", f"the payload of action {self.type!r} is not valid JSON: {exc}"
+            ) from None
+        except RecursionError:
+            raise too_deep(f"the payload of action {self.type!r}") from None
 
     def arguments(self, ctx: ActionContext[Any], payload: Any) -> dict[str, Any]:
         """The keyword arguments for the handler, looked up from ``ctx`` (a route without provided types)."""
         return arguments(self.params, ctx, payload, self.groups)
+
+
+def too_deep(what: str) -> DispatchError:
+    """400 ``request.malformed`` for JSON nested deeper than msgspec decodes."""
+    return DispatchError(
+        400,
+        "request.malformed",
+        f"{what} is nested too deeply to decode (arrays and objects within each other, "
+        "about a thousand levels deep); send a flatter structure",
+    )
 
 
 def _doc_line(fn: Callable[..., Any]) -> str | None:

@@ -32,7 +32,7 @@ import anyio
 import asyncpg
 import msgspec
 
-from ..errors import LockTimeoutError, NotFoundError
+from ..errors import LockTimeoutError, NotFoundError, StoreUnavailableError
 from ..types import Page, ThreadItem, ThreadMetadata
 from ._base import ItemsAsJSON, LockKey, Owner, lock_order
 
@@ -275,7 +275,10 @@ class PostgresStore(ItemsAsJSON):
             finally:
                 await _release(self._conn, [self._lock_id(k) for k in new])
             return
-        pool = await self._ready()
+        try:
+            pool = await self._ready()
+        except _TRANSLATED as exc:
+            raise _translated(exc) from exc
         started = time.monotonic()
         try:
             proxy = await _acquire(pool, timeout)
@@ -361,17 +364,24 @@ class PostgresStore(ItemsAsJSON):
 
     async def _fetchval(self, sql: str, *args: Any) -> Any:
         try:
-            target = self._target()
-        except _NotOpen:
-            target = await self._ready()
-        return await target.fetchval(sql, *args)
+            try:
+                target = self._target()
+            except _NotOpen:
+                target = await self._ready()
+            return await target.fetchval(sql, *args)
+        except _TRANSLATED as exc:
+            raise _translated(exc) from exc
 
     async def _execute(self, sql: str, *args: Any) -> str:
         try:
-            target = self._target()
-        except _NotOpen:
-            target = await self._ready()
-        return await target.execute(sql, *args)
+            try:
+                target = self._target()
+            except _NotOpen:
+                target = await self._ready()
+            result: str = await target.execute(sql, *args)
+            return result
+        except _TRANSLATED as exc:
+            raise _translated(exc) from exc
 
     def _own(self, context: Any) -> tuple[str | None, ...]:
         return (self._owner(context),) if self._owner is not None else ()
@@ -406,12 +416,15 @@ class PostgresStore(ItemsAsJSON):
         limit = max(limit, 0)
         sql = self._sql["page_asc" if order == "asc" else "page_desc"]
         args = (thread_id, after, limit + 1, *self._own(context))
-        conn = self._conn
-        if conn is not None:
-            rows = await conn.fetch(sql, *args)
-        else:
-            pool = await self._ready()
-            rows = await pool.fetch(sql, *args)
+        try:
+            conn = self._conn
+            if conn is not None:
+                rows = await conn.fetch(sql, *args)
+            else:
+                pool = await self._ready()
+                rows = await pool.fetch(sql, *args)
+        except _TRANSLATED as exc:
+            raise _translated(exc) from exc
         if not rows and await self._fetchval(self._sql["visible"], thread_id, *self._own(context)) is None:
             raise NotFoundError(f"thread {thread_id!r} not found")
         chosen = rows[:limit]
@@ -426,12 +439,15 @@ class PostgresStore(ItemsAsJSON):
     ) -> tuple[ThreadMetadata, ThreadItem | None]:
         """The thread and one of its items (``None`` if missing) in one round trip."""
         try:
-            target = self._target()
-        except _NotOpen:
-            target = await self._ready()
-        row = await target.fetchrow(
-            self._sql["load_thread_and_item"], thread_id, item_id, *self._own(context)
-        )
+            try:
+                target = self._target()
+            except _NotOpen:
+                target = await self._ready()
+            row = await target.fetchrow(
+                self._sql["load_thread_and_item"], thread_id, item_id, *self._own(context)
+            )
+        except _TRANSLATED as exc:
+            raise _translated(exc) from exc
         if row is None:
             raise NotFoundError(f"thread {thread_id!r} not found")
         thread, item = row
@@ -469,6 +485,25 @@ class PostgresStore(ItemsAsJSON):
 
 class _NotOpen(Exception):
     pass
+
+
+_TRANSLATED = (
+    asyncpg.CharacterNotInRepertoireError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    OSError,
+)
+"""What asyncpg raises that the store reports as its own errors (``_translated``)."""
+
+
+def _translated(exc: BaseException) -> Exception:
+    """A NUL in a text parameter (an id nobody can have stored): not found; a database that
+    cannot be reached or used right now: unavailable."""
+    if isinstance(exc, asyncpg.CharacterNotInRepertoireError):
+        return NotFoundError(f"no thread or item has that id ({exc})")
+    return StoreUnavailableError(f"PostgreSQL: {type(exc).__name__}: {exc}")
 
 
 async def _migrate(conn: _Conn, schema: str) -> None:

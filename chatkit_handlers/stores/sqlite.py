@@ -20,7 +20,7 @@ import anyio
 import anyio.to_thread
 import msgspec
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, StoreUnavailableError
 from ..types import Page, ThreadItem, ThreadMetadata
 from ._base import ItemsAsJSON, Owner
 from ._locks import LocalLocks
@@ -201,7 +201,7 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
         shared = self._shared
         async with shared.opening:
             if shared.writer is None:
-                writer, readers = await anyio.to_thread.run_sync(self._connect)
+                writer, readers = await _in_thread(self._connect)
                 shared.readers = readers
                 shared.free_readers = anyio.Semaphore(len(readers), fast_acquire=True)
                 shared.writer_gate = anyio.Semaphore(1, max_value=1, fast_acquire=True)
@@ -214,7 +214,7 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
             conns = [c for c in (shared.writer, *shared.readers) if c is not None]
             shared.writer, shared.readers = None, []
             for conn in conns:
-                await anyio.to_thread.run_sync(conn.close)
+                await _in_thread(conn.close)
 
     def _connect(self) -> tuple[_Conn, list[_Conn]]:
         writer = self._new_connection()
@@ -252,11 +252,11 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
             async with tx.gate:
                 writer = await self._writer(tx)
                 pending, tx.pending = tx.pending, []
-                return await anyio.to_thread.run_sync(_tx_read, writer, tx, pending, fn)
+                return await _in_thread(_tx_read, writer, tx, pending, fn)
         async with shared.free_readers:
             conn = shared.readers.pop()
             try:
-                return await anyio.to_thread.run_sync(fn, conn)
+                return await _in_thread(fn, conn)
             finally:
                 shared.readers.append(conn)
 
@@ -267,7 +267,7 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
         shared = await self._ready()
         async with shared.writer_gate:
             assert shared.writer is not None
-            await anyio.to_thread.run_sync(_atomically, shared.writer, fn)
+            await _in_thread(_atomically, shared.writer, fn)
 
     async def _writer(self, tx: _Tx) -> _Conn:
         shared = self._shared
@@ -297,11 +297,11 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
                     writer = await self._writer(tx)
                     pending, tx.pending = tx.pending, []
                     with anyio.CancelScope(shield=True):
-                        await anyio.to_thread.run_sync(_tx_commit, writer, tx, pending)
+                        await _in_thread(_tx_commit, writer, tx, pending)
         except BaseException:
             if tx.open:
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(_rollback, shared.writer, tx)
+                    await _in_thread(_rollback, shared.writer, tx)
             raise
         finally:
             if tx.gated:
@@ -452,3 +452,12 @@ def _atomically(conn: _Conn, fn: Callable[[_Conn], None]) -> None:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a worker thread; SQLite's operational errors (the file locked by another
+    process past ``busy_timeout``, unreadable, a disk error) as ``StoreUnavailableError``."""
+    try:
+        return await anyio.to_thread.run_sync(fn, *args)
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailableError(f"SQLite: {exc}") from exc
