@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint docs bench clean
+.PHONY: install run test fuzz lint docs bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The fuzz suite at length: 10,000 generated requests per store and test (over 20,000 per store),
+# against the Litestar app on every store; `make test` runs 200 of each.
+fuzz: install
+	CHATKIT_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q -p no:cacheprovider -p no:logging tests/execution/test_fuzz.py
 
 lint: install
 	$(BIN)/ruff check chatkit_handlers pytest_chatkit_handlers.py examples tests bench

@@ -205,7 +205,7 @@ class Dispatcher:
 def _envelope_error(body: bytes, exc: msgspec.ValidationError) -> DispatchError:
     try:
         kind = _decode_type(body).type
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         kind = None
     if isinstance(kind, str) and kind in CHATKIT_REQUEST_TYPES:
         return DispatchError(

@@ -100,9 +100,11 @@ class Forwarder:
         """
         try:
             peek = _peek(body)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):  # the dispatcher says what is wrong
             return None
         kind = peek.type
+        if not isinstance(kind, str):  # (a JSON object, say: no request type, and unhashable)
+            return None
         if kind in CHATKIT_REQUEST_TYPES:
             return str(kind)
         if kind in self._fallback and peek.params is not None and peek.params.action is not None:
