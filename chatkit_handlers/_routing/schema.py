@@ -183,7 +183,7 @@ def openapi_operation(routes: Sequence[Route]) -> tuple[dict[str, Any], dict[str
                 "content": {"application/json": {"schema": error}},
             },
             "5XX": {
-                "description": "A sync handler failed or timed out",
+                "description": "A sync handler failed or timed out (500, 504), or the store was unavailable (503)",
                 "content": {"application/json": {"schema": error}},
             },
         },
