@@ -278,7 +278,7 @@ class PostgresStore(ItemsAsJSON):
         try:
             pool = await self._ready()
         except _TRANSLATED as exc:
-            raise _translated(exc) from exc
+            raise self._translated(exc) from exc
         started = time.monotonic()
         try:
             proxy = await _acquire(pool, timeout)
@@ -293,6 +293,8 @@ class PostgresStore(ItemsAsJSON):
                     pool.get_max_size(),
                 )
             raise LockTimeoutError(new[0], timeout) from None
+        except _TRANSLATED as exc:
+            raise self._translated(exc) from exc
         try:
             await self._take(proxy, new, timeout, started)  # one timeout for the connection and the keys
             try:
@@ -333,6 +335,9 @@ class PostgresStore(ItemsAsJSON):
                     except asyncpg.LockNotAvailableError:
                         raise LockTimeoutError(key, timeout) from None
                 taken.append(lock_id)
+        except _TRANSLATED as exc:  # the connection lost, say
+            await _release(conn, taken)
+            raise self._translated(exc) from exc
         except BaseException:
             await _release(conn, taken)
             raise
@@ -370,7 +375,7 @@ class PostgresStore(ItemsAsJSON):
                 target = await self._ready()
             return await target.fetchval(sql, *args)
         except _TRANSLATED as exc:
-            raise _translated(exc) from exc
+            raise self._translated(exc) from exc
 
     async def _execute(self, sql: str, *args: Any) -> str:
         try:
@@ -381,7 +386,22 @@ class PostgresStore(ItemsAsJSON):
             result: str = await target.execute(sql, *args)
             return result
         except _TRANSLATED as exc:
-            raise _translated(exc) from exc
+            raise self._translated(exc) from exc
+
+    def _translated(self, exc: BaseException) -> Exception:
+        """asyncpg's error as the store's own.
+
+        A NUL in a text parameter (an id nobody can have stored): not found. A
+        database that cannot be reached or used right now: unavailable. Its
+        tables gone (the database dropped and created again under a running
+        server): unavailable too, and the next call creates them again, so the
+        store recovers without a restart.
+        """
+        if isinstance(exc, asyncpg.CharacterNotInRepertoireError):
+            return NotFoundError(f"no thread or item has that id ({exc})")
+        if isinstance(exc, asyncpg.UndefinedTableError | asyncpg.InvalidSchemaNameError):
+            self._shared.ready = False
+        return StoreUnavailableError(f"PostgreSQL: {type(exc).__name__}: {exc}")
 
     def _own(self, context: Any) -> tuple[str | None, ...]:
         return (self._owner(context),) if self._owner is not None else ()
@@ -424,7 +444,7 @@ class PostgresStore(ItemsAsJSON):
                 pool = await self._ready()
                 rows = await pool.fetch(sql, *args)
         except _TRANSLATED as exc:
-            raise _translated(exc) from exc
+            raise self._translated(exc) from exc
         if not rows and await self._fetchval(self._sql["visible"], thread_id, *self._own(context)) is None:
             raise NotFoundError(f"thread {thread_id!r} not found")
         chosen = rows[:limit]
@@ -447,7 +467,7 @@ class PostgresStore(ItemsAsJSON):
                 self._sql["load_thread_and_item"], thread_id, item_id, *self._own(context)
             )
         except _TRANSLATED as exc:
-            raise _translated(exc) from exc
+            raise self._translated(exc) from exc
         if row is None:
             raise NotFoundError(f"thread {thread_id!r} not found")
         thread, item = row
@@ -489,21 +509,16 @@ class _NotOpen(Exception):
 
 _TRANSLATED = (
     asyncpg.CharacterNotInRepertoireError,
+    asyncpg.UndefinedTableError,
+    asyncpg.InvalidSchemaNameError,
+    asyncpg.InvalidCatalogNameError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     OSError,
 )
-"""What asyncpg raises that the store reports as its own errors (``_translated``)."""
-
-
-def _translated(exc: BaseException) -> Exception:
-    """A NUL in a text parameter (an id nobody can have stored): not found; a database that
-    cannot be reached or used right now: unavailable."""
-    if isinstance(exc, asyncpg.CharacterNotInRepertoireError):
-        return NotFoundError(f"no thread or item has that id ({exc})")
-    return StoreUnavailableError(f"PostgreSQL: {type(exc).__name__}: {exc}")
+"""What asyncpg raises that the store reports as its own errors (``PostgresStore._translated``)."""
 
 
 async def _migrate(conn: _Conn, schema: str) -> None:

@@ -233,3 +233,43 @@ async def test_an_unreachable_postgres_is_unavailable() -> None:
         assert error(result.body)["code"] == "store.unavailable"
     finally:
         await store.close()
+
+
+async def test_postgres_recovers_by_itself_once_its_database_is_back() -> None:
+    """The database dropped and created again under a running store: 503s, then 200s, no restart."""
+    import uuid
+
+    import asyncpg
+    from _stores_support import require_postgres
+
+    from chatkit_handlers.stores import PostgresStore
+
+    admin_dsn = require_postgres()
+    name = f"chk_recover_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        dsn = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+        store = PostgresStore(dsn, min_size=1, max_size=2)
+        try:
+            await seed(store)
+            dispatcher = Dispatcher(router(), store)
+            assert (await dispatcher.dispatch(click())).status_code == 200
+            await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+            down = await dispatcher.dispatch(click())
+            assert down.status_code == 503, down.body
+            assert error(down.body)["code"] == "store.unavailable"
+            await admin.execute(f"CREATE DATABASE {name}")
+            statuses = []
+            for _ in range(5):  # the pool's dead connections are replaced, the tables made again
+                statuses.append((await dispatcher.dispatch(click())).status_code)
+                if statuses[-1] != 503:
+                    break
+            assert statuses[-1] == 404, statuses  # back: an empty database, so the thread is unknown
+            await seed(store)
+            assert (await dispatcher.dispatch(click())).status_code == 200
+        finally:
+            await store.close()
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
