@@ -12,6 +12,7 @@ dynamic models keep the JSON exactly as it was.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -36,6 +37,7 @@ from ..types import (
 from .encode import client_error
 
 __all__ = [
+    "chatkit_time",
     "event_to_chatkit",
     "item_to_chatkit",
     "thread_from_chatkit",
@@ -61,8 +63,21 @@ def thread_from_chatkit(thread: ck.ThreadMetadata) -> ThreadMetadata:
 
 
 def thread_to_chatkit(thread: ThreadMetadata) -> ck.ThreadMetadata:
-    """chatkit's ``ThreadMetadata`` from ours."""
-    return ck.ThreadMetadata.model_validate_json(_encode(thread))
+    """chatkit's ``ThreadMetadata`` from ours (its time as chatkit makes times: ``chatkit_time``)."""
+    converted = ck.ThreadMetadata.model_validate_json(_encode(thread))
+    converted.created_at = chatkit_time(thread.created_at)
+    return converted
+
+
+def chatkit_time(moment: datetime) -> datetime:
+    """``moment`` as chatkit's server makes times (``datetime.now()``): naive, local.
+
+    Times chatkit-handlers makes are aware (UTC). A chatkit store keeping both
+    kinds cannot order them (comparing naive and aware times raises), and the
+    stores of ChatKit apps order items and threads by ``created_at``: every
+    time crossing into chatkit is made naive, as its own are.
+    """
+    return moment if moment.tzinfo is None else moment.astimezone().replace(tzinfo=None)
 
 
 def widget_to_chatkit(root: WidgetRoot) -> DynamicWidgetRoot:
@@ -71,22 +86,24 @@ def widget_to_chatkit(root: WidgetRoot) -> DynamicWidgetRoot:
 
 
 def item_to_chatkit(item: ThreadItem) -> Any:
-    """The chatkit (pydantic) item for an item Struct."""
+    """The chatkit (pydantic) item for an item Struct (its time as chatkit makes times)."""
     if isinstance(item, WidgetItem):
         return ck.WidgetItem(
             id=item.id,
             thread_id=item.thread_id,
-            created_at=item.created_at,
+            created_at=chatkit_time(item.created_at),
             widget=widget_to_chatkit(item.widget),
             copy_text=item.copy_text,
         )
-    return _item_adapter.validate_json(_encode(item))
+    converted = _item_adapter.validate_json(_encode(item))
+    converted.created_at = chatkit_time(item.created_at)
+    return converted
 
 
 def event_to_chatkit(event: ThreadStreamEvent) -> Any:
     """The chatkit (pydantic) event for an event Struct."""
     chatkit_event = _ITEM_EVENTS.get(type(event))
-    if chatkit_event is not None and isinstance(event.item, WidgetItem):  # type: ignore[union-attr]
+    if chatkit_event is not None:
         return chatkit_event(item=item_to_chatkit(event.item))  # type: ignore[union-attr]
     if isinstance(event, ThreadItemUpdatedEvent):
         update = event.update

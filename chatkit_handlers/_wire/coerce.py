@@ -111,7 +111,13 @@ def _yielded_widget(kind: str) -> str:
 
 
 def to_item(obj: Any) -> ThreadItem:
-    """A thread item Struct from an item Struct, a dict shaped like one, or a chatkit item."""
+    """A thread item Struct from an item Struct, a dict shaped like one, or a chatkit item.
+
+    A ``WidgetItem`` Struct holding a chatkit widget (``Card(...)``, a template's
+    build) gets it as plain JSON: a Struct does not convert what it is given.
+    """
+    if isinstance(obj, WidgetItem) and type(obj.widget) is not dict:
+        return msgspec.structs.replace(obj, widget=as_widget_root(obj.widget))
     if isinstance(obj, _ITEM_STRUCTS):
         return obj  # type: ignore[return-value]
     try:
@@ -138,7 +144,7 @@ def to_updated_item(result: Any, sender: WidgetItem | None, action_type: str) ->
         return result.updated_item
     if isinstance(result, msgspec.Struct):
         if isinstance(result, _ITEM_STRUCTS):
-            return result  # type: ignore[return-value]
+            return to_item(result)
         raise TypeError(f"sync handler returned a {type(result).__name__}, not an item or widget")
     kind = _type_of(result)
     if kind in _ITEM_TYPES:

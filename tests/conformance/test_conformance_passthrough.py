@@ -157,3 +157,34 @@ async def test_server_failures_are_answered_with_a_status(
     error = response.json()
     assert (error["type"], error["code"]) == ("error", code)
     assert "Traceback" not in response.text
+
+
+class TimeOrderedStore(MemoryChatKitStore):
+    """Items in ``created_at`` order, as the stores of OpenAI's ChatKit sample apps keep them."""
+
+    async def load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: Any
+    ) -> Any:
+        self.items[thread_id].sort(key=lambda item: item.created_at)  # raises on naive beside aware
+        return await super().load_thread_items(thread_id, after, limit, order, context)
+
+
+@pytest.mark.parametrize("mode_name", ["http", "bridge"])
+async def test_items_the_framework_adds_sort_beside_chatkits_own(mode_name: str) -> None:
+    """After a routed action adds items, ``items.list`` (what ChatKit.js loads a thread with) still works."""
+    from conformance_app import BridgeMode, ConformanceServer, HTTPMode, make_app, seeded_store
+    from litestar.testing import AsyncTestClient
+
+    seeded = await seeded_store()
+    store = TimeOrderedStore()
+    store.threads, store.items = seeded.threads, seeded.items
+    server = ConformanceServer(store)
+    async with AsyncTestClient(make_app(server)) as client:
+        mode = HTTPMode(client) if mode_name == "http" else BridgeMode(server)
+        events = await mode.stream(action_request("conf.everything"))
+        assert "error" not in shape(events)
+        listed = await post(client, ck.ItemsListReq(params=ck.ItemsListParams(thread_id=THREAD)))
+    assert listed.status_code == 200, listed.text
+    page = check_model(ITEM_PAGE, listed.content)
+    assert len(page["data"]) > 1
+    assert all("+" not in item["created_at"] and not item["created_at"].endswith("Z") for item in page["data"])

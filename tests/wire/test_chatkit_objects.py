@@ -120,3 +120,50 @@ async def test_chatkit_store_adapter_round_trip() -> None:
         await store.load_item("thr_1", "wid_1", context=None)
     with pytest.raises(NotFoundError):
         await store.load_thread("thr_missing", context=None)
+
+
+@pytest.mark.anyio
+async def test_items_holding_chatkit_widgets_are_sent_and_stored_as_plain_json() -> None:
+    """``replace_item`` and a sync answer given our WidgetItem with a chatkit widget inside."""
+    import msgspec
+    from chatkit.widgets import Card, Text
+    from litestar import Litestar
+    from litestar.testing import AsyncTestClient
+
+    from chatkit_handlers import ActionRouter
+    from chatkit_handlers.litestar import ChatKitPlugin
+    from chatkit_handlers.stores import MemoryStore
+    from chatkit_handlers.types import ThreadMetadata, WidgetItem
+
+    router = ActionRouter()
+
+    @router.on_action("card.replace")
+    async def replace(ctx: ActionContext[Any], sender: WidgetItem) -> Any:
+        card = Card(children=[Text(id="t", value="replaced")])
+        yield ctx.replace_item(msgspec.structs.replace(sender, widget=card))
+
+    @router.on_action("card.sync", streaming=False)
+    async def sync(sender: WidgetItem) -> WidgetItem:
+        return msgspec.structs.replace(sender, widget=Card(children=[Text(id="t", value="synced")]))
+
+    store = MemoryStore()
+    await store.save_thread(ThreadMetadata(id="thr_1"), context=None)
+    await store.add_thread_item(
+        "thr_1", WidgetItem(id="wid_1", thread_id="thr_1", widget={"type": "Card"}), context=None
+    )
+    app = Litestar(plugins=[ChatKitPlugin(router, store=store)])
+
+    def body(kind: str, action_type: str) -> bytes:
+        params = {"thread_id": "thr_1", "item_id": "wid_1", "action": {"type": action_type}}
+        return msgspec.json.encode({"type": kind, "params": params})
+
+    async with AsyncTestClient(app) as client:
+        streamed = await client.post("/chatkit", content=body("threads.custom_action", "card.replace"))
+        assert b'"error"' not in streamed.content
+        assert b'"value":"replaced"' in streamed.content
+        stored = await store.load_item("thr_1", "wid_1", context=None)
+        assert isinstance(stored, WidgetItem)
+        assert stored.widget["children"][0]["value"] == "replaced"
+        answered = await client.post("/chatkit", content=body("threads.sync_custom_action", "card.sync"))
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["updated_item"]["widget"]["children"][0]["value"] == "synced"
