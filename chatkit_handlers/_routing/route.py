@@ -22,6 +22,7 @@ from ..errors import DispatchError, RegistrationError
 from .errorhandlers import ErrorHandler
 from .guards import Guard
 from .middleware import check_middleware
+from .payloads import PayloadDecoder, payload_decoder
 from .providers import Provider
 from .signature import HandlerSignature, Source, arguments, qualname, reader
 
@@ -114,7 +115,7 @@ class Route:
         self.params = sig.params
         self.read = reader(sig)
         self.is_async = inspect.iscoroutinefunction(handler)
-        self._decoder = msgspec.json.Decoder(sig.payload_type) if sig.payload_type is not None else None
+        self._decoder = payload_decoder(sig.payload_type) if sig.payload_type is not None else None
         self._null_as_empty = self._decoder is not None and _null_as_empty(self._decoder)
         self._own_guards = guards
         self._own_middleware = tuple(check_middleware(m) for m in spec.middleware)
@@ -234,7 +235,7 @@ def _doc_line(fn: Callable[..., Any]) -> str | None:
     return doc.strip().split("\n\n")[0].replace("\n", " ") if doc else None
 
 
-def _null_as_empty(decoder: msgspec.json.Decoder[Any]) -> bool:
+def _null_as_empty(decoder: PayloadDecoder) -> bool:
     """Whether an absent (null) payload is decoded as ``{}``: only for object-shaped types
     that refuse null, so that a scalar payload's error still says it got ``null``."""
     try:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Union
 import msgspec
 
 from ..types import ErrorEvent, SyncCustomActionResponse
+from .payloads import is_pydantic_model, pydantic_schema
 
 if TYPE_CHECKING:
     from .route import Route
@@ -26,10 +27,25 @@ _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _NO_PAYLOAD: dict[str, Any] = {"anyOf": [{"type": "null"}, {"type": "object", "maxProperties": 0}]}
 
 
+def _schemas(types: Sequence[Any], ref_template: str) -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
+    """msgspec's ``schema_components``, with pydantic models' schemas (and their nested models) in."""
+    extra: dict[str, Any] = {}
+
+    def hook(cls: type) -> dict[str, Any]:
+        if is_pydantic_model(cls):
+            return pydantic_schema(cls, ref_template, extra)
+        raise NotImplementedError  # msgspec's own error for a type it cannot describe
+
+    schemas, components = msgspec.json.schema_components(types, schema_hook=hook, ref_template=ref_template)
+    for name, schema in extra.items():
+        components.setdefault(name, schema)
+    return schemas, components
+
+
 def _components(routes: Sequence[Route], ref_template: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Each route's payload schema (in order) and the shared named components."""
     types = [route.payload_type for route in routes if route.payload_type is not None]
-    schemas, components = msgspec.json.schema_components(types, ref_template=ref_template)
+    schemas, components = _schemas(types, ref_template)
     found = iter(schemas)
     return [next(found) if r.payload_type is not None else dict(_NO_PAYLOAD) for r in routes], components
 
@@ -154,9 +170,7 @@ def openapi_operation(routes: Sequence[Route]) -> tuple[dict[str, Any], dict[str
         bodies.append(_envelope("threads.sync_custom_action", "ChatKitSyncCustomActionRequest", sync))
     ref = "#/components/schemas/{name}"
     body_type: Any = Union[tuple(bodies)] if bodies else dict[str, Any]
-    (body, ok, error), components = msgspec.json.schema_components(
-        [body_type, SyncCustomActionResponse, ErrorEvent], ref_template=ref
-    )
+    (body, ok, error), components = _schemas([body_type, SyncCustomActionResponse, ErrorEvent], ref)
     lines = ["Answers ChatKit widget actions (`threads.custom_action` streams server-sent events,"]
     lines.append("`threads.sync_custom_action` answers JSON).\n\nActions:\n")
     for route in routes:

@@ -25,6 +25,7 @@ from .._action.context import ActionContext
 from ..errors import RegistrationError
 from ..stores import Store
 from ..types import ThreadMetadata, WidgetItem
+from .payloads import is_pydantic_model
 
 __all__ = [
     "HandlerSignature",
@@ -199,7 +200,7 @@ def _source_of(
         return Source.DEPENDENCY, optional
     if name == "context":
         return Source.REQUEST_CONTEXT, optional
-    if name == "payload" or (struct_payload and _is_struct(bare)):
+    if name == "payload" or (struct_payload and (_is_struct(bare) or is_pydantic_model(bare))):
         return Source.PAYLOAD, optional
     if dependency_key(bare) is not None:
         # Resolved when the route table is compiled: by a provider of this router
@@ -354,7 +355,7 @@ def inspect_callable(
         for name, key in keys.items():
             if key is not None and key is dependency_key(_strip_optional(payload_type)[0]):
                 raise _two_payloads(owner, "payload", name)
-    if payload_type is not None:
+    if payload_type is not None and not is_pydantic_model(payload_type):
         try:
             msgspec.json.Decoder(payload_type)
             custom = _custom_class(msgspec.inspect.type_info(payload_type), set())
@@ -365,6 +366,7 @@ def inspect_callable(
         if custom is not None:
             raise RegistrationError(
                 f"{owner}: payload type {payload_type!r} cannot be decoded by msgspec: "
-                f"{custom.__qualname__} is not a msgspec-decodable type (use a msgspec.Struct)"
+                f"{custom.__qualname__} is not a msgspec-decodable type (use a msgspec.Struct, or "
+                "annotate the payload with the pydantic model itself)"
             )
     return HandlerSignature(tuple(params), payload_type, sender_required, keys, positional)
