@@ -105,6 +105,9 @@ class ChatKitStoreAdapter(LocalLocks):
         await _found(self.store.delete_thread_item(thread_id, item_id, context=context))
         self._on_undo(undo)
 
+    async def close(self) -> None:
+        """Nothing to close here: the chatkit store belongs to the app (close it as it says)."""
+
     @asynccontextmanager
     async def transaction(self, *, context: Any = None) -> AsyncIterator[Self]:
         """Emulated: writes are undone when the block raises (see the class docstring)."""

@@ -124,6 +124,9 @@ class MemoryStore(LocalLocks):
             self._remember(thread_id)
             del items[item_id]
 
+    async def close(self) -> None:
+        """Nothing to close (as ``SQLiteStore.close``, so either fits ``on_shutdown``)."""
+
     def transaction(self, *, context: Any = None) -> _Transaction[Self]:
         """All-or-nothing writes (see the class docstring for isolation)."""
         return _Transaction(self)

@@ -405,3 +405,10 @@ async def test_locks_serialize_read_modify_write(store: Store) -> None:
         for _ in range(20):
             tg.start_soon(increment)
     assert count(await store.load_item("thr_1", "wid_1", context=None)) == 20
+
+
+async def test_every_store_closes(store: Store) -> None:
+    """``on_shutdown=[store.close]`` fits every store, so swapping one for another keeps working."""
+    close = getattr(store, "close", None)
+    assert callable(close)
+    await close()
