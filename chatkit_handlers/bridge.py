@@ -65,10 +65,18 @@ from ._execution.answers import failure_event
 from ._execution.dispatcher import Dispatcher
 from ._execution.locks import DEFAULT_LOCK_TIMEOUT, busy_event
 from ._execution.request import RequestView
+from ._routing.errorhandlers import Reply
 from ._routing.route import Route
 from ._routing.router import ActionRouter
 from ._wire.chatkit import event_to_chatkit, item_to_chatkit, thread_to_chatkit
-from .errors import ActionError, DispatchError, LockTimeoutError, RegistrationError, StoreUnavailableError
+from .errors import (
+    ActionError,
+    DispatchError,
+    LockTimeoutError,
+    NotFoundError,
+    RegistrationError,
+    StoreUnavailableError,
+)
 from .stores.chatkit import ChatKitStoreAdapter
 from .types import (
     Action,
@@ -162,7 +170,10 @@ class RoutedActions:
             )
         except DispatchError as exc:
             logger.warning("action %r refused: %s", action.type, exc.message)
-            raise CustomStreamError(exc.message, allow_retry=False) from None
+            raise CustomStreamError(exc.message, allow_retry=exc.allow_retry) from None
+        except (StoreUnavailableError, LockTimeoutError) as exc:  # as over HTTP: retryable
+            yield event_to_chatkit(failure_event(action.type, exc))
+            return
         async with aclosing(stream) as events:
             async for event in events:
                 yield event
@@ -264,10 +275,11 @@ class _ChatKitEmitter:
         _copy_thread(thread, self._thread)
 
     def failed(self, action_type: str, exc: Exception) -> Any:
-        if isinstance(exc, ActionError | DispatchError):  # a Reply (guards, timeouts) is an ActionError
-            message = exc.message
-            raise CustomStreamError(message, allow_retry=getattr(exc, "allow_retry", False)) from None
-        if isinstance(exc, LockTimeoutError | StoreUnavailableError):  # retryable: an error event
+        if isinstance(exc, Reply):  # a guard's refusal, a timeout, an error handler's answer (a notice too)
+            return event_to_chatkit(exc.event)
+        if isinstance(exc, ActionError | DispatchError):
+            raise CustomStreamError(exc.message, allow_retry=exc.allow_retry) from None
+        if isinstance(exc, LockTimeoutError | StoreUnavailableError | NotFoundError):  # an error event
             return event_to_chatkit(failure_event(action_type, exc))
         raise exc
 

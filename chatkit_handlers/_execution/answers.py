@@ -15,7 +15,7 @@ import msgspec
 from .._routing.errorhandlers import Reply
 from .._routing.route import Route
 from .._wire.encode import encode, error_body
-from ..errors import ActionError, DispatchError, LockTimeoutError, StoreUnavailableError
+from ..errors import ActionError, DispatchError, LockTimeoutError, NotFoundError, StoreUnavailableError
 from ..types import ErrorEvent, NoticeEvent, ThreadItem
 from .locks import busy_event
 
@@ -85,6 +85,8 @@ def failure(route: Route, exc: Exception) -> DispatchResult:
         return DispatchResult(503, encode(event), None, request_type)
     if isinstance(exc, DispatchError):  # the thread or widget is missing, the sender is no widget...
         return DispatchResult.error(exc, request_type)
+    if isinstance(exc, NotFoundError):  # the thread deleted while the action ran: its writes found none
+        return DispatchResult(404, encode(_vanished(exc)), None, request_type)
     if isinstance(exc, LockTimeoutError):
         return DispatchResult(409, encode(busy_event(exc)), None, request_type)
     if isinstance(exc, Reply):  # a guard's refusal, a timeout, an error handler's answer
@@ -95,6 +97,11 @@ def failure(route: Route, exc: Exception) -> DispatchResult:
     logger.error("action %r failed", route.type, exc_info=exc)
     body = error_body("handler.error", f"the handler for action {route.type!r} failed", allow_retry=True)
     return DispatchResult(500, body, None, request_type)
+
+
+def _vanished(exc: NotFoundError) -> ErrorEvent:
+    """``thread.not_found``: the thread (or what was written) disappeared while the action ran."""
+    return ErrorEvent(code="thread.not_found", message=f"the thread is gone: {exc}")
 
 
 def unavailable_event(action_type: str, exc: StoreUnavailableError) -> ErrorEvent:
@@ -114,7 +121,9 @@ def failure_event(action_type: str, exc: Exception) -> ErrorEvent | NoticeEvent:
     if isinstance(exc, StoreUnavailableError):
         return unavailable_event(action_type, exc)
     if isinstance(exc, DispatchError):  # the thread or the widget vanished while waiting for the locks
-        return ErrorEvent(code=exc.code, message=exc.message)
+        return ErrorEvent(code=exc.code, message=exc.message, allow_retry=exc.allow_retry)
+    if isinstance(exc, NotFoundError):
+        return _vanished(exc)
     if isinstance(exc, Reply):
         return exc.event
     if isinstance(exc, ActionError):

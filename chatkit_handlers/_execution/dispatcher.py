@@ -12,7 +12,7 @@ starts, and answered with a precise 4xx (see ``DispatchError``).
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, TypeVar, Union
+from typing import Any, Union
 
 import msgspec
 
@@ -30,7 +30,6 @@ from .sync import SyncOutcome, SyncRunner
 
 __all__ = ["CHATKIT_REQUEST_TYPES", "ActionRequest", "Dispatcher"]
 
-T = TypeVar("T")
 
 ActionRequest = Union[CustomActionRequest, SyncCustomActionRequest]
 

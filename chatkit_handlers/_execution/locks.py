@@ -20,10 +20,10 @@ import anyio
 import msgspec
 
 from ..errors import LockTimeoutError, RegistrationError
-from ..stores import Lease, LocalLocks, LockKey, Store, item_lock
+from ..stores import Lease, LocalLocks, LockKey, Store
 from ..types import ErrorEvent
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "ActionLocks", "busy_event", "check_store", "stream_keys", "sync_keys"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "ActionLocks", "busy_event", "check_store", "stream_keys"]
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds an action waits for another action on the same widget or thread."""
@@ -39,11 +39,6 @@ def check_store(store: object) -> None:
             "mix in chatkit_handlers.stores.LocalLocks for per-process locks and add a "
             "transaction() (see docs/stores.md, 'Writing your own store')"
         )
-
-
-def sync_keys(thread_id: str, item_id: str | None) -> tuple[LockKey, ...]:
-    """What a sync action holds: its sender widget (nothing without one)."""
-    return () if item_id is None else (item_lock(thread_id, item_id),)
 
 
 def stream_keys(thread_id: str, item_id: str | None) -> tuple[LockKey, ...]:

@@ -10,9 +10,10 @@ handler runs and written only once it has finished without an error, so a
 handler that raises (or a client that disconnects) leaves the store as it was.
 
 The flush is one store transaction (all or nothing on every backend; a single
-write is atomic by itself and needs none), shielded
-from cancellation (a client that disconnects once the handler has finished
-does not cut it in half), and holds the item lock of every stored widget it
+write is atomic by itself and needs none), shielded from cancellation on a
+store that can suspend (a client that disconnects once the handler has
+finished does not cut it in half; a store declaring ``never_suspends`` cannot
+be cut), and holds the item lock of every stored widget it
 rewrites from a partial update, so it never loses a concurrent sync action's
 update of that widget.
 """
@@ -43,7 +44,7 @@ from ..types import (
     WidgetUpdate,
 )
 
-__all__ = ["WriteBuffer", "apply_widget_update"]
+__all__ = ["WriteBuffer"]
 
 _Op = Union[tuple[str, ThreadItem], tuple[str, str]]
 

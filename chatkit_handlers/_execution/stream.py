@@ -13,6 +13,7 @@ client disconnect), and when an adapter closes (or drops) a stream it never read
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Protocol, TypeVar
 
@@ -35,6 +36,8 @@ from .answers import failure_event
 from .loading import ActionRunner
 from .locks import ActionLocks, stream_keys
 from .persist import WriteBuffer
+
+logger = logging.getLogger("chatkit_handlers")
 
 __all__ = ["Emitter", "SSEEmitter", "StreamRunner"]
 
@@ -172,7 +175,10 @@ class StreamRunner(ActionRunner):
             except BaseException:  # stopped early (an error, a disconnect): stop the handler too
                 aclose = getattr(events, "aclose", None)
                 if aclose is not None:
-                    await aclose()
+                    try:
+                        await aclose()
+                    except Exception:  # its own clean-up failed: say so, and stop as we were stopping
+                        logger.exception("the handler for action %r failed while it was stopped", route.type)
                 raise
             thread = thread_change(ctx)
             if thread is not None:  # changed after the last event

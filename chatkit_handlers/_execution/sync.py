@@ -105,7 +105,7 @@ class SyncRunner(ActionRunner):
         if thread is not None and item is not None:
             async with store.transaction(context=context) as tx:
                 await tx.save_thread(thread, context=context)
-                await tx.save_item(thread.id, item, context=context)
+                await tx.save_item(params.thread_id, item, context=context)
         elif thread is not None:
             await store.save_thread(thread, context=context)
         elif item is not None and self._features.saves_item_json:

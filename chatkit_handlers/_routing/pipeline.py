@@ -9,7 +9,7 @@ calls the handler directly. Otherwise the order is::
           -> the handler                                  } by its timeout
 
 and whatever escapes the middleware is mapped by the route's error handlers
-(``_errorhandlers.translate``) into what the dispatcher answers.
+(``errorhandlers.translate``) into what the dispatcher answers.
 
 A timeout is one deadline, set once the guards have passed. A sync handler runs
 under one cancel scope together with its providers. A stream's deadline bounds

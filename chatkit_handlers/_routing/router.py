@@ -326,7 +326,7 @@ class ActionRouter:
 
         ``handler(exc, ctx)`` (sync or async) returns an ``ActionError``, an
         ``ErrorEvent``, a ``NoticeEvent`` or ``None`` (see the module
-        ``_errorhandlers``); ``status_code`` is the HTTP status of a sync
+        ``errorhandlers``); ``status_code`` is the HTTP status of a sync
         action's answer for an event. The most specific type wins.
         """
         if not (isinstance(exc_type, type) and issubclass(exc_type, Exception)):

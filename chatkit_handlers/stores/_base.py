@@ -49,9 +49,11 @@ A subclass (or a mixin) that overrides a method one of these stands for
 (``load_thread`` to hide archived threads, ``save_item`` to audit writes,
 ``lock()``) below the stand-in, or any store method below a
 ``never_suspends`` declaration, has the declaration turned off for it by
-``StoreFeatures`` when the class is made, so the override is always called;
-a class overriding both says so again if it wants the stand-in used. The lock and transaction views a store yields are of its
-own class and share its declarations.
+``StoreFeatures`` when the class is made, so the override is always called.
+A class overriding a method and its stand-in together keeps the declaration;
+below a class where it was turned off, a class overriding both declares it
+again. The lock and transaction views a store yields are of its own class
+and share its declarations.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from ..errors import RegistrationError
 from ..types import Page, ThreadItem, ThreadMetadata
 
 __all__ = [
@@ -247,9 +250,19 @@ class Features(msgspec.Struct, frozen=True):
 
     @classmethod
     def of(cls, store: object) -> Features:
-        """The declarations of ``store``'s class (``False`` for what it does not declare)."""
+        """The declarations of ``store``'s class (``False`` for what it does not declare).
+
+        Raises ``RegistrationError`` for a declaration whose method the store lacks.
+        """
         kind = type(store)
-        return cls(*(bool(getattr(kind, name, False)) for name in cls.__struct_fields__))
+        features = cls(*(bool(getattr(kind, name, False)) for name in cls.__struct_fields__))
+        for flag, (method, _) in _STANDS_FOR.items():
+            if getattr(features, flag) and not callable(getattr(kind, method, None)):
+                raise RegistrationError(
+                    f"{kind.__qualname__} declares {flag} = True but has no {method}(); "
+                    f"define it or drop the declaration"
+                )
+        return features
 
 
 class ItemsAsJSON(StoreFeatures):

@@ -4,8 +4,8 @@
 with these; they exclude holders in the same process only (``PostgresStore``
 uses PostgreSQL advisory locks, which span processes).
 
-A holder's view of the store is a shallow copy that remembers the keys it
-holds, so that locking them again through it does not wait for itself.
+A holder's view of the store knows the leases it holds, so that locking their
+keys again through it does not wait for itself.
 
 (``timeout`` here is a lock wait with its own error and a "do not wait" value
 ``0``, not a cancel scope: hence the ``noqa: ASYNC109``.)
@@ -127,11 +127,11 @@ class KeyedLocks:
 S = TypeVar("S", bound="LocalLocks")
 
 
-class Lease(msgspec.Struct, Generic[S], gc=False):  # refers to nothing that refers back to it
+class Lease(msgspec.Struct, Generic[S]):
     """Keys taken by ``LocalLocks.try_lock`` (or ``lock()``): their holder's view of the store, and ``release()``.
 
     Attributes:
-        root: the store the keys were taken on.
+        root: the store the keys were taken on (itself a view, for keys taken through one).
         keys: the keys taken (empty once released).
     """
 
@@ -147,20 +147,18 @@ class Lease(msgspec.Struct, Generic[S], gc=False):  # refers to nothing that ref
         most actions never ask.
         """
         if self.view is None:
-            self.view = self.root.holding(self.keys)
+            self.view = self.root.holding(self)
         return self.view
 
     def release(self) -> None:
         """Give the keys back (idempotent); nothing here can suspend.
 
-        The view stops claiming them too: one kept past its holder's block (by
-        a background task) waits for them like anyone else.
+        Every view holding this lease (``view.held_keys()``) stops claiming its
+        keys with it: one kept past its holder's block (by a background task)
+        waits for them like anyone else.
         """
         keys, self.keys = self.keys, ()
         if keys:
-            view = self.view
-            if view is not None:
-                view._held = view._held[: -len(keys)]  # as it was before holding() added them
             self.root._locks.release(keys)
 
     def __repr__(self) -> str:
@@ -172,10 +170,11 @@ class LocalLocks(StoreFeatures):
 
     For custom stores without locks of their own: call
     ``LocalLocks.__init__(self)`` from ``__init__``. A holder of keys acts
-    through a view of the store that remembers them (``holding``): the store
-    itself, sharing its attributes, for a store keeping them in its
-    ``__dict__``; a shallow copy (``copy.copy``) for one with ``__slots__``
-    of its own.
+    through a view of the store that knows the leases it holds (``holding``):
+    for a store keeping its attributes in its ``__dict__``, a second object
+    sharing that ``__dict__`` (the same store, an attribute set through one is
+    seen through the other); for one with ``__slots__`` of its own, a shallow
+    copy (``copy.copy``).
     """
 
     __slots__ = ("_held", "_locks")
@@ -194,7 +193,7 @@ class LocalLocks(StoreFeatures):
 
     def __init__(self) -> None:
         self._locks = KeyedLocks()
-        self._held: tuple[LockKey, ...] = ()  # the keys a view's holder holds
+        self._held: tuple[Lease[Any], ...] = ()  # the leases a view's holder holds
 
     def __copy__(self) -> Self:
         """A shallow copy: every slot (of this class and its bases) and the ``__dict__``."""
@@ -211,16 +210,20 @@ class LocalLocks(StoreFeatures):
             clone.__dict__.update(state)
         return clone
 
-    def holding(self, keys: tuple[LockKey, ...]) -> Self:
-        """This store as the holder of ``keys`` (taken already) sees it: a view that remembers them."""
+    def holding(self, lease: Lease[Any]) -> Self:
+        """This store as the holder of ``lease`` sees it: a view claiming its keys until it is released."""
         if self._views_share_state:
             view: Self = object.__new__(type(self))
-            view.__dict__ = self.__dict__  # type: ignore[misc]  # the same store: only its keys differ
+            view.__dict__ = self.__dict__  # type: ignore[misc]  # the same store: only its leases differ
             view._locks = self._locks
         else:
             view = copy.copy(self)
-        view._held = self._held + keys
+        view._held = (*self._held, lease)
         return view
+
+    def held_keys(self) -> frozenset[LockKey]:
+        """The keys this store (a view) holds: those of its leases not released yet."""
+        return frozenset(key for lease in self._held for key in lease.keys)
 
     def try_lock(self, keys: tuple[LockKey, ...]) -> Lease[Self] | None:
         """Hold ``keys`` (distinct) now if nobody holds or awaits any of them: a ``Lease``, else ``None``.
@@ -228,16 +231,15 @@ class LocalLocks(StoreFeatures):
         What ``lock()`` does when no key is busy, without a coroutine; keys this
         store (a view) holds already are not taken again.
         """
-        held = self._held
-        new = tuple(key for key in keys if key not in held) if held else keys
-        if not self._locks.try_take(new):
-            return None
-        return Lease(self, new)
+        if self._held:  # a view: what it holds already is not taken again
+            held = self.held_keys()
+            keys = tuple(key for key in keys if key not in held)
+        return Lease(self, keys) if self._locks.try_take(keys) else None
 
     @asynccontextmanager
     async def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> AsyncIterator[Self]:  # noqa: ASYNC109
         """Hold ``keys`` (see :meth:`chatkit_handlers.stores.Store.lock`); this process only."""
-        held = self._held
+        held = self.held_keys() if self._held else frozenset()
         new = tuple(key for key in dict.fromkeys(keys) if key not in held)
         await self._locks.take(new, timeout)
         lease = Lease(self, new)

@@ -364,3 +364,42 @@ async def test_handlers_asking_for_the_request_view_get_an_empty_one_under_a_cha
         "progress_update",
     ]
     assert [(view.headers, view.client, view.user) for view in seen] == [({}, None, None)] * 2
+
+
+async def test_an_error_handlers_notice_reaches_the_client_as_a_notice_under_a_chatkit_server(
+    store: MemoryChatKitStore,
+) -> None:
+    class SoldOut(Exception):
+        pass
+
+    router = ActionRouter()
+    router.on_error(SoldOut, lambda exc, ctx: ctx.notice("Sold out", level="warning"))
+
+    @router.on_action("shop.buy")
+    async def buy(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
+        yield ctx.progress("buying")
+        raise SoldOut
+
+    server = make_server(router, store, lock_timeout=1)
+    got = await run(server, stream("shop.buy"))
+    assert [e["type"] for e in got][-1] == "notice"
+    assert got[-1]["message"] == "Sold out"
+
+
+async def test_a_store_outage_before_the_stream_is_a_retryable_error_event_under_a_chatkit_server(
+    store: MemoryChatKitStore,
+) -> None:
+    from chatkit_handlers.errors import StoreUnavailableError
+
+    router = make_router(Gate())
+    server = make_server(router, store, lock_timeout=1)
+    adapter = server._routed_actions().dispatcher.store
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailableError("the database is down")
+
+    adapter.load_thread = down  # type: ignore[method-assign]
+    adapter.load_item = down  # type: ignore[method-assign]
+    got = await run(server, stream("counter.reset"))
+    assert got[-1]["type"] == "error"
+    assert got[-1]["allow_retry"] is True

@@ -187,4 +187,6 @@ async def test_items_the_framework_adds_sort_beside_chatkits_own(mode_name: str)
     assert listed.status_code == 200, listed.text
     page = check_model(ITEM_PAGE, listed.content)
     assert len(page["data"]) > 1
-    assert all("+" not in item["created_at"] and not item["created_at"].endswith("Z") for item in page["data"])
+    assert all(
+        "+" not in item["created_at"] and not item["created_at"].endswith("Z") for item in page["data"]
+    )

@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 from chatkit_handlers import ActionContext, ActionError, ActionRouter
 from chatkit_handlers._execution.answers import sync_answer
 from chatkit_handlers.dispatch import Dispatcher
-from chatkit_handlers.errors import LockTimeoutError, NotFoundError
+from chatkit_handlers.errors import LockTimeoutError, NotFoundError, RegistrationError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import Features, LockKey, MemoryStore, SQLiteStore, Store, item_lock
 from chatkit_handlers.types import (
@@ -690,7 +690,7 @@ async def test_each_way_of_saving_an_item_writes_once(tmp_path: Path) -> None:
 
 
 class OwnLocks(MemoryStore):
-    """A store whose ``lock()`` is its own (not per-process ``Holding``s): counts the calls."""
+    """A store whose ``lock()`` is its own (not ``LocalLocks``' leases): counts the calls."""
 
     __slots__ = ("calls",)
 
@@ -808,3 +808,42 @@ async def test_a_request_of_a_subclass_of_the_sync_request_type_is_still_sync() 
     request = msgspec.json.decode(click(), type=Traced)
     route, _payload = dispatcher.resolve(request)
     assert route.type == "counter.increment"
+
+
+async def test_a_stream_closed_while_its_handlers_clean_up_fails_still_releases_its_locks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    await seed(store)
+    router = ActionRouter()
+
+    @router.on_action("test.messy")
+    async def messy(ctx: ActionContext[Any]) -> AsyncIterator[Any]:
+        try:
+            yield ctx.progress("working")
+            await anyio.sleep_forever()
+        finally:
+            raise RuntimeError("clean-up failed")  # what the test is about
+
+    dispatcher = Dispatcher(router, store, lock_timeout=0)
+    result = await dispatcher.dispatch(stream("test.messy"))
+    assert result.stream is not None
+    chunks = aiter(result.stream)
+    await anext(chunks)  # stream_options
+    await anext(chunks)  # progress: the handler now waits
+    await result.stream.aclose()  # type: ignore[attr-defined]  # the client hangs up
+    assert store._locks.held() == 0
+    assert any("failed while it was stopped" in r.getMessage() for r in caplog.records)
+    again = await dispatcher.dispatch(stream("test.messy"))  # the thread is free again
+    assert again.status_code == 200
+    assert again.stream is not None
+    await again.stream.aclose()  # type: ignore[attr-defined]
+
+
+def test_a_declaration_without_its_method_is_refused_when_the_dispatcher_is_made() -> None:
+    class Claims(MemoryStore):
+        loads_thread_and_item = True
+
+    Claims.load_thread_and_item = None  # type: ignore[assignment,method-assign]
+    with pytest.raises(RegistrationError, match="declares loads_thread_and_item"):
+        Dispatcher(make_router(), Claims())

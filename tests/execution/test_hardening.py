@@ -7,6 +7,7 @@ for a lock that told it the thread exists).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,9 @@ from _stores_support import BACKENDS, action, events, open_store
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from chatkit_handlers import ActionRouter
+from chatkit_handlers import ActionContext, ActionRouter
 from chatkit_handlers.dispatch import Dispatcher
-from chatkit_handlers.errors import StoreUnavailableError
+from chatkit_handlers.errors import NotFoundError, StoreUnavailableError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore, SQLiteStore, Store, item_lock
 from chatkit_handlers.types import ThreadMetadata, WidgetItem
@@ -273,3 +274,49 @@ async def test_postgres_recovers_by_itself_once_its_database_is_back() -> None:
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
+
+
+class Vanishing(MemoryStore):
+    """A MemoryStore whose thread disappears (another request deleted it) before the writes."""
+
+    gone = False
+
+    async def save_item_json(self, thread_id: str, item: Any, data: bytes, *, context: Any = None) -> None:
+        if self.gone:
+            raise NotFoundError(f"thread {thread_id!r} not found")
+        await super().save_item_json(thread_id, item, data, context=context)
+
+    async def save_item(self, thread_id: str, item: Any, *, context: Any = None) -> None:
+        if self.gone:
+            raise NotFoundError(f"thread {thread_id!r} not found")
+        await super().save_item(thread_id, item, context=context)
+
+
+async def test_a_thread_deleted_while_its_action_ran_is_not_found_not_a_handler_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = Vanishing()
+    await seed(store)
+    local = ActionRouter()
+
+    @local.on_action("gone.sync", streaming=False)
+    async def gone_sync(sender: WidgetItem) -> dict[str, Any]:
+        store.gone = True
+        return counter_card(1)
+
+    @local.on_action("gone.stream")
+    async def gone_stream(ctx: ActionContext[Any]) -> AsyncIterator[Any]:
+        store.gone = True
+        yield ctx.update_widget(counter_card(2))
+
+    dispatcher = Dispatcher(local, store)
+    result = await dispatcher.dispatch(action("sync", "gone.sync", thread="thr_1", item="wid_1"))
+    assert result.status_code == 404
+    assert error(result.body)["code"] == "thread.not_found"
+    store.gone = False
+    streamed = await dispatcher.dispatch(action("stream", "gone.stream", thread="thr_1", item="wid_1"))
+    assert streamed.stream is not None
+    got = events(b"".join([chunk async for chunk in streamed.stream]))
+    assert got[-1]["type"] == "error"
+    assert "gone" in got[-1]["message"]
+    assert not [r for r in caplog.records if "failed" in r.getMessage()]  # not blamed on a handler

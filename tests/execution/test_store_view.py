@@ -59,7 +59,7 @@ def make_router(seen: list[Any], held: list[tuple[Any, ...]] | None = None) -> A
     @router.on_action("store.sync", streaming=False)
     async def store_sync(ctx: ActionContext[Any], store: Store) -> dict[str, Any]:
         seen.append(store)
-        held.append(store._held)  # type: ignore[attr-defined]
+        held.append(store.held_keys())  # type: ignore[attr-defined]
         assert ctx.store is store  # the same view every time
         async with store.lock(ITEM_KEY, timeout=0) as again:  # held already: no wait for itself
             seen.append(again)
@@ -74,7 +74,7 @@ def make_router(seen: list[Any], held: list[tuple[Any, ...]] | None = None) -> A
         store = ctx.store
         assert store is not None
         seen.append(store)
-        held.append(store._held)  # type: ignore[attr-defined]
+        held.append(store.held_keys())  # type: ignore[attr-defined]
         async with store.lock(THREAD_KEY, ITEM_KEY, timeout=0):  # held already: no wait for itself
             yield ctx.update_widget(CARD)
 
@@ -105,7 +105,7 @@ async def test_a_handler_asking_for_the_store_gets_a_view_holding_the_actions_ke
     view = seen[0]
     assert type(view) is CountingStore
     assert view is not store
-    assert held == [keys]
+    assert held == [frozenset(keys)]
     assert store._locks.held() == 0  # every key given back
     # The next action on the same widget is not refused as busy: nothing leaked.
     assert (await answer(dispatcher, kind, action_type))[0].get("type") != "error"

@@ -190,10 +190,30 @@ async def test_try_lock_takes_free_keys_at_once_and_never_jumps_the_queue() -> N
 
 
 def test_a_streams_keys_are_its_threads_and_its_senders() -> None:
-    from chatkit_handlers._execution.locks import stream_keys, sync_keys
+    from chatkit_handlers._execution.locks import stream_keys
     from chatkit_handlers.stores import item_lock, thread_lock
 
     assert stream_keys("thr", "wid") == (thread_lock("thr"), item_lock("thr", "wid"))
     assert stream_keys("thr", None) == (thread_lock("thr"),)
-    assert sync_keys("thr", "wid") == (item_lock("thr", "wid"),)
-    assert sync_keys("thr", None) == ()
+
+
+async def test_a_view_of_a_view_claims_nothing_once_the_outer_lease_is_given_back() -> None:
+    """A view kept past its action (by a background task) waits for keys like anyone else."""
+    from chatkit_handlers.stores import MemoryStore
+
+    store = MemoryStore()
+    outer = store.try_lock((A,))
+    assert outer is not None
+    inner = outer.store.try_lock((B,))  # taken through the holder's view
+    assert inner is not None
+    nested = inner.store
+    assert nested.held_keys() == {A, B}
+    outer.release()
+    assert nested.held_keys() == {B}  # A is free, and the nested view no longer claims it
+    other = store.try_lock((A,))  # someone else takes A...
+    assert other is not None
+    assert nested.try_lock((A,)) is None  # ...and the kept view must wait for it
+    inner.release()
+    other.release()
+    assert nested.held_keys() == frozenset()
+    assert store._locks.held() == 0
