@@ -16,14 +16,12 @@ adds it, with the request body as a discriminated union of the registered action
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import dataclasses
 import inspect
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
-import anyio
 from litestar import Request
 from litestar.config.app import AppConfig
 from litestar.handlers import asgi
@@ -33,6 +31,7 @@ from litestar.plugins import InitPlugin
 from litestar.types import Guard, Middleware, Receive, Scope, Send
 
 from .._execution.answers import DispatchResult
+from .._execution.asgi import send_json, send_result
 from .._execution.dispatcher import Dispatcher
 from .._execution.locks import DEFAULT_LOCK_TIMEOUT
 from .._execution.request import DEFAULT_MAX_BODY_SIZE, RequestView, read_body
@@ -48,13 +47,6 @@ __all__ = ["ChatKitPlugin", "ContextFactory"]
 
 ContextFactory = Callable[[Request[Any, Any, Any]], Any]
 """Derives the per-request context from the Litestar request (sync or async)."""
-
-_SSE_HEADERS = [
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
-_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
 
 class ChatKitPlugin(InitPlugin):
@@ -165,13 +157,13 @@ class ChatKitPlugin(InitPlugin):
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("method") != "POST":
-            await _send_json(send, 405, error_body("request.method", "use POST"), extra=[(b"allow", b"POST")])
+            await send_json(send, 405, error_body("request.method", "use POST"), extra=[(b"allow", b"POST")])
             return
         try:
             body = await read_body(scope, receive, self.dispatcher.max_body_size)
         except DispatchError as exc:  # too large
             refused = DispatchResult.error(exc)
-            await _send_json(send, refused.status_code, refused.body or b"")
+            await send_json(send, refused.status_code, refused.body or b"")
             return
         context: Any = None
         extras: Extras | None = None
@@ -189,10 +181,7 @@ class ChatKitPlugin(InitPlugin):
         else:
             view = RequestView(scope) if self._wants_view else None
             result = await self.dispatcher.dispatch(body, context, extras=extras, request=view)
-        if result.stream is None:
-            await _send_json(send, result.status_code, result.body or b"")
-        else:
-            await _send_stream(result, receive, send)
+        await send_result(result, receive, send)
 
     async def _derive_context(self, request: Request[Any, Any, Any]) -> Any:
         assert self._context is not None
@@ -266,99 +255,3 @@ def _documented(config: OpenAPIConfig, path: str, router: ActionRouter) -> OpenA
     # hook to add an ASGI route's operation, so the copy's method is replaced.
     vars(config)["to_openapi_schema"] = to_openapi_schema
     return config
-
-
-async def _send_json(
-    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    headers = [_JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(body)), *(extra or ())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-async def _send_stream(result: DispatchResult, receive: Receive, send: Send) -> None:
-    """Send the SSE stream; a client disconnect cancels the handler."""
-    assert result.stream is not None
-    stream = result.stream
-    try:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # another anyio backend (trio)
-            await _pump_in_task_group(stream, result.status_code, receive, send)
-        else:
-            await _pump_on_asyncio(stream, result.status_code, receive, send)
-    finally:
-        await _aclose(stream)
-
-
-async def _pump(stream: AsyncIterator[bytes], status: int, send: Send) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": _SSE_HEADERS})
-    async for chunk in stream:
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-async def _pump_on_asyncio(stream: AsyncIterator[bytes], status: int, receive: Receive, send: Send) -> None:
-    """Pump in this task while one plain asyncio task waits for ``http.disconnect``.
-
-    An anyio task group does the same portably, but entering one, spawning its
-    watcher and cancelling it costs more than the rest of a short stream
-    (bench/README.md, section 3). Here the pump runs in one anyio cancel
-    scope, which the watcher cancels on a disconnect: an anyio cancellation,
-    so the stream's shielded clean-up (writing what a finished handler
-    produced) completes even then, which a plain ``task.cancel()`` would cut
-    off (anyio's shields do not stop asyncio's own cancellation). The scope
-    absorbs only its own cancellation: one from anywhere else propagates.
-    """
-    loop = asyncio.get_running_loop()
-    watchers: list[asyncio.Task[None]] = []
-
-    def watch() -> None:
-        watchers.append(loop.create_task(_cancel_on_disconnect(receive, scope)))
-
-    with anyio.CancelScope() as scope:
-        # The watcher is only needed once the pump waits for something: until this task first
-        # suspends, nothing could be cancelled anyway. call_soon runs watch() in the event
-        # loop's next iteration, which starts as soon as this task suspends; a stream that
-        # never does (a quick handler, a store in memory) spares the task.
-        pending = loop.call_soon(watch)
-        try:
-            await _pump(stream, status, send)
-        finally:
-            pending.cancel()
-            for watcher in watchers:
-                watcher.cancel()
-
-
-async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
-    try:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-    except Exception:  # a broken receive: the pump's next send finds out the same
-        return
-    scope.cancel()
-
-
-async def _pump_in_task_group(
-    stream: AsyncIterator[bytes], status: int, receive: Receive, send: Send
-) -> None:
-    """The portable version: the pump and a disconnect watcher in one anyio task group."""
-
-    async def watch(scope: anyio.CancelScope) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        scope.cancel()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(watch, tg.cancel_scope)
-        await _pump(stream, status, send)
-        tg.cancel_scope.cancel()
-
-
-async def _aclose(stream: Any) -> None:
-    if getattr(stream, "ag_frame", True) is None:
-        return  # an async generator that already ran to its end: nothing to close
-    close: Callable[[], Awaitable[None]] | None = getattr(stream, "aclose", None)
-    if close is not None:
-        with anyio.CancelScope(shield=True):
-            await close()

@@ -17,11 +17,11 @@ from typing import Any, Literal
 import msgspec
 from litestar import Litestar
 
+from .._execution.asgi import close_stream
 from .._execution.dispatcher import Dispatcher
 from .._routing.router import ActionRouter
 from ..errors import NotFoundError
 from ..litestar import ChatKitPlugin
-from ..litestar.plugin import _aclose
 from ..stores import MemoryStore, Store
 from ..types import (
     ErrorEvent,
@@ -188,7 +188,7 @@ class ActionTestClient:
             result = await self.dispatcher.dispatch(body, self.context)
             status, data = result.status_code, result.body
             if result.stream is not None:  # cannot happen for a sync request; close it anyway
-                await _aclose(result.stream)
+                await close_stream(result.stream)
         else:
             self._check_started()
             async with asgi_post(self.app, self.path, body, self._headers(headers)) as response:
@@ -260,7 +260,7 @@ class ActionTestClient:
                 yield events
             finally:
                 await events.aclose()
-                await _aclose(result.stream)
+                await close_stream(result.stream)
         else:
             self._check_started()
             async with asgi_post(self.app, self.path, body, self._headers(headers)) as response:

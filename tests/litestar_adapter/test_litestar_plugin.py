@@ -489,7 +489,7 @@ def asgi_pair(hanging: Hanging, *, disconnect: bool) -> tuple[Receive, Send, lis
 @pytest.mark.parametrize("portable", [False, True], ids=["asyncio", "anyio task group"])
 async def test_disconnect_closes_the_stream_and_returns_normally(portable: bool) -> None:
     from chatkit_handlers.dispatch import DispatchResult
-    from chatkit_handlers.litestar.plugin import _aclose, _pump_in_task_group, _send_stream
+    from chatkit_handlers._execution.asgi import _pump_in_task_group, close_stream, send_stream
 
     hanging = Hanging()
     receive, send, sent = asgi_pair(hanging, disconnect=True)
@@ -497,9 +497,9 @@ async def test_disconnect_closes_the_stream_and_returns_normally(portable: bool)
     with anyio.fail_after(10):  # a hang guard, not a timing assertion
         if portable:
             await _pump_in_task_group(stream, 200, receive, send)
-            await _aclose(stream)
+            await close_stream(stream)
         else:
-            await _send_stream(DispatchResult(200, stream=stream), receive, send)
+            await send_stream(DispatchResult(200, stream=stream), receive, send)
     assert hanging.closed
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
 
@@ -507,7 +507,7 @@ async def test_disconnect_closes_the_stream_and_returns_normally(portable: bool)
 @pytest.mark.anyio
 async def test_a_cancellation_that_is_not_a_disconnect_still_propagates() -> None:
     from chatkit_handlers.dispatch import DispatchResult
-    from chatkit_handlers.litestar.plugin import _send_stream
+    from chatkit_handlers._execution.asgi import send_stream
 
     hanging = Hanging()
     receive, send, _sent = asgi_pair(hanging, disconnect=False)
@@ -515,7 +515,7 @@ async def test_a_cancellation_that_is_not_a_disconnect_still_propagates() -> Non
 
     async def serve() -> None:
         try:
-            await _send_stream(DispatchResult(200, stream=hanging.stream()), receive, send)
+            await send_stream(DispatchResult(200, stream=hanging.stream()), receive, send)
         except BaseException as exc:  # the server's own cancellation must come through
             outcome.append(type(exc).__name__)
             raise
