@@ -30,6 +30,7 @@ from litestar.response import Stream
 from chatkit_handlers import ActionContext, ActionRouter, on_action
 from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.errors import NotFoundError
+from chatkit_handlers.asgi import ChatKitApp
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import LocalLocks, MemoryStore
 from chatkit_handlers.types import (
@@ -500,6 +501,8 @@ def build_app(
         shipped, fair = peer_servers()
         handlers += [_peer_handler(shipped, "/peer/shipped"), _peer_handler(fair, "/peer/fair")]
     plugins = [ChatKitPlugin(make_router(), store=store, path="/chatkit", **plugin_kwargs)]
+    # The plain ASGI app over the same store, in an @asgi route of the same app (as the plugin is).
+    handlers.append(asgi("/chatkit-asgi", copy_scope=False)(ChatKitApp(make_router(), store=store).__call__))
     if objects is not None:
         plugins.append(ChatKitPlugin(make_router(), store=objects, path="/chatkit-objects", **plugin_kwargs))
 

@@ -31,6 +31,7 @@ STREAM = body(streaming=True)
 # (variant, path in build_app's app)
 SYNC_ROUTES = [
     ("ours: ChatKitPlugin", "/chatkit"),
+    ("ours: ChatKitApp (plain ASGI)", "/chatkit-asgi"),
     ("ours, ObjectStore (no store cost)", "/chatkit-objects"),
     ("bare @post", "/bare/post"),
     ("bare @post (data: dict)", "/bare/post-data"),
@@ -41,6 +42,7 @@ SYNC_ROUTES = [
 ]
 STREAM_ROUTES = [
     ("ours: ChatKitPlugin", "/chatkit"),
+    ("ours: ChatKitApp (plain ASGI)", "/chatkit-asgi"),
     ("ours, ObjectStore (no store cost)", "/chatkit-objects"),
     ("bare Stream", "/bare/stream"),
     ("peer fair (adapter cached)", "/peer/fair"),
