@@ -28,9 +28,9 @@ from litestar.handlers import asgi
 from litestar.response import Stream
 
 from chatkit_handlers import ActionContext, ActionRouter, on_action
+from chatkit_handlers.asgi import ChatKitApp
 from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.errors import NotFoundError
-from chatkit_handlers.asgi import ChatKitApp
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import LocalLocks, MemoryStore
 from chatkit_handlers.types import (
