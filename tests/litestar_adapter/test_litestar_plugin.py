@@ -488,8 +488,8 @@ def asgi_pair(hanging: Hanging, *, disconnect: bool) -> tuple[Receive, Send, lis
 @pytest.mark.anyio
 @pytest.mark.parametrize("portable", [False, True], ids=["asyncio", "anyio task group"])
 async def test_disconnect_closes_the_stream_and_returns_normally(portable: bool) -> None:
-    from chatkit_handlers.dispatch import DispatchResult
     from chatkit_handlers._execution.asgi import _pump_in_task_group, close_stream, send_stream
+    from chatkit_handlers.dispatch import DispatchResult
 
     hanging = Hanging()
     receive, send, sent = asgi_pair(hanging, disconnect=True)
@@ -506,8 +506,8 @@ async def test_disconnect_closes_the_stream_and_returns_normally(portable: bool)
 
 @pytest.mark.anyio
 async def test_a_cancellation_that_is_not_a_disconnect_still_propagates() -> None:
-    from chatkit_handlers.dispatch import DispatchResult
     from chatkit_handlers._execution.asgi import send_stream
+    from chatkit_handlers.dispatch import DispatchResult
 
     hanging = Hanging()
     receive, send, _sent = asgi_pair(hanging, disconnect=False)
