@@ -9,6 +9,7 @@ concrete type it matches. ``pipeline.call_sync``/``call_stream`` call its handle
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -231,8 +232,14 @@ def too_deep(what: str) -> DispatchError:
 
 
 def _doc_line(fn: Callable[..., Any]) -> str | None:
+    """The docstring's first paragraph, on one line, its reST literals (````x````) as Markdown's (```x```)."""
     doc = inspect.getdoc(fn)
-    return doc.strip().split("\n\n")[0].replace("\n", " ") if doc else None
+    if not doc:
+        return None
+    return _REST_LITERAL.sub(r"`\1`", doc.strip().split("\n\n")[0].replace("\n", " "))
+
+
+_REST_LITERAL = re.compile(r"``(.+?)``")
 
 
 def _null_as_empty(decoder: PayloadDecoder) -> bool:

@@ -20,15 +20,18 @@ import copy
 import dataclasses
 import inspect
 from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Request
 from litestar.config.app import AppConfig
 from litestar.handlers import asgi
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPI
-from litestar.plugins import InitPlugin
+from litestar.plugins import CLIPlugin, InitPlugin
 from litestar.types import Guard, Middleware, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from click import Group
 
 from .._execution.answers import DispatchResult
 from .._execution.asgi import send_json, send_result
@@ -49,7 +52,7 @@ ContextFactory = Callable[[Request[Any, Any, Any]], Any]
 """Derives the per-request context from the Litestar request (sync or async)."""
 
 
-class ChatKitPlugin(InitPlugin):
+class ChatKitPlugin(InitPlugin, CLIPlugin):
     """Adds one POST endpoint that answers ChatKit action requests.
 
     With ``server=`` (an openai-chatkit ``ChatKitServer``) it answers the whole
@@ -132,6 +135,12 @@ class ChatKitPlugin(InitPlugin):
         self._context = context
         self._wants_request = Request in self.dispatcher.needs
         self._wants_view = RequestView in self.dispatcher.needs
+
+    def on_cli_init(self, cli: Group) -> None:
+        """Add ``litestar chatkit routes|schema|typescript`` for this plugin's router."""
+        from .cli import chatkit_group  # click only when the CLI runs
+
+        cli.add_command(chatkit_group(lambda: self.dispatcher.router))
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register the endpoint with the app (and in its OpenAPI document)."""

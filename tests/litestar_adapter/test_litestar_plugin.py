@@ -11,6 +11,7 @@ app's lifespan hooks. The OpenAPI documentation of the route is tested elsewhere
 from __future__ import annotations
 
 import logging
+import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -670,3 +671,28 @@ def test_too_big_bodies_are_refused_without_reading_the_rest() -> None:
     assert whole[0]["status"] == 413
     assert announced[0]["status"] == 413
     assert used == 1  # the announced length was enough to refuse
+
+
+def test_litestars_cli_has_the_chatkit_commands(tmp_path: pathlib.Path) -> None:
+    """``litestar chatkit routes|schema|typescript`` for the plugin's router, in a fresh process."""
+    import os
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    env = {**os.environ, "CHATKIT_SQLITE_PATH": str(tmp_path / "cli.sqlite3"), "PYTHONPATH": str(root)}
+    litestar = [sys.executable, "-m", "litestar", "--app", "examples.counter.app:app", "chatkit"]
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [*litestar, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    table = run("routes")
+    assert "counter.increment  sync" in table
+    assert "``" not in table  # docstrings' reST literals rendered as `x`
+    assert "Increment" in run("schema")
+    run("typescript", "-o", str(tmp_path / "actions.d.ts"))
+    assert "counter.increment" in (tmp_path / "actions.d.ts").read_text()
