@@ -23,8 +23,17 @@ from __future__ import annotations
 from ._action.context import ActionContext
 from ._action.decorator import on_action
 from ._execution.request import RequestView
+from ._routing.configs import action_config
 from ._routing.router import ActionRouter
 from ._wire.coerce import as_widget_root
 from .errors import ActionError
 
-__all__ = ["ActionContext", "ActionError", "ActionRouter", "RequestView", "as_widget_root", "on_action"]
+__all__ = [
+    "ActionContext",
+    "ActionError",
+    "ActionRouter",
+    "RequestView",
+    "action_config",
+    "as_widget_root",
+    "on_action",
+]

@@ -15,6 +15,7 @@ running past its ``timeout=`` becomes.
 from __future__ import annotations
 
 __all__ = [
+    "ActionConfigError",
     "ActionError",
     "ActionTimeoutError",
     "ChatKitHandlersError",
@@ -44,6 +45,11 @@ class ActionError(ChatKitHandlersError):
         self.message = message
         self.allow_retry = allow_retry
         self.status_code = status_code
+
+
+class ActionConfigError(ChatKitHandlersError, ValueError):
+    """A widget's action config cannot reach its handler: no such handler, an ambiguous type,
+    or a payload that does not validate (``action_config``)."""
 
 
 class ActionTimeoutError(ChatKitHandlersError, TimeoutError):

@@ -19,6 +19,7 @@ def test_the_root_exports_what_a_handler_author_writes() -> None:
         "ActionError",
         "ActionRouter",
         "RequestView",
+        "action_config",
         "as_widget_root",
         "on_action",
     }

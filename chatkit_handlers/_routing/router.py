@@ -17,6 +17,7 @@ from typing import Any, TypeVar, overload
 from .._action.decorator import ActionSpec, make_spec, specs_of
 from .._action.match import parse_type
 from ..errors import RegistrationError
+from .configs import check_widget, remember_routes
 from .discovery import defined_handlers, import_package, module_objects
 from .errorhandlers import ErrorHandler
 from .guards import Guard
@@ -355,6 +356,16 @@ class ActionRouter:
         found = table.patterns.match(action_type)
         return found[0]._bind(action_type, found[1]) if found is not None else None
 
+    def check_widget(self, widget: Any) -> list[str]:
+        """The problems of every server action config in ``widget``: empty when each would be answered.
+
+        ``widget``: a widget root (dict or chatkit widget) or a widget item.
+        Each problem names where it is (``$.children[1].onClickAction``) and
+        what is wrong: no handler, the wrong ``streaming`` flag, a payload that
+        does not validate. See ``chatkit_handlers.action_config`` to build them.
+        """
+        return check_widget(self.lookup, widget)
+
     def routes(self) -> list[Route]:
         """Every registered route (of this router and those it includes), in registration order."""
         return list(self._compile().ordered)
@@ -486,6 +497,7 @@ class ActionRouter:
             ordered: list[Route] = []
             self._collect(ordered, "", (), (), NO_PROVIDERS, NO_ERRORS)
             self._table = _Table(ordered)
+            remember_routes(ordered)
         return self._table
 
     def _collect(

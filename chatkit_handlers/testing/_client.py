@@ -321,6 +321,19 @@ class ActionTestClient:
             set_path(payload, name, value)
         return await self._send_config(config, payload, item, headers)
 
+    def assert_widget_routed(self, widget: Any) -> None:
+        """Fail, naming each one, if an action config in ``widget`` would be refused.
+
+        Every server action (``onClickAction``, ``onSubmitAction``,
+        ``onChangeAction``, a Card's confirm/cancel) must reach a handler of
+        this client's router, with its ``streaming`` flag and a payload that
+        validates (``ActionRouter.check_widget``). ``widget``: a widget root or
+        a widget item.
+        """
+        problems = self.dispatcher.router.check_widget(widget)
+        if problems:
+            raise AssertionError("the widget's actions would be refused:\n" + "\n".join(problems))
+
     # ----------------------------------------------------------------- the store
 
     async def add_thread(self, thread: ThreadRef = None) -> ThreadMetadata:

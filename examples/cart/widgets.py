@@ -104,7 +104,7 @@ def approval_card(order_id: str, total: int, status: str | None = None) -> dict[
                         "type": "Button",
                         "label": "Reject",
                         "variant": "outline",
-                        "onClickAction": _action("order.reject", ref, streaming=False),
+                        "onClickAction": _action("order.reject", ref),
                     },
                 ],
             }

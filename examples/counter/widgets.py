@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatkit_handlers import action_config
+
 
 def counter_card(n: int) -> dict[str, Any]:
     """A Card showing ``n`` with +1, +5 and reset buttons.
 
     The count is the first child's ``value``, which is what the handlers read back.
+    Each button's ActionConfig is built from its handler (``action_config``): its
+    type, ``streaming`` flag and payload are the handler's own, checked now.
     """
+    from . import handlers  # (they draw this card too: imported when it is first drawn)
+
     return {
         "type": "Card",
         "children": [
@@ -20,22 +26,14 @@ def counter_card(n: int) -> dict[str, Any]:
                     {
                         "type": "Button",
                         "label": "+1",
-                        "onClickAction": {
-                            "type": "counter.increment",
-                            "payload": {"by": 1},
-                            "streaming": False,
-                        },
+                        "onClickAction": action_config(handlers.increment, handlers.Increment(by=1)),
                     },
                     {
                         "type": "Button",
                         "label": "+5",
-                        "onClickAction": {
-                            "type": "counter.increment",
-                            "payload": {"by": 5},
-                            "streaming": False,
-                        },
+                        "onClickAction": action_config(handlers.increment, handlers.Increment(by=5)),
                     },
-                    {"type": "Button", "label": "Reset", "onClickAction": {"type": "counter.reset"}},
+                    {"type": "Button", "label": "Reset", "onClickAction": action_config(handlers.reset)},
                 ],
             },
         ],

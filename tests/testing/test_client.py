@@ -308,3 +308,22 @@ async def test_a_router_under_the_test_client_gives_handlers_an_empty_request_vi
     async with ActionTestClient(router) as client:
         await client.sync("view.sync", sender=make_widget_item({"type": "Card", "children": []}))
     assert seen == [("", {})]
+
+
+async def test_the_client_asserts_a_widgets_actions_reach_its_handlers() -> None:
+    from examples.counter.handlers import increment, reset
+    from examples.counter.widgets import counter_card
+
+    router = ActionRouter()
+    router.add(increment)
+    router.add(reset)
+    async with ActionTestClient(router) as client:
+        client.assert_widget_routed(counter_card(3))
+        broken = {
+            "type": "Card",
+            "children": [{"type": "Button", "onClickAction": {"type": "counter.reset", "streaming": False}}],
+        }
+        with pytest.raises(
+            AssertionError, match=r"\$\.children\[0\]\.onClickAction: action 'counter\.reset' is streaming"
+        ):
+            client.assert_widget_routed(broken)
