@@ -46,12 +46,18 @@ error channel in chatkit: ``DispatchError`` (``status_code``, ``code``,
 ``message``, ``allow_retry``) and ``ActionError`` (``status_code``, ``message``,
 ``allow_retry``) propagate out of ``server.process()``; map them to HTTP
 answers in your endpoint.
+
+Stream options: a routed stream opens with its handler's (or router's)
+``allow_cancel`` where one is set, else with the server's
+``get_stream_options()``, as chatkit does. What a client's disconnect does is
+up to the framework serving ``process()``'s stream (most cancel it); only the
+HTTP adapters of this package run a stream the user may not stop to its end.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, ClassVar
 
@@ -59,6 +65,7 @@ import msgspec
 from chatkit import types as ck
 from chatkit.actions import Action as ChatKitAction
 from chatkit.errors import CustomStreamError
+from chatkit.server import StreamingResult
 from pydantic import BaseModel
 
 from ._execution.answers import failure_event
@@ -69,6 +76,7 @@ from ._routing.errorhandlers import Reply
 from ._routing.route import Route
 from ._routing.router import ActionRouter
 from ._wire.chatkit import event_to_chatkit, item_to_chatkit, thread_to_chatkit
+from ._wire.encode import STREAM_OPTIONS, STREAM_OPTIONS_NO_CANCEL
 from .errors import (
     ActionError,
     DispatchError,
@@ -165,7 +173,7 @@ class RoutedActions:
         dispatcher = bridge.dispatcher
         try:
             request, route, payload = bridge.resolve(CustomActionRequest, thread, action, sender)
-            stream = await dispatcher.streams.open(
+            stream, _ = await dispatcher.streams.open(
                 request.params, route, payload, context, bridge.extras, _ChatKitEmitter(thread)
             )
         except DispatchError as exc:
@@ -177,6 +185,20 @@ class RoutedActions:
         async with aclosing(stream) as events:
             async for event in events:
                 yield event
+
+    async def process(self, request: str | bytes | bytearray, context: Any) -> Any:
+        """chatkit's ``process()``; a routed stream's ``stream_options`` say its handler's ``allow_cancel``.
+
+        chatkit sends ``get_stream_options()`` before it calls ``action()``;
+        for an action whose route sets ``allow_cancel``, that first event is
+        replaced by the route's.
+        """
+        result = await super().process(request, context)  # type: ignore[misc]  # ChatKitServer's
+        if isinstance(result, StreamingResult):
+            allow_cancel = self._routed_actions().allow_cancel_of(request)
+            if allow_cancel is not None:
+                result.json_events = _opening_with(result.json_events, allow_cancel)
+        return result
 
     async def sync_action(
         self,
@@ -232,6 +254,15 @@ class _Bridge:
         # No HTTP request reaches a ChatKitServer's action(): handlers asking for one get an empty view.
         self.extras = self.dispatcher.with_view(None, None) if RequestView in self.dispatcher.needs else None
 
+    def allow_cancel_of(self, body: str | bytes | bytearray) -> bool | None:
+        """The ``allow_cancel`` the route of a ``threads.custom_action`` body sets (``None``: none)."""
+        try:
+            request = _decode_custom_action(body)
+        except (msgspec.MsgspecError, RecursionError):
+            return None  # another request type (chatkit has parsed it already)
+        route = self.dispatcher.router.lookup(request.params.action.type)
+        return route.allow_cancel if route is not None else None
+
     def resolve(
         self,
         kind: type[CustomActionRequest] | type[SyncCustomActionRequest],
@@ -250,6 +281,30 @@ class _Bridge:
         return request, route, payload
 
 
+_decode_custom_action = msgspec.json.Decoder(CustomActionRequest).decode
+
+
+class _EventType(msgspec.Struct):
+    type: str
+
+
+_event_type = msgspec.json.Decoder(_EventType).decode
+
+
+async def _opening_with(
+    events: AsyncGenerator[bytes, None], allow_cancel: bool
+) -> AsyncGenerator[bytes, None]:
+    """chatkit's SSE stream, its ``stream_options`` event (the first) saying ``allow_cancel``."""
+    opening = STREAM_OPTIONS if allow_cancel else STREAM_OPTIONS_NO_CANCEL
+    async with aclosing(events):
+        first = True
+        async for chunk in events:
+            if first and _event_type(chunk.removeprefix(b"data: ")).type == "stream_options":
+                chunk = opening
+            first = False
+            yield chunk
+
+
 class _ChatKitEmitter:
     """Events as chatkit's pydantic models, for ``ChatKitServer.process()`` to send and store.
 
@@ -266,7 +321,8 @@ class _ChatKitEmitter:
     def __init__(self, thread: ck.ThreadMetadata) -> None:
         self._thread = thread
 
-    opening = None  # chatkit sends its own stream_options
+    def opening(self, allow_cancel: bool) -> None:
+        return None  # chatkit sends its own stream_options (get_stream_options())
 
     def event(self, event: ThreadStreamEvent) -> Any:
         return event_to_chatkit(event)

@@ -3,7 +3,8 @@
 The counter example's handlers plus a slow stream, over the store the
 environment names: ``STORE=sqlite`` (``SQLITE_PATH``) or ``STORE=postgres``
 (``POSTGRES_DSN``, ``POSTGRES_SCHEMA``). ``MARKER_DIR`` is where the slow
-stream notes that it was cancelled.
+stream notes that it was cancelled (and the stream the user may not stop
+waits for its go-ahead, then notes that it finished).
 """
 
 from __future__ import annotations
@@ -43,6 +44,19 @@ async def slow_stream(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEven
         _note_cancelled()
         raise
     yield ctx.progress("never reached in the tests")
+
+
+@router.on_action("test.uncancellable_stream", allow_cancel=False)
+async def uncancellable_stream(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
+    """Like the slow stream, but the user may not stop it: it waits for the test's go-ahead and finishes."""
+    yield ctx.update_widget(counter_card(777))
+    yield ctx.message("stored even though the client left")
+    go_ahead = anyio.Path(os.environ["MARKER_DIR"], "disconnected")
+    with anyio.fail_after(30):  # bounded: the test writes the marker once it has disconnected
+        while not await go_ahead.exists():  # noqa: ASYNC110  (a file another process writes: no Event)
+            await anyio.sleep(0.02)
+    yield ctx.progress("sent to nobody")
+    await anyio.Path(os.environ["MARKER_DIR"], "finished").write_text("finished")
 
 
 def _store() -> Store:

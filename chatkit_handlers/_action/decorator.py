@@ -35,6 +35,7 @@ class ActionSpec:
     middleware: tuple[Callable[..., Any], ...] = ()
     timeout: float | None = None
     description: str | None = None
+    allow_cancel: bool | None = None
 
 
 def make_spec(
@@ -45,6 +46,7 @@ def make_spec(
     middleware: Sequence[Callable[..., Any]] = (),
     timeout: float | None = None,
     description: str | None = None,
+    allow_cancel: bool | None = None,
 ) -> ActionSpec:
     """Validate what ``on_action`` was given (errors point at the decorator line)."""
     if not isinstance(type, str | re.Pattern) or not type:
@@ -59,10 +61,18 @@ def make_spec(
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (0 < timeout < math.inf)
     ):
         raise RegistrationError(f"on_action(): timeout must be a positive number of seconds, got {timeout!r}")
+    if allow_cancel is not None and not isinstance(allow_cancel, bool):
+        raise RegistrationError(
+            f"on_action(): allow_cancel must be True, False or None, got {allow_cancel!r}"
+        )
+    if allow_cancel is not None and not streaming:
+        raise RegistrationError(
+            "on_action(): allow_cancel applies to streaming actions only (a sync action is one request)"
+        )
     for kind, items in (("guards", guards), ("middleware", middleware)):
         if isinstance(items, str) or not all(callable(item) for item in items):
             raise RegistrationError(f"on_action(): {kind} must be a list of callables, got {items!r}")
-    return ActionSpec(type, streaming, tuple(guards), tuple(middleware), timeout, description)
+    return ActionSpec(type, streaming, tuple(guards), tuple(middleware), timeout, description, allow_cancel)
 
 
 def on_action(
@@ -73,6 +83,7 @@ def on_action(
     middleware: Sequence[Callable[..., Any]] = (),
     timeout: float | None = None,
     description: str | None = None,
+    allow_cancel: bool | None = None,
 ) -> Callable[[F], F]:
     """Declare ``fn`` the handler of actions whose ``type`` matches ``type``.
 
@@ -95,6 +106,15 @@ def on_action(
             stream ends with an ``error`` event.
         description: shown by ``router.routes()``, the CLI and the schemas
             (defaults to the first line of the handler's docstring).
+        allow_cancel: streaming only. ``False`` makes the action one the user
+            cannot stop: the stream opens with ``allow_cancel: false`` (ChatKit.js
+            shows no stop button) and, over HTTP, a client that disconnects
+            anyway does not stop the handler: it runs to its end (bounded by
+            ``timeout``) and its writes are committed. ``True`` is ChatKit's
+            default (a disconnect cancels the handler, nothing is written).
+            ``None`` (the default): the router's ``allow_cancel``, else the
+            server's ``get_stream_options()`` in the one-endpoint mode and the
+            bridge, else ``True``.
 
     Example::
 
@@ -112,6 +132,7 @@ def on_action(
         middleware=middleware,
         timeout=timeout,
         description=description,
+        allow_cancel=allow_cancel,
     )
 
     def mark(fn: F) -> F:

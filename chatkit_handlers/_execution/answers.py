@@ -39,12 +39,16 @@ class DispatchResult(msgspec.Struct):
         stream: the SSE-framed events (``None`` for a JSON answer). Close it
             (``aclose()``) however it ends: that releases the action's locks.
         request_type: the ChatKit request type, when it could be read.
+        allow_cancel: ``False`` for a stream the user may not stop: an adapter
+            runs it to its end even when the client disconnects (the handler's
+            writes are then committed), instead of cancelling it.
     """
 
     status_code: int
     body: bytes | None = None
     stream: AsyncIterator[bytes] | None = None
     request_type: str | None = None
+    allow_cancel: bool = True
 
     @property
     def media_type(self) -> str:

@@ -1,5 +1,8 @@
 """Answering over ASGI: a JSON body, or an SSE stream that a client's disconnect cancels.
 
+A stream the user may not stop (``allow_cancel: false``) is the exception: its
+handler runs to its end whatever the client does, and its writes are committed.
+
 Shared by every ASGI adapter (the Litestar plugin, ``chatkit_handlers.asgi``)
 and the test client.
 """
@@ -44,10 +47,14 @@ async def send_json(
 
 
 async def send_stream(result: DispatchResult, receive: Receive, send: Send) -> None:
-    """Send the SSE stream; a client disconnect cancels the handler."""
+    """Send the SSE stream; a client disconnect cancels the handler, unless it may not be stopped."""
     assert result.stream is not None
     stream = result.stream
     try:
+        if not result.allow_cancel:
+            with anyio.CancelScope(shield=True):  # not the server's cancellation of a gone client either
+                await _pump_to_end(stream, result.status_code, send)
+            return
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # another anyio backend (trio)
@@ -63,6 +70,24 @@ async def _pump(stream: AsyncIterator[bytes], status: int, send: Send) -> None:
     async for chunk in stream:
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _pump_to_end(stream: AsyncIterator[bytes], status: int, send: Send) -> None:
+    """Pump without watching for a disconnect; once sending fails, run the rest of the stream unsent."""
+    connected = True
+
+    async def forward(message: dict[str, Any]) -> None:
+        nonlocal connected
+        if connected:
+            try:
+                await send(message)
+            except Exception:  # the client is gone (servers raise different things): finish without it
+                connected = False
+
+    await forward({"type": "http.response.start", "status": status, "headers": _SSE_HEADERS})
+    async for chunk in stream:
+        await forward({"type": "http.response.body", "body": chunk, "more_body": True})
+    await forward({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _pump_on_asyncio(stream: AsyncIterator[bytes], status: int, receive: Receive, send: Send) -> None:

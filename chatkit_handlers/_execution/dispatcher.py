@@ -25,7 +25,7 @@ from ..types import CustomActionRequest, SyncCustomActionRequest
 from .answers import DispatchResult, failure, sync_answer
 from .locks import DEFAULT_LOCK_TIMEOUT, check_store
 from .request import DEFAULT_MAX_BODY_SIZE, RequestView, too_large
-from .stream import SSEEmitter, StreamRunner
+from .stream import AllowCancel, SSEEmitter, StreamRunner
 from .sync import SyncOutcome, SyncRunner
 
 __all__ = ["CHATKIT_REQUEST_TYPES", "ActionRequest", "Dispatcher"]
@@ -84,6 +84,9 @@ class Dispatcher:
         lock_timeout: seconds an action waits for another action on the same
             widget (or, streaming, the same thread) before it is refused as busy
             (``None``: no limit, ``0``: refuse at once).
+        allow_cancel: for streaming routes that set no ``allow_cancel``:
+            called with the action's thread and context, says whether the user
+            may stop the stream (``None``: they may, as in ChatKit).
 
     Attributes:
         needs: the ``provides`` types some handler, guard or provider asks for;
@@ -101,13 +104,14 @@ class Dispatcher:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         provides: Collection[type] = (),
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+        allow_cancel: AllowCancel | None = None,
     ) -> None:
         check_store(store)
         self.router = router
         self.store = store
         self.features = Features.of(store)
         self.syncs = SyncRunner(store, self.features, lock_timeout)
-        self.streams = StreamRunner(store, self.features, lock_timeout)
+        self.streams = StreamRunner(store, self.features, lock_timeout, allow_cancel)
         self.max_body_size = max_body_size
         self._provides = (RequestView, *provides)
         self.needs = router.check(provided=self._provides)
@@ -144,8 +148,10 @@ class Dispatcher:
             extras = self.with_view(extras, request)
         try:
             if route.streaming:
-                stream = await self.streams.open(action.params, route, payload, context, extras, _SSE)
-                return DispatchResult(200, None, stream, "threads.custom_action")
+                stream, allow_cancel = await self.streams.open(
+                    action.params, route, payload, context, extras, _SSE
+                )
+                return DispatchResult(200, None, stream, "threads.custom_action", allow_cancel)
             outcome: SyncOutcome = await self.syncs.run(action.params, route, payload, context, extras)
         except Exception as exc:  # refused before a stream started, or a sync action that failed
             return failure(route, exc)

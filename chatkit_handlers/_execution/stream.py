@@ -14,7 +14,7 @@ client disconnect), and when an adapter closes (or drops) a stream it never read
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
 from .._action.context import ActionContext, thread_change
@@ -22,7 +22,8 @@ from .._routing.pipeline import call_stream
 from .._routing.providers import Extras
 from .._routing.route import Route
 from .._wire.coerce import EVENT_CLASSES, to_event
-from .._wire.encode import STREAM_OPTIONS, frame
+from .._wire.encode import STREAM_OPTIONS, STREAM_OPTIONS_NO_CANCEL, frame
+from ..stores import Features, Store
 from ..types import (
     HIDDEN_ITEM_TYPES,
     CustomActionParams,
@@ -39,7 +40,10 @@ from .persist import WriteBuffer
 
 logger = logging.getLogger("chatkit_handlers")
 
-__all__ = ["Emitter", "SSEEmitter", "StreamRunner"]
+__all__ = ["AllowCancel", "Emitter", "SSEEmitter", "StreamRunner"]
+
+AllowCancel = Callable[[ThreadMetadata, Any], bool]
+"""Whether a stream may be stopped when its route does not say: given the action's thread and context."""
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -57,9 +61,8 @@ class Emitter(Protocol[T_co]):
 
     persist_items: bool
 
-    @property
-    def opening(self) -> T_co | None:
-        """What the stream starts with (``None``: nothing)."""
+    def opening(self, allow_cancel: bool) -> T_co | None:
+        """What the stream starts with (``None``: nothing): its ``stream_options``."""
 
     def event(self, event: ThreadStreamEvent) -> T_co | None:
         """One event as the consumer reads it (``None``: not sent)."""
@@ -78,7 +81,9 @@ class SSEEmitter:
     """Server-Sent Events bytes, as chatkit frames them: the HTTP adapters' emitter."""
 
     persist_items = True
-    opening = STREAM_OPTIONS
+
+    def opening(self, allow_cancel: bool) -> bytes:
+        return STREAM_OPTIONS if allow_cancel else STREAM_OPTIONS_NO_CANCEL
 
     def event(self, event: ThreadStreamEvent) -> bytes | None:
         # (Most events are of a class that never carries a new item: no isinstance() check for
@@ -98,9 +103,24 @@ class SSEEmitter:
 
 
 class StreamRunner(ActionRunner):
-    """Runs streaming actions on one store; shared by every adapter, each with its ``Emitter``."""
+    """Runs streaming actions on one store; shared by every adapter, each with its ``Emitter``.
 
-    __slots__ = ()
+    ``allow_cancel`` decides for the routes that set no ``allow_cancel`` (the
+    one-endpoint mode asks its ``ChatKitServer``'s ``get_stream_options()``);
+    without it they may be stopped, as in ChatKit.
+    """
+
+    __slots__ = ("_allow_cancel",)
+
+    def __init__(
+        self,
+        store: Store,
+        features: Features,
+        lock_timeout: float | None,
+        allow_cancel: AllowCancel | None = None,
+    ) -> None:
+        super().__init__(store, features, lock_timeout)
+        self._allow_cancel = allow_cancel
 
     async def open(
         self,
@@ -110,8 +130,12 @@ class StreamRunner(ActionRunner):
         context: Any,
         extras: Extras | None,
         emitter: Emitter[T],
-    ) -> AsyncGenerator[T, None]:
+    ) -> tuple[AsyncGenerator[T, None], bool]:
         """Take the locks if they are free and load the context: a missing thread or widget raises here.
+
+        Returns the stream and whether the user may stop it (``allow_cancel``:
+        the route's, else the runner's default); an adapter runs a stream that
+        may not be stopped to its end even when its client disconnects.
 
         A refusal before the stream starts is a ``DispatchError`` the adapter
         answers with a 4xx. When the thread is busy the context is loaded now
@@ -129,12 +153,15 @@ class StreamRunner(ActionRunner):
             await locks.take(wait=False)
         try:
             ctx = await self.load(locks.store, params, route, context, locks.lease)
+            allow_cancel = route.allow_cancel
+            if allow_cancel is None:
+                allow_cancel = self._allow_cancel is None or self._allow_cancel(ctx.thread, context)
         except BaseException:
             await locks.release()
             raise
-        events = self._run(params, route, payload, context, extras, emitter, locks, ctx)
+        events = self._run(params, route, payload, context, extras, emitter, locks, ctx, allow_cancel)
         await anext(events)  # its first step, into the block that releases the locks
-        return events  # type: ignore[return-value]  # past its one None
+        return events, allow_cancel  # type: ignore[return-value]  # past its one None
 
     async def _run(
         self,
@@ -146,11 +173,13 @@ class StreamRunner(ActionRunner):
         emitter: Emitter[T],
         locks: ActionLocks,
         ctx: ActionContext[Any],
+        allow_cancel: bool,
     ) -> AsyncGenerator[T | None, None]:
         try:
             yield None  # the first step, taken by open(): the stream owns the locks from here on
-            if emitter.opening is not None:
-                yield emitter.opening
+            opening = emitter.opening(allow_cancel)
+            if opening is not None:
+                yield opening
             if not locks.held:
                 await locks.take(wait=True)
                 ctx = await self.load(locks.store, params, route, context, locks.lease)

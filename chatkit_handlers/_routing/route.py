@@ -57,6 +57,8 @@ class Route:
         groups: for a pattern route bound to a concrete type, its named groups' values.
         description: from ``description=`` or the handler's docstring (first line).
         timeout: seconds the handler may run, or ``None``.
+        allow_cancel: whether the user may stop the stream (``None``: nothing
+            said by the handler or its routers; the adapter's default applies).
         plain: nothing runs around the handler (no guards, middleware, timeout,
             error handlers or provided parameters): it is called directly.
         is_async: the handler is an ``async def`` (sync handlers only).
@@ -72,10 +74,12 @@ class Route:
         "_guards",
         "_matcher",
         "_null_as_empty",
+        "_own_allow_cancel",
         "_own_guards",
         "_own_middleware",
         "_providers",
         "_signature",
+        "allow_cancel",
         "description",
         "groups",
         "guards",
@@ -111,6 +115,8 @@ class Route:
         self.payload_type = sig.payload_type
         self.sender_required = sig.sender_required
         self.timeout = spec.timeout
+        self._own_allow_cancel = spec.allow_cancel
+        self.allow_cancel = spec.allow_cancel
         self.description = spec.description if spec.description is not None else _doc_line(handler)
         self._signature = sig
         self.params = sig.params
@@ -159,11 +165,15 @@ class Route:
         middleware: tuple[Callable[..., Any], ...],
         providers: Mapping[type, Provider],
         errors: Mapping[type, ErrorHandler],
+        allow_cancel: bool | None = None,
     ) -> Route:
-        """This route as seen from a router above it (namespace and chain applied)."""
-        if not (prefix or guards or middleware or providers or errors):
+        """This route as seen from a router above it (namespace, chain and defaults applied)."""
+        inherits = self._own_allow_cancel is None and allow_cancel is not None and self.streaming
+        if not (prefix or guards or middleware or providers or errors or inherits):
             return self
         route = self._copy()
+        if inherits:
+            route.allow_cancel = allow_cancel
         route._matcher = self._matcher.prefixed(prefix)
         route.type = route._matcher.text
         route.pattern = route._matcher.pattern

@@ -105,9 +105,13 @@ class ActionRouter:
             (e.g. ``User``); parameters annotated with it receive it.
         guards: router-level guards (see :meth:`guard`).
         middleware: router-level middleware (see :meth:`middleware`).
+        allow_cancel: the default of ``on_action(allow_cancel=...)`` for the
+            streaming handlers registered on (or included into) this router;
+            a handler's own setting wins, then the nearest router's.
     """
 
     __slots__ = (
+        "_allow_cancel",
         "_context_type",
         "_entries",
         "_errors",
@@ -128,10 +132,14 @@ class ActionRouter:
         context_type: Any = None,
         guards: Sequence[Callable[..., Any]] = (),
         middleware: Sequence[Callable[..., Any]] = (),
+        allow_cancel: bool | None = None,
     ) -> None:
         if not isinstance(prefix, str) or "*" in prefix:
             raise TypeError(f"ActionRouter(prefix=...) takes a plain string, got {prefix!r}")
+        if allow_cancel is not None and not isinstance(allow_cancel, bool):
+            raise TypeError(f"ActionRouter(allow_cancel=...) takes True, False or None, got {allow_cancel!r}")
         self._prefix = prefix
+        self._allow_cancel = allow_cancel
         self._context_type = context_type
         self._entries: list[Route | _Include] = []
         self._local: dict[tuple[str, bool], Route] = {}
@@ -173,6 +181,7 @@ class ActionRouter:
         middleware: Sequence[Callable[..., Any]] = (),
         timeout: float | None = None,
         description: str | None = None,
+        allow_cancel: bool | None = None,
     ) -> Callable[[F], F]:
         """Like :func:`chatkit_handlers.on_action`, registering on this router at once.
 
@@ -185,6 +194,7 @@ class ActionRouter:
             middleware=middleware,
             timeout=timeout,
             description=description,
+            allow_cancel=allow_cancel,
         )
 
         def register(fn: F) -> F:
@@ -495,7 +505,7 @@ class ActionRouter:
     def _compile(self) -> _Table:
         if self._table is None:
             ordered: list[Route] = []
-            self._collect(ordered, "", (), (), NO_PROVIDERS, NO_ERRORS)
+            self._collect(ordered, "", (), (), NO_PROVIDERS, NO_ERRORS, None)
             self._table = _Table(ordered)
             remember_routes(ordered)
         return self._table
@@ -508,8 +518,11 @@ class ActionRouter:
         middleware: tuple[Callable[..., Any], ...],
         providers: Mapping[type, Provider],
         errors: Mapping[type, ErrorHandler],
+        allow_cancel: bool | None,
     ) -> None:
         prefix += self._prefix
+        if self._allow_cancel is not None:  # the nearest router's default wins
+            allow_cancel = self._allow_cancel
         guards += self._guards
         middleware += self._middleware
         if self._context_type is not None and dependency_key(self._context_type) is not None:
@@ -520,6 +533,8 @@ class ActionRouter:
             errors = {**errors, **self._errors}
         for entry in self._entries:
             if isinstance(entry, Route):
-                out.append(entry._derive(prefix, guards, middleware, providers, errors))
+                out.append(entry._derive(prefix, guards, middleware, providers, errors, allow_cancel))
             else:
-                entry.router._collect(out, prefix + entry.prefix, guards, middleware, providers, errors)
+                entry.router._collect(
+                    out, prefix + entry.prefix, guards, middleware, providers, errors, allow_cancel
+                )

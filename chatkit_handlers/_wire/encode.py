@@ -12,7 +12,15 @@ import msgspec
 
 from ..types import ErrorEvent, StreamOptions, StreamOptionsEvent
 
-__all__ = ["CHATKIT_ERROR_CODES", "STREAM_OPTIONS", "client_error", "encode", "error_body", "frame"]
+__all__ = [
+    "CHATKIT_ERROR_CODES",
+    "STREAM_OPTIONS",
+    "STREAM_OPTIONS_NO_CANCEL",
+    "client_error",
+    "encode",
+    "error_body",
+    "frame",
+]
 
 encode = msgspec.json.Encoder().encode
 """msgspec's JSON encoder, built once."""
@@ -46,4 +54,6 @@ def frame(event: msgspec.Struct) -> bytes:
 
 
 STREAM_OPTIONS = frame(StreamOptionsEvent(stream_options=StreamOptions(allow_cancel=True)))
-"""The first frame of every stream: ``stream_options`` with ``allow_cancel: true``."""
+"""The first frame of a stream the user may stop: ``stream_options`` with ``allow_cancel: true``."""
+STREAM_OPTIONS_NO_CANCEL = frame(StreamOptionsEvent(stream_options=StreamOptions(allow_cancel=False)))
+"""The first frame of a stream the user may not stop (``allow_cancel: false``)."""

@@ -27,10 +27,11 @@ import msgspec
 
 from .._execution.answers import DispatchResult
 from .._execution.dispatcher import CHATKIT_REQUEST_TYPES
+from .._execution.stream import AllowCancel
 from .._routing.router import ActionRouter
 from .._wire.encode import error_body, frame
 from ..errors import ActionError, DispatchError, NotFoundError
-from ..types import ErrorEvent
+from ..types import ErrorEvent, ThreadMetadata
 
 __all__ = ["ChatKitServerLike", "Forwarder"]
 
@@ -44,6 +45,10 @@ class ChatKitServerLike(Protocol):
 
     async def process(self, request: bytes, context: Any) -> Any:
         """Answer one ChatKit request: a ``StreamingResult`` or ``NonStreamingResult``."""
+        ...
+
+    def get_stream_options(self, thread: Any, context: Any) -> Any:
+        """A stream's ``StreamOptions`` (``allow_cancel``) for ``thread``."""
         ...
 
 
@@ -91,6 +96,23 @@ class Forwarder:
         self._fallback = frozenset(
             kind for kind, method in _ACTION_METHODS.items() if _implements(server, method)
         )
+
+    def allow_cancel(self) -> AllowCancel | None:
+        """The server's ``get_stream_options()`` as the default of routes that set no ``allow_cancel``.
+
+        ``None`` when the server keeps chatkit's (every stream may be stopped):
+        nothing to convert per stream then.
+        """
+        if not _implements(self.server, "get_stream_options"):
+            return None
+        from .._wire.chatkit import thread_to_chatkit  # chatkit's models only for server= users
+
+        options = self.server.get_stream_options
+
+        def allow_cancel(thread: ThreadMetadata, context: Any) -> bool:
+            return bool(options(thread_to_chatkit(thread), context).allow_cancel)
+
+        return allow_cancel
 
     def request_type(self, body: bytes) -> str | None:
         """The request type if ``server`` should answer ``body``, else ``None``.

@@ -125,7 +125,12 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         self.server = server
         self._forwarder = Forwarder(server, router) if server is not None else None
         self.dispatcher = Dispatcher(
-            router, store, max_body_size=max_body_size, provides=(Request,), lock_timeout=lock_timeout
+            router,
+            store,
+            max_body_size=max_body_size,
+            provides=(Request,),
+            lock_timeout=lock_timeout,
+            allow_cancel=self._forwarder.allow_cancel() if self._forwarder is not None else None,
         )
         self.path = path
         self.guards = list(guards or ())

@@ -150,6 +150,42 @@ def test_a_client_disconnecting_mid_stream_cancels_the_handler_and_leaves_no_tra
         ]
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_stream_the_user_may_not_stop_finishes_and_commits_after_the_client_left(
+    kind: str, tmp_path: Path
+) -> None:
+    with servers(kind, tmp_path, LOCK_TIMEOUT="2") as ((url,), env):
+        body = action("stream", "test.uncancellable_stream", thread=THREAD, item=ITEM)
+        seen: list[dict[str, Any]] = []
+        with (
+            httpx.Client(timeout=10) as client,
+            client.stream("POST", url + "/chatkit", content=body) as response,
+        ):
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    seen.append(msgspec.json.decode(line[6:]))
+                if seen and seen[-1]["type"] == "thread.item.done":
+                    break  # leaving the block disconnects
+        (tmp_path / "disconnected").write_text("gone")  # only now may the handler go on
+        assert seen[0] == {"type": "stream_options", "stream_options": {"allow_cancel": False}}
+
+        finished = tmp_path / "finished"
+        deadline = time.monotonic() + 15
+        while not finished.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert finished.exists(), "the handler was stopped when the client went away"
+
+        async def stored() -> list[Any]:
+            async with direct(env) as store:
+                return (await store.load_thread_items(THREAD, None, 100, "asc", context=None)).data
+
+        deadline = time.monotonic() + 15  # the writes follow the handler's end
+        while len(items := anyio.run(stored)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [type(item).__name__ for item in items] == ["WidgetItem", "AssistantMessageItem"]
+        assert current_count(url) == 777  # the widget update was committed, and its lock is free
+
+
 def test_the_example_keeps_its_counter_in_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
     env: dict[str, str | None] = {"CHATKIT_SQLITE_PATH": None}  # the example's own default
     for expected in (1, 2):  # the second server process starts from what the first one stored
