@@ -1,8 +1,14 @@
-"""The shop's widgets, as plain ChatKit widget JSON."""
+"""The shop's widgets, as plain ChatKit widget JSON.
+
+Each button's ActionConfig is built from its handler (``action_config``): its type,
+``streaming`` flag and payload are the handler's own, checked when the widget is drawn.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from chatkit_handlers import action_config
 
 CATALOG: dict[str, tuple[str, int]] = {
     "tea": ("Green tea, 100 g", 450),
@@ -22,15 +28,10 @@ def total_of(cart: dict[str, int]) -> int:
     return sum(CATALOG[sku][1] * qty for sku, qty in cart.items())
 
 
-def _action(type: str, payload: dict[str, Any] | None = None, *, streaming: bool = True) -> dict[str, Any]:
-    action: dict[str, Any] = {"type": type, "payload": payload or {}}
-    if not streaming:
-        action["streaming"] = False
-    return action
-
-
 def cart_card(cart: dict[str, int]) -> dict[str, Any]:
     """The catalog with Add buttons, the cart's lines with Remove buttons, and Checkout."""
+    from . import handlers  # (they draw these cards too: imported when one is first drawn)
+
     products = [
         {
             "type": "Row",
@@ -40,7 +41,7 @@ def cart_card(cart: dict[str, int]) -> dict[str, Any]:
                 {
                     "type": "Button",
                     "label": "Add",
-                    "onClickAction": _action("cart.add", {"sku": sku}, streaming=False),
+                    "onClickAction": action_config(handlers.add, handlers.AddItem(sku=sku)),
                 },
             ],
         }
@@ -57,7 +58,7 @@ def cart_card(cart: dict[str, int]) -> dict[str, Any]:
                     "type": "Button",
                     "label": "Remove",
                     "variant": "outline",
-                    "onClickAction": _action("cart.remove", {"sku": sku}, streaming=False),
+                    "onClickAction": action_config(handlers.remove, handlers.RemoveItem(sku=sku)),
                 },
             ],
         }
@@ -71,7 +72,7 @@ def cart_card(cart: dict[str, int]) -> dict[str, Any]:
             {"type": "Divider"},
             *(lines or [{"type": "Caption", "value": "Your cart is empty."}]),
             {"type": "Text", "id": "total", "value": f"Total: {money(total_of(cart))}", "weight": "semibold"},
-            {"type": "Button", "label": "Check out", "onClickAction": _action("cart.checkout")},
+            {"type": "Button", "label": "Check out", "onClickAction": action_config(handlers.checkout)},
         ],
     }
 
@@ -91,7 +92,9 @@ def order_card(order_id: str, cart: dict[str, int], status: str) -> dict[str, An
 
 def approval_card(order_id: str, total: int, status: str | None = None) -> dict[str, Any]:
     """What a manager sees: Approve / Reject, or the decision once taken."""
-    ref = {"order_id": order_id}
+    from . import handlers
+
+    ref = handlers.OrderRef(order_id=order_id)
     decision: list[dict[str, Any]] = (
         [{"type": "Badge", "id": "decision", "label": status}]
         if status is not None
@@ -99,12 +102,16 @@ def approval_card(order_id: str, total: int, status: str | None = None) -> dict[
             {
                 "type": "Row",
                 "children": [
-                    {"type": "Button", "label": "Approve", "onClickAction": _action("order.approve", ref)},
+                    {
+                        "type": "Button",
+                        "label": "Approve",
+                        "onClickAction": action_config(handlers.approve, ref),
+                    },
                     {
                         "type": "Button",
                         "label": "Reject",
                         "variant": "outline",
-                        "onClickAction": _action("order.reject", ref),
+                        "onClickAction": action_config(handlers.reject, ref),
                     },
                 ],
             }

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatkit_handlers import action_config
+
 
 def cart_card(lines: dict[str, int]) -> dict[str, Any]:
-    """A Card listing ``lines`` (sku -> quantity), each with a remove button."""
+    """A Card listing ``lines`` (sku -> quantity), each with a remove button.
+
+    The buttons' ActionConfigs come from their handlers (``action_config``); the remove
+    handler answers a pattern, so each button names its concrete type.
+    """
+    from .actions import cart  # (its handlers draw this card too: imported when it is first drawn)
+
     rows: list[dict[str, Any]] = [
         {
             "type": "Row",
@@ -16,7 +24,7 @@ def cart_card(lines: dict[str, int]) -> dict[str, Any]:
                 {
                     "type": "Button",
                     "label": "Remove",
-                    "onClickAction": {"type": f"cart.item.{sku}.remove", "streaming": False},
+                    "onClickAction": action_config(cart.remove, type=f"cart.item.{sku}.remove"),
                 },
             ],
         }
@@ -27,6 +35,6 @@ def cart_card(lines: dict[str, int]) -> dict[str, Any]:
         "children": [
             {"type": "Title", "value": "Cart" if lines else "Your cart is empty"},
             *rows,
-            {"type": "Button", "label": "Clear", "onClickAction": {"type": "cart.clear"}},
+            {"type": "Button", "label": "Clear", "onClickAction": action_config(cart.clear)},
         ],
     }
