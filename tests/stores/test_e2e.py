@@ -104,6 +104,24 @@ def test_clicks_spread_over_two_servers_sharing_postgres_all_count(tmp_path: Pat
         assert current_count(urls[0]) == current_count(urls[1]) == CLICKS
 
 
+def appears(marker: Path, within: float = 15) -> bool:
+    """Whether the file ``marker`` (which the app's handlers write) exists within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return marker.exists()
+
+
+def stored_items(env: dict[str, str]) -> list[Any]:
+    """The test thread's items, read straight from the servers' store."""
+
+    async def load() -> list[Any]:
+        async with direct(env) as store:
+            return (await store.load_thread_items(THREAD, None, 100, "asc", context=None)).data
+
+    return anyio.run(load)
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_client_disconnecting_mid_stream_cancels_the_handler_and_leaves_no_trace(
     kind: str, tmp_path: Path
@@ -124,17 +142,8 @@ def test_a_client_disconnecting_mid_stream_cancels_the_handler_and_leaves_no_tra
                     break  # the handler now waits; leaving the block disconnects
         assert seen == ["stream_options", "thread.item.updated", "thread.item.done"]
 
-        marker = tmp_path / "cancelled"
-        deadline = time.monotonic() + 15
-        while not marker.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert marker.exists(), "the handler was not cancelled when the client went away"
-
-        async def stored() -> list[Any]:
-            async with direct(env) as store:
-                return (await store.load_thread_items(THREAD, None, 100, "asc", context=None)).data
-
-        items = anyio.run(stored)
+        assert appears(tmp_path / "cancelled"), "the handler was not cancelled when the client went away"
+        items = stored_items(env)
         assert [item.id for item in items] == [ITEM]  # the streamed message was not stored
 
         # The widget's lock is free and its update was not persisted (999 + 1 would be 1000).
@@ -169,18 +178,9 @@ def test_a_stream_the_user_may_not_stop_finishes_and_commits_after_the_client_le
         (tmp_path / "disconnected").write_text("gone")  # only now may the handler go on
         assert seen[0] == {"type": "stream_options", "stream_options": {"allow_cancel": False}}
 
-        finished = tmp_path / "finished"
-        deadline = time.monotonic() + 15
-        while not finished.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert finished.exists(), "the handler was stopped when the client went away"
-
-        async def stored() -> list[Any]:
-            async with direct(env) as store:
-                return (await store.load_thread_items(THREAD, None, 100, "asc", context=None)).data
-
+        assert appears(tmp_path / "finished"), "the handler was stopped when the client went away"
         deadline = time.monotonic() + 15  # the writes follow the handler's end
-        while len(items := anyio.run(stored)) < 2 and time.monotonic() < deadline:
+        while len(items := stored_items(env)) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [type(item).__name__ for item in items] == ["WidgetItem", "AssistantMessageItem"]
         assert current_count(url) == 777  # the widget update was committed, and its lock is free
