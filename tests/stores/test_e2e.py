@@ -104,6 +104,23 @@ def test_clicks_spread_over_two_servers_sharing_postgres_all_count(tmp_path: Pat
         assert current_count(urls[0]) == current_count(urls[1]) == CLICKS
 
 
+def read_then_hang_up(url: str, action_type: str) -> list[dict[str, Any]]:
+    """Stream ``action_type`` from the test widget, and disconnect after its first ``thread.item.done``."""
+    body = action("stream", action_type, thread=THREAD, item=ITEM)
+    seen: list[dict[str, Any]] = []
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream("POST", url + "/chatkit", content=body) as response,
+    ):
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                seen.append(msgspec.json.decode(line[6:]))
+            if seen and seen[-1]["type"] == "thread.item.done":
+                break  # the handler now waits; leaving the block disconnects
+    return seen
+
+
 def appears(marker: Path, within: float = 15) -> bool:
     """Whether the file ``marker`` (which the app's handlers write) exists within ``within`` seconds."""
     deadline = time.monotonic() + within
@@ -128,18 +145,7 @@ def test_a_client_disconnecting_mid_stream_cancels_the_handler_and_leaves_no_tra
 ) -> None:
     # A short lock timeout: were a lock left behind, the checks below would fail as busy, not hang.
     with servers(kind, tmp_path, LOCK_TIMEOUT="2") as ((url,), env):
-        body = action("stream", "test.slow_stream", thread=THREAD, item=ITEM)
-        seen: list[str] = []
-        with (
-            httpx.Client(timeout=10) as client,
-            client.stream("POST", url + "/chatkit", content=body) as response,
-        ):
-            assert response.status_code == 200
-            for line in response.iter_lines():
-                if line.startswith("data: "):
-                    seen.append(msgspec.json.decode(line[6:])["type"])
-                if seen[-1:] == ["thread.item.done"]:
-                    break  # the handler now waits; leaving the block disconnects
+        seen = [event["type"] for event in read_then_hang_up(url, "test.slow_stream")]
         assert seen == ["stream_options", "thread.item.updated", "thread.item.done"]
 
         assert appears(tmp_path / "cancelled"), "the handler was not cancelled when the client went away"
@@ -164,17 +170,7 @@ def test_a_stream_the_user_may_not_stop_finishes_and_commits_after_the_client_le
     kind: str, tmp_path: Path
 ) -> None:
     with servers(kind, tmp_path, LOCK_TIMEOUT="2") as ((url,), env):
-        body = action("stream", "test.uncancellable_stream", thread=THREAD, item=ITEM)
-        seen: list[dict[str, Any]] = []
-        with (
-            httpx.Client(timeout=10) as client,
-            client.stream("POST", url + "/chatkit", content=body) as response,
-        ):
-            for line in response.iter_lines():
-                if line.startswith("data: "):
-                    seen.append(msgspec.json.decode(line[6:]))
-                if seen and seen[-1]["type"] == "thread.item.done":
-                    break  # leaving the block disconnects
+        seen = read_then_hang_up(url, "test.uncancellable_stream")
         (tmp_path / "disconnected").write_text("gone")  # only now may the handler go on
         assert seen[0] == {"type": "stream_options", "stream_options": {"allow_cancel": False}}
 
