@@ -20,6 +20,7 @@ from litestar import Litestar
 from .._execution.asgi import close_stream
 from .._execution.dispatcher import Dispatcher
 from .._routing.router import ActionRouter
+from .._wire.encode import error_body
 from ..errors import NotFoundError
 from ..litestar import ChatKitPlugin
 from ..stores import MemoryStore, Store
@@ -174,8 +175,15 @@ class ActionTestClient:
             action_type: the action's ``type``.
             payload: the action's payload (a dict, a Struct, ...); ``None`` sends none.
             sender: the widget item the action comes from (or its id), or
-                ``None`` for ``chatkit.sendCustomAction`` without an item.
-            thread: the thread (or its id), when there is no sender.
+                ``None`` for ``chatkit.sendCustomAction`` without an item. A
+                widget item not stored yet is stored first; its thread must
+                be stored, given as ``thread`` (a ``ThreadMetadata``), or the
+                client's own thread (``thread_id``, created on first use):
+                the client never invents another one.
+            thread: the thread (a ``ThreadMetadata``, stored if it is not yet,
+                or an id, sent as is), when there is no sender or to store
+                the sender's thread; default: the client's thread. A sender
+                given by id is looked up in this thread.
             metadata: the request's ``metadata``.
             headers: extra HTTP headers (apps only).
 
@@ -286,6 +294,20 @@ class ActionTestClient:
         put there can be clicked); the action goes out sync or streaming as
         its ActionConfig says, so a mismatch with the handler fails here just
         as in the browser. Returns what :meth:`sync` or :meth:`stream` returns.
+
+        Args:
+            sender: the widget item (stored first if it is new; its thread as
+                for :meth:`sync`), or its id.
+            component_id: the ``id`` of the button (any component with an
+                ``onClickAction``).
+            thread: the sender's thread: a ``ThreadMetadata`` to store with a
+                new sender, or the id to look a sender id up in (default:
+                the client's thread).
+            headers: extra HTTP headers (apps only).
+
+        Raises:
+            ActionFailed: the sender is not stored (404 ``item.not_found``), or
+                the endpoint refused the action, as for :meth:`sync`.
         """
         item = await self._current(sender, thread)
         config = component(item.widget, component_id).get("onClickAction")
@@ -307,6 +329,7 @@ class ActionTestClient:
         As the ChatKit client does, each value goes into the action's payload
         under its input's ``name`` (``"todo.title"`` nests). Every name must be
         a named input inside the form (the first ``Form``, or ``form_id``).
+        ``sender``, ``thread``, ``headers`` and the errors: as for :meth:`click`.
         """
         item = await self._current(sender, thread)
         form = component(item.widget, form_id) if form_id is not None else first_form(item.widget)
@@ -365,7 +388,12 @@ class ActionTestClient:
         return await self.store.load_item(self._thread_id(thread), item, context=self.context)
 
     async def widget(self, item: WidgetItem | str, *, thread: ThreadRef = None) -> WidgetRoot:
-        """The widget the item shows as stored now (what a reload would show)."""
+        """The widget the item shows as stored now (what a reload would show).
+
+        A store read, not an action: an item that is not stored raises the
+        store's ``NotFoundError`` (``thread``: where to look an item id up,
+        default the client's thread).
+        """
         stored = await self.load_item(item, thread=thread)
         if not isinstance(stored, WidgetItem):
             raise AssertionError(f"item {stored.id!r} is a {type(stored).__name__}, not a widget")
@@ -390,11 +418,21 @@ class ActionTestClient:
     # ----------------------------------------------------------------- internals
 
     async def _current(self, sender: WidgetItem | str, thread: ThreadRef) -> WidgetItem:
-        """The sender as stored (stored first if it is a new item)."""
+        """The sender as stored (stored first if it is a new item).
+
+        A sender that is not there is refused as the endpoint refuses it:
+        ``ActionFailed`` 404 ``item.not_found``.
+        """
         if isinstance(sender, WidgetItem):
-            await self.add_thread(sender.thread_id)
+            await self._sender_thread(sender, thread)
             await self._add_item(sender)
-        item = await self.load_item(sender, thread=thread)
+        try:
+            item = await self.load_item(sender, thread=thread)
+        except NotFoundError:
+            item_id = sender.id if isinstance(sender, WidgetItem) else sender
+            thread_id = sender.thread_id if isinstance(sender, WidgetItem) else self._thread_id(thread)
+            message = f"item {item_id!r} not found in thread {thread_id!r}"
+            raise ActionFailed(404, error_body("item.not_found", message)) from None
         if not isinstance(item, WidgetItem):
             raise AssertionError(f"item {item.id!r} is a {type(item).__name__}, not a widget")
         return item
@@ -445,7 +483,7 @@ class ActionTestClient:
                 raise ValueError(
                     f"sender {sender.id!r} belongs to thread {sender.thread_id!r}, not {self._thread_id(thread)!r}"
                 )
-            await self.add_thread(thread if isinstance(thread, ThreadMetadata) else sender.thread_id)
+            await self._sender_thread(sender, thread)
             await self._add_item(sender)
             thread_id: str = sender.thread_id
             item_id: str | None = sender.id
@@ -463,6 +501,26 @@ class ActionTestClient:
         if metadata is not None:
             request["metadata"] = metadata
         return _encode(request)
+
+    async def _sender_thread(self, sender: WidgetItem, thread: ThreadRef) -> None:
+        """Make sure the sender's thread is stored, without inventing one the test did not ask for."""
+        if isinstance(thread, ThreadMetadata):
+            if thread.id != sender.thread_id:
+                raise ValueError(
+                    f"sender {sender.id!r} belongs to thread {sender.thread_id!r}, not {thread.id!r}"
+                )
+            await self.add_thread(thread)
+            return
+        try:
+            await self.store.load_thread(sender.thread_id, context=self.context)
+        except NotFoundError:
+            if sender.thread_id != self.thread_id:
+                raise ValueError(
+                    f"sender {sender.id!r} belongs to thread {sender.thread_id!r}, which is not stored: "
+                    f"pass thread=ThreadMetadata(id={sender.thread_id!r}, ...) (its title and metadata "
+                    "are what handlers see) or store it first with client.add_thread(...)"
+                ) from None
+            await self.add_thread(sender.thread_id)  # the client's own thread: created on first use
 
     async def _add_item(self, item: WidgetItem) -> None:
         try:

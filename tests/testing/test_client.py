@@ -15,9 +15,11 @@ from litestar.testing import AsyncTestClient
 
 from chatkit_handlers import ActionContext, ActionError, ActionRouter, RequestView
 from chatkit_handlers.dispatch import Dispatcher
+from chatkit_handlers.errors import NotFoundError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore
 from chatkit_handlers.testing import (
+    DEFAULT_THREAD_ID,
     ActionFailed,
     ActionTestClient,
     assert_error_event,
@@ -158,8 +160,9 @@ async def test_request_body_is_what_a_browser_sends() -> None:
             return await super().dispatch(body, context)
 
     client = ActionTestClient(Spy(counter_router(), MemoryStore()))
-    item = make_widget_item(counter_card(0), thread=make_thread("thr_9"), id="wid_9")
-    await client.sync("counter.increment", {"by": 3}, sender=item, metadata={"locale": "en"})
+    thread = make_thread("thr_9")
+    item = make_widget_item(counter_card(0), thread=thread, id="wid_9")
+    await client.sync("counter.increment", {"by": 3}, sender=item, thread=thread, metadata={"locale": "en"})
     await client.stream("counter.reset", sender=item)
     assert [msgspec.json.decode(body) for body in seen] == [
         {
@@ -327,3 +330,42 @@ async def test_the_client_asserts_a_widgets_actions_reach_its_handlers() -> None
             AssertionError, match=r"\$\.children\[0\]\.onClickAction: action 'counter\.reset' is streaming"
         ):
             client.assert_widget_routed(broken)
+
+
+async def test_a_sender_s_thread_is_the_one_given_or_stored_never_an_invented_one() -> None:
+    router = counter_router()
+    seen: list[dict[str, Any]] = []
+
+    @router.on_action("test.owner", streaming=False)
+    async def owner(ctx: ActionContext[Any]) -> None:
+        seen.append(dict(ctx.thread.metadata))
+
+    client = ActionTestClient(router)
+    thread = make_thread("thr_ann", metadata={"owner": "ann"})
+    item = make_widget_item(counter_card(0), thread=thread)
+
+    with pytest.raises(
+        ValueError, match=r"thread 'thr_ann', which is not stored: pass thread=ThreadMetadata"
+    ):
+        await client.sync("test.owner", sender=item)
+    with pytest.raises(NotFoundError):  # nothing stored on the way
+        await client.load_thread("thr_ann")
+
+    with pytest.raises(ValueError, match="belongs to thread 'thr_ann', not 'thr_bob'"):
+        await client.sync("test.owner", sender=item, thread=make_thread("thr_bob"))
+
+    await client.sync("test.owner", sender=item, thread=thread)
+    await client.sync("test.owner", sender=item)  # stored now: used as stored
+    assert seen == [{"owner": "ann"}, {"owner": "ann"}]
+
+    # The client's own thread is created on first use, as documented.
+    await client.sync("counter.increment", {"by": 1}, sender=make_widget_item(counter_card(0)))
+    assert (await client.load_thread()).id == DEFAULT_THREAD_ID
+
+
+async def test_clicking_a_missing_widget_fails_like_any_refused_action(client: ActionTestClient) -> None:
+    for attempt in (client.click("wid_gone", "plus"), client.submit_form("wid_gone", {"name": "x"})):
+        with pytest.raises(ActionFailed) as failed:
+            await attempt
+        assert (failed.value.status_code, failed.value.code) == (404, "item.not_found")
+        assert failed.value.message == f"item 'wid_gone' not found in thread {DEFAULT_THREAD_ID!r}"
