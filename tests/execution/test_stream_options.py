@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+import anyio
 import pytest
 from _stores_support import action, events
 from chatkit import types as ck
@@ -167,3 +168,46 @@ async def test_the_bridge_sends_the_route_s_setting_else_the_server_s() -> None:
     # Other request types pass untouched.
     listed = await server.process(b'{"type": "threads.list", "params": {}}', None)
     assert isinstance(listed, NonStreamingResult)
+
+
+async def test_over_asgi_a_stream_the_user_may_not_stop_outlives_its_client() -> None:
+    """The client leaves mid-stream (its sends fail, a disconnect is waiting): the handler finishes and commits."""
+    from chatkit_handlers.asgi import ChatKitApp
+
+    left = anyio.Event()
+    finished: list[bool] = []
+    router = ActionRouter()
+
+    @router.on_action("job.commit", allow_cancel=False)
+    async def commit(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
+        yield ctx.progress("committing")
+        await left.wait()  # the client is gone by now
+        ctx.thread.title = "Committed"
+        yield ctx.message("done, though nobody saw it")
+        finished.append(True)
+
+    store = MemoryStore()
+    await store.save_thread(ThreadMetadata(id="thr_1"), context=None)
+    requests = [{"type": "http.request", "body": action("stream", "job.commit", thread="thr_1", item=None)}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if requests:
+            return requests.pop()
+        return {"type": "http.disconnect"}  # asked at once: the client is already leaving
+
+    async def send(message: dict[str, Any]) -> None:
+        if left.is_set():
+            raise OSError("the connection is closed")
+        sent.append(message)
+        if b"progress_update" in message.get("body", b""):
+            left.set()
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
+    with anyio.fail_after(10):  # a hang guard, not a timing assertion
+        await ChatKitApp(router, store=store)(scope, receive, send)
+    assert finished == [True]
+    assert sent[0]["status"] == 200
+    assert (await store.load_thread("thr_1", context=None)).title == "Committed"
+    items = (await store.load_thread_items("thr_1", None, 10, "asc", context=None)).data
+    assert [type(item).__name__ for item in items] == ["AssistantMessageItem"]
