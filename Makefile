@@ -28,7 +28,7 @@ fuzz: install
 lint: install
 	$(BIN)/ruff check chatkit_handlers pytest_chatkit_handlers.py examples tests bench
 	$(BIN)/ruff format --check chatkit_handlers pytest_chatkit_handlers.py examples tests bench
-	$(BIN)/mypy --strict chatkit_handlers pytest_chatkit_handlers.py
+	$(BIN)/mypy --strict chatkit_handlers pytest_chatkit_handlers.py examples
 	$(BIN)/lint-imports
 
 # The documentation site (docs/, mkdocs.yml), warnings as errors; CI runs it. Its code blocks

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal
 
 import msgspec
+from typing_extensions import TypeVar
 
 from .._wire.coerce import as_widget_root, to_item
 from .._wire.widget_diff import diff_widget
@@ -38,7 +39,8 @@ __all__ = ["ActionContext", "thread_change"]
 
 _encode = msgspec.json.Encoder().encode
 
-TContext = TypeVar("TContext")
+# Defaults to Any, so that a handler annotated with a bare ``ActionContext`` passes ``mypy --strict``.
+TContext = TypeVar("TContext", default=Any)
 
 
 def thread_change(ctx: ActionContext[Any]) -> ThreadMetadata | None:

@@ -8,7 +8,7 @@ your session or token, e.g. ``context=lambda request: request.user``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Request
 
@@ -27,7 +27,9 @@ router.include(handlers)
 
 def current_user(request: Request[Any, Any, Any]) -> User:
     """The request's user (demo: from headers)."""
-    role = "manager" if request.headers.get("x-role") == "manager" else "customer"
+    role: Literal["customer", "manager"] = (
+        "manager" if request.headers.get("x-role") == "manager" else "customer"
+    )
     return User(id=request.headers.get("x-user", "guest"), role=role)
 
 

@@ -40,7 +40,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(lifespan=lifespan)
 # A route of its own answers exactly /chatkit; app.mount("/chatkit", ...) would answer /chatkit/
 # and redirect /chatkit there.
-app.add_route("/chatkit", ChatKitApp(router, store=store, context=user))
+# (Starlette types a route's endpoint as a request function; an ASGI app is served as one too.)
+app.add_route("/chatkit", ChatKitApp(router, store=store, context=user))  # type: ignore[arg-type]
 
 
 @app.get("/health")
