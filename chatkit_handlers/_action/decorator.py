@@ -13,12 +13,14 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
+
+from typing_extensions import Unpack
 
 from ..errors import RegistrationError
 from .match import parse_type
 
-__all__ = ["ActionSpec", "on_action", "specs_of"]
+__all__ = ["ActionOptions", "ActionSpec", "on_action", "specs_of"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +38,17 @@ class ActionSpec:
     timeout: float | None = None
     description: str | None = None
     allow_cancel: bool | None = None
+
+
+class ActionOptions(TypedDict, total=False):
+    """The keyword options of ``on_action`` (and ``ActionRouter.on_action``); see ``on_action``."""
+
+    streaming: bool
+    guards: Sequence[Callable[..., Any]]
+    middleware: Sequence[Callable[..., Any]]
+    timeout: float | None
+    description: str | None
+    allow_cancel: bool | None
 
 
 def make_spec(
@@ -75,16 +88,7 @@ def make_spec(
     return ActionSpec(type, streaming, tuple(guards), tuple(middleware), timeout, description, allow_cancel)
 
 
-def on_action(
-    type: str | re.Pattern[str],
-    *,
-    streaming: bool = True,
-    guards: Sequence[Callable[..., Any]] = (),
-    middleware: Sequence[Callable[..., Any]] = (),
-    timeout: float | None = None,
-    description: str | None = None,
-    allow_cancel: bool | None = None,
-) -> Callable[[F], F]:
+def on_action(type: str | re.Pattern[str], **options: Unpack[ActionOptions]) -> Callable[[F], F]:
     """Declare ``fn`` the handler of actions whose ``type`` matches ``type``.
 
     Args:
@@ -125,15 +129,7 @@ def on_action(
     The function is returned unchanged; stacking decorators registers it for
     several types.
     """
-    spec = make_spec(
-        type,
-        streaming=streaming,
-        guards=guards,
-        middleware=middleware,
-        timeout=timeout,
-        description=description,
-        allow_cancel=allow_cancel,
-    )
+    spec = make_spec(type, **options)
 
     def mark(fn: F) -> F:
         existing: tuple[ActionSpec, ...] = getattr(fn, _ATTR, ())

@@ -14,7 +14,9 @@ import types
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from .._action.decorator import ActionSpec, make_spec, specs_of
+from typing_extensions import Unpack
+
+from .._action.decorator import ActionOptions, ActionSpec, make_spec, specs_of
 from .._action.match import parse_type
 from ..errors import RegistrationError
 from .configs import check_widget, remember_routes
@@ -172,30 +174,12 @@ class ActionRouter:
 
     # ----------------------------------------------------------- registration
 
-    def on_action(
-        self,
-        type: str | re.Pattern[str],
-        *,
-        streaming: bool = True,
-        guards: Sequence[Callable[..., Any]] = (),
-        middleware: Sequence[Callable[..., Any]] = (),
-        timeout: float | None = None,
-        description: str | None = None,
-        allow_cancel: bool | None = None,
-    ) -> Callable[[F], F]:
+    def on_action(self, type: str | re.Pattern[str], **options: Unpack[ActionOptions]) -> Callable[[F], F]:
         """Like :func:`chatkit_handlers.on_action`, registering on this router at once.
 
         The function is not marked for module discovery: it belongs to this router only.
         """
-        spec = make_spec(
-            type,
-            streaming=streaming,
-            guards=guards,
-            middleware=middleware,
-            timeout=timeout,
-            description=description,
-            allow_cancel=allow_cancel,
-        )
+        spec = make_spec(type, **options)
 
         def register(fn: F) -> F:
             self._register(spec, fn)
