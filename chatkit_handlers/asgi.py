@@ -24,14 +24,11 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._execution.answers import DispatchResult
-from ._execution.asgi import Receive, Send, send_json, send_result
+from ._execution.asgi import Receive, Send, read_post, send_result
 from ._execution.dispatcher import Dispatcher
 from ._execution.locks import DEFAULT_LOCK_TIMEOUT
-from ._execution.request import DEFAULT_MAX_BODY_SIZE, RequestView, read_body
+from ._execution.request import DEFAULT_MAX_BODY_SIZE, RequestView
 from ._routing.router import ActionRouter
-from ._wire.encode import error_body
-from .errors import DispatchError
 from .stores import Store
 
 __all__ = ["ChatKitApp", "RequestContext"]
@@ -78,14 +75,8 @@ class ChatKitApp:
             return
         if scope["type"] != "http":
             raise RuntimeError(f"ChatKitApp answers HTTP requests, not {scope['type']!r}")
-        if scope.get("method") != "POST":
-            await send_json(send, 405, error_body("request.method", "use POST"), extra=[(b"allow", b"POST")])
-            return
-        try:
-            body = await read_body(scope, receive, self.dispatcher.max_body_size)
-        except DispatchError as exc:  # too large
-            refused = DispatchResult.error(exc)
-            await send_json(send, refused.status_code, refused.body or b"")
+        body = await read_post(scope, receive, send, self.dispatcher.max_body_size)
+        if body is None:  # answered: not a POST, or too large
             return
         request = RequestView(scope)
         context = await self._derive(request) if self._context is not None else None

@@ -15,9 +15,12 @@ from typing import Any
 
 import anyio
 
+from .._wire.encode import error_body
+from ..errors import DispatchError
 from .answers import DispatchResult
+from .request import read_body
 
-__all__ = ["close_stream", "send_json", "send_result", "send_stream"]
+__all__ = ["close_stream", "read_post", "send_json", "send_result", "send_stream"]
 
 Receive = Callable[[], Awaitable[Any]]
 Send = Callable[[Any], Awaitable[None]]
@@ -28,6 +31,23 @@ _SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 _JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+
+
+async def read_post(scope: Any, receive: Receive, send: Send, max_body_size: int) -> bytes | None:
+    """The body of a ``POST`` of at most ``max_body_size`` bytes; ``None`` once another request was answered.
+
+    A request with another method is answered 405, a body over the limit 413
+    ``request.too_large`` (before it is read whole).
+    """
+    if scope.get("method") != "POST":
+        await send_json(send, 405, error_body("request.method", "use POST"), extra=[(b"allow", b"POST")])
+        return None
+    try:
+        return await read_body(scope, receive, max_body_size)
+    except DispatchError as exc:  # too large
+        refused = DispatchResult.error(exc)
+        await send_json(send, refused.status_code, refused.body or b"")
+        return None
 
 
 async def send_result(result: DispatchResult, receive: Receive, send: Send) -> None:

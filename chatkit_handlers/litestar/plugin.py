@@ -33,16 +33,13 @@ from litestar.types import Guard, Middleware, Receive, Scope, Send
 if TYPE_CHECKING:
     from click import Group
 
-from .._execution.answers import DispatchResult
-from .._execution.asgi import send_json, send_result
+from .._execution.asgi import read_post, send_result
 from .._execution.dispatcher import Dispatcher
 from .._execution.locks import DEFAULT_LOCK_TIMEOUT
-from .._execution.request import DEFAULT_MAX_BODY_SIZE, RequestView, read_body
+from .._execution.request import DEFAULT_MAX_BODY_SIZE, RequestView
 from .._routing.providers import Extras
 from .._routing.router import ActionRouter
 from .._routing.schema import openapi_operation
-from .._wire.encode import error_body
-from ..errors import DispatchError
 from ..stores import Store
 from .forward import ChatKitServerLike, Forwarder
 
@@ -170,14 +167,8 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         return app_config
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("method") != "POST":
-            await send_json(send, 405, error_body("request.method", "use POST"), extra=[(b"allow", b"POST")])
-            return
-        try:
-            body = await read_body(scope, receive, self.dispatcher.max_body_size)
-        except DispatchError as exc:  # too large
-            refused = DispatchResult.error(exc)
-            await send_json(send, refused.status_code, refused.body or b"")
+        body = await read_post(scope, receive, send, self.dispatcher.max_body_size)
+        if body is None:  # answered: not a POST, or too large
             return
         context: Any = None
         extras: Extras | None = None
