@@ -135,15 +135,15 @@ async def _call_stream_through_pipeline(
     scope = Scope(ctx, payload, route._providers, route.groups, extras)
     failure: Exception | None = None
     try:
+        source: AsyncGenerator[Any, None] | _Bounded
         if route.middleware:
             chain = link(route.middleware, functools.partial(_innermost_stream, route, scope), ctx)
-            async with aclosing(drive(chain)) as events:
-                async for event in events:
-                    yield event
+            source = drive(chain)
         else:
-            async with aclosing(await _start_stream(route, scope)) as events:
-                async for event in events:
-                    yield event
+            source = await _start_stream(route, scope)
+        async with aclosing(source) as events:
+            async for event in events:
+                yield event
     except Exception as exc:
         failure = exc
         await _reraise(exc, route, ctx)
