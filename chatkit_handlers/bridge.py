@@ -57,8 +57,9 @@ HTTP adapters of this package run a stream the user may not stop to its end.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import msgspec
@@ -76,7 +77,7 @@ from ._routing.errorhandlers import Reply
 from ._routing.route import Route
 from ._routing.router import ActionRouter
 from ._wire.chatkit import event_to_chatkit, item_to_chatkit, thread_to_chatkit
-from ._wire.encode import STREAM_OPTIONS, STREAM_OPTIONS_NO_CANCEL
+from ._wire.encode import STREAM_OPENINGS
 from .errors import (
     ActionError,
     DispatchError,
@@ -295,7 +296,7 @@ async def _opening_with(
     events: AsyncGenerator[bytes, None], allow_cancel: bool
 ) -> AsyncGenerator[bytes, None]:
     """chatkit's SSE stream, its ``stream_options`` event (the first) saying ``allow_cancel``."""
-    opening = STREAM_OPTIONS if allow_cancel else STREAM_OPTIONS_NO_CANCEL
+    opening = STREAM_OPENINGS[allow_cancel]
     async with aclosing(events):
         first = True
         async for chunk in events:
@@ -321,8 +322,7 @@ class _ChatKitEmitter:
     def __init__(self, thread: ck.ThreadMetadata) -> None:
         self._thread = thread
 
-    def opening(self, allow_cancel: bool) -> None:
-        return None  # chatkit sends its own stream_options (get_stream_options())
+    openings: Mapping[bool, None] = MappingProxyType({True: None, False: None})  # chatkit sends its own
 
     def event(self, event: ThreadStreamEvent) -> Any:
         return event_to_chatkit(event)

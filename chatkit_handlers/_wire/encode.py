@@ -8,6 +8,9 @@ stream alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import msgspec
 
 from ..types import ErrorEvent, StreamOptions, StreamOptionsEvent
@@ -57,3 +60,7 @@ STREAM_OPTIONS = frame(StreamOptionsEvent(stream_options=StreamOptions(allow_can
 """The first frame of a stream the user may stop: ``stream_options`` with ``allow_cancel: true``."""
 STREAM_OPTIONS_NO_CANCEL = frame(StreamOptionsEvent(stream_options=StreamOptions(allow_cancel=False)))
 """The first frame of a stream the user may not stop (``allow_cancel: false``)."""
+STREAM_OPENINGS: Mapping[bool, bytes] = MappingProxyType(
+    {True: STREAM_OPTIONS, False: STREAM_OPTIONS_NO_CANCEL}
+)
+"""The first frame of a stream, by whether the user may stop it."""
