@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Generic, Literal, Union
 
 import msgspec
+from typing_extensions import TypeVar
 
 __all__ = [
     "Action",
@@ -173,38 +174,6 @@ class ThreadMetadata(_Wire, kw_only=True):
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class Page(_Wire, kw_only=True):
-    """A page of thread items, as ``Thread.items`` carries it."""
-
-    data: list[ThreadItem] = msgspec.field(default_factory=lambda: [])
-    has_more: bool = msgspec.field(default_factory=lambda: False)
-    after: str | None = None
-
-
-class ThreadResponse(_Wire, kw_only=True):
-    """A thread as sent to the client (``Thread``): the thread's metadata is never sent."""
-
-    id: str
-    created_at: datetime
-    title: str | None = None
-    status: ThreadStatus = msgspec.field(default_factory=ActiveStatus)
-    allowed_image_domains: list[str] | None = None
-    # chatkit builds its response Thread without copying the metadata, so it sends {}.
-    metadata: dict[str, Any] = msgspec.field(default_factory=lambda: {})
-    items: Page = msgspec.field(default_factory=Page)
-
-    @classmethod
-    def of(cls, thread: ThreadMetadata) -> ThreadResponse:
-        """The client-facing view of ``thread`` (chatkit empties ``metadata``)."""
-        return cls(
-            id=thread.id,
-            created_at=thread.created_at,
-            title=thread.title,
-            status=thread.status,
-            allowed_image_domains=thread.allowed_image_domains,
-        )
-
-
 # --------------------------------------------------------------------------- items
 
 
@@ -339,6 +308,46 @@ ThreadItem = Union[
 """Every chatkit thread item (tagged by ``type``); parts the framework never reads stay plain JSON."""
 
 HIDDEN_ITEM_TYPES = (HiddenContextItem, SDKHiddenContextItem)
+
+
+PageData = TypeVar("PageData", default=ThreadItem)
+"""What a ``Page`` holds: thread items unless said otherwise (``Page[ThreadMetadata]``)."""
+
+
+class Page(_Wire, Generic[PageData], kw_only=True):
+    """A page of records: a thread's items (as ``Thread.items`` carries them), or threads.
+
+    ``Page`` alone is a page of items; ``Page[ThreadMetadata]`` is what
+    ``Store.load_threads`` returns, as chatkit's ``Page`` is generic too.
+    """
+
+    data: list[PageData] = msgspec.field(default_factory=lambda: [])
+    has_more: bool = msgspec.field(default_factory=lambda: False)
+    after: str | None = None
+
+
+class ThreadResponse(_Wire, kw_only=True):
+    """A thread as sent to the client (``Thread``): the thread's metadata is never sent."""
+
+    id: str
+    created_at: datetime
+    title: str | None = None
+    status: ThreadStatus = msgspec.field(default_factory=ActiveStatus)
+    allowed_image_domains: list[str] | None = None
+    # chatkit builds its response Thread without copying the metadata, so it sends {}.
+    metadata: dict[str, Any] = msgspec.field(default_factory=lambda: {})
+    items: Page[ThreadItem] = msgspec.field(default_factory=Page)
+
+    @classmethod
+    def of(cls, thread: ThreadMetadata) -> ThreadResponse:
+        """The client-facing view of ``thread`` (chatkit empties ``metadata``)."""
+        return cls(
+            id=thread.id,
+            created_at=thread.created_at,
+            title=thread.title,
+            status=thread.status,
+            allowed_image_domains=thread.allowed_image_domains,
+        )
 
 
 # --------------------------------------------------------------------------- item updates

@@ -25,6 +25,7 @@ from chatkit_handlers._wire.coerce import to_item
 from chatkit_handlers.stores import ChatKitStoreAdapter, LockKey, MemoryStore, Owner, SQLiteStore, Store
 from chatkit_handlers.types import ThreadItem
 from examples.bridge.store import MemoryChatKitStore
+from examples.bridge.store import _page as page_of
 
 POSTGRES_DSN = os.environ.get("CHATKIT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ("memory", "sqlite", "postgres", "chatkit")
@@ -138,6 +139,15 @@ class ScopedChatKitStore(MemoryChatKitStore):
         else:
             self.owners[thread.id] = self.owner(context) if self.owner is not None else None
         await super().save_thread(thread, context)
+
+    async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Any:
+        mine = [
+            thread
+            for thread_id, thread in self.threads.items()
+            if self.owner is None or self.owners.get(thread_id) == self.owner(context)
+        ]
+        mine.sort(key=lambda thread: (thread.created_at, thread.id))
+        return page_of(mine, after, limit, order, key=lambda thread: thread.id)
 
     async def load_thread_items(
         self, thread_id: str, after: str | None, limit: int, order: str, context: Any

@@ -138,6 +138,23 @@ class Store(Protocol):
         """Return a page of the thread's items, oldest first for ``"asc"``."""
         ...
 
+    async def load_threads(
+        self,
+        limit: int,
+        after: str | None,
+        order: Literal["asc", "desc"],
+        *,
+        context: Any,
+    ) -> Page[ThreadMetadata]:
+        """Return a page of the threads ``context`` may see, oldest first for ``"asc"``.
+
+        As chatkit's ``Store.load_threads``: threads in ``created_at`` order
+        (then by id), starting after the thread whose id is ``after`` (the
+        previous page's ``after``; an id the caller cannot see starts from the
+        first). A store scoping threads per user lists only the caller's.
+        """
+        ...
+
     async def load_item(self, thread_id: str, item_id: str, *, context: Any) -> ThreadItem:
         """Return one item of the thread."""
         ...
@@ -184,6 +201,7 @@ _encode = msgspec.json.Encoder().encode
 _STORE_METHODS = frozenset(
     {
         "load_thread",
+        "load_threads",
         "save_thread",
         "load_thread_items",
         "load_item",

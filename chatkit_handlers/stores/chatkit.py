@@ -87,6 +87,22 @@ class ChatKitStoreAdapter(LocalLocks):
         page = await _found(self.store.load_thread_items(thread_id, after, limit, order, context=context))
         return Page(data=[to_item(item) for item in page.data], has_more=page.has_more, after=page.after)
 
+    async def load_threads(
+        self,
+        limit: int,
+        after: str | None,
+        order: Literal["asc", "desc"],
+        *,
+        context: Any = None,
+    ) -> Page[ThreadMetadata]:
+        """The chatkit store's ``load_threads``: its order, and its scoping of ``context``."""
+        page = await _found(self.store.load_threads(limit, after, order, context=context))
+        return Page(
+            data=[thread_from_chatkit(thread) for thread in page.data],
+            has_more=page.has_more,
+            after=page.after,
+        )
+
     async def load_item(self, thread_id: str, item_id: str, *, context: Any = None) -> ThreadItem:
         return to_item(await _found(self.store.load_item(thread_id, item_id, context=context)))
 

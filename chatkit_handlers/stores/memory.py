@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, Self, TypeVar
 
 import msgspec
@@ -92,6 +93,32 @@ class MemoryStore(LocalLocks):
             after=chosen[-1] if chosen else None,
         )
 
+    async def load_threads(
+        self,
+        limit: int,
+        after: str | None,
+        order: Literal["asc", "desc"],
+        *,
+        context: Any = None,
+    ) -> Page[ThreadMetadata]:
+        """A page of the threads ``context`` may see, by ``created_at`` then id (see ``Store``)."""
+        owner = self._owner(context) if self._owner is not None else None
+        threads = [
+            _decode_thread(data)
+            for thread_id, data in self._threads.items()
+            if self._owner is None or self._owners.get(thread_id) == owner
+        ]
+        threads.sort(key=_thread_order, reverse=order == "desc")
+        ids = [thread.id for thread in threads]
+        start = ids.index(after) + 1 if after in ids else 0
+        end = start + max(limit, 0)
+        chosen = threads[start:end]
+        return Page(
+            data=chosen,
+            has_more=end < len(threads),
+            after=chosen[-1].id if chosen else None,
+        )
+
     async def load_thread_and_item(
         self, thread_id: str, item_id: str, *, context: Any = None
     ) -> tuple[ThreadMetadata, ThreadItem | None]:
@@ -164,6 +191,12 @@ class MemoryStore(LocalLocks):
                     table.pop(thread_id, None)
                 else:
                     table[thread_id] = old
+
+
+def _thread_order(thread: ThreadMetadata) -> tuple[datetime, str]:
+    # A naive time counts as UTC, as SQLite's julianday() reads it.
+    at = thread.created_at
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)), thread.id
 
 
 M = TypeVar("M", bound=MemoryStore)

@@ -104,8 +104,19 @@ def _queries(s: str, scoped: bool) -> dict[str, str]:
         f"AND seq {{cmp}} coalesce((SELECT seq FROM {items} WHERE thread_id = $1 AND id = $2), {{edge}}) "
         "ORDER BY seq {direction} LIMIT $3"
     )
+    # Threads by created_at, then id (bytewise, as the other stores compare them); the page
+    # starts after the cursor thread, if the caller may see it.
+    threads_page = (
+        f"SELECT t.id, t.data FROM {threads} t LEFT JOIN ("
+        f"SELECT created_at, id FROM {threads} WHERE id = $1{own(3)}"
+        ') c ON true WHERE (c.id IS NULL OR (t.created_at, t.id COLLATE "C") {cmp} (c.created_at, c.id))'
+        + (" AND t.owner IS NOT DISTINCT FROM $3" if scoped else "")
+        + ' ORDER BY t.created_at {direction}, t.id COLLATE "C" {direction} LIMIT $2'
+    )
     return {
         "visible": f"SELECT 1 FROM {threads} WHERE id = $1{own(2)}",
+        "threads_asc": threads_page.format(cmp=">", direction="ASC"),
+        "threads_desc": threads_page.format(cmp="<", direction="DESC"),
         "load_thread": f"SELECT data FROM {threads} WHERE id = $1{own(2)}",
         "load_thread_and_item": (
             f"SELECT t.data, i.data FROM {threads} t "
@@ -377,6 +388,16 @@ class PostgresStore(ItemsAsJSON):
         except _TRANSLATED as exc:
             raise self._translated(exc) from exc
 
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        try:
+            try:
+                target = self._target()
+            except _NotOpen:
+                target = await self._ready()
+            return await target.fetch(sql, *args)
+        except _TRANSLATED as exc:
+            raise self._translated(exc) from exc
+
     async def _execute(self, sql: str, *args: Any) -> str:
         try:
             try:
@@ -435,21 +456,35 @@ class PostgresStore(ItemsAsJSON):
     ) -> Page:
         limit = max(limit, 0)
         sql = self._sql["page_asc" if order == "asc" else "page_desc"]
-        args = (thread_id, after, limit + 1, *self._own(context))
-        try:
-            conn = self._conn
-            if conn is not None:
-                rows = await conn.fetch(sql, *args)
-            else:
-                pool = await self._ready()
-                rows = await pool.fetch(sql, *args)
-        except _TRANSLATED as exc:
-            raise self._translated(exc) from exc
+        rows = await self._fetch(sql, thread_id, after, limit + 1, *self._own(context))
         if not rows and await self._fetchval(self._sql["visible"], thread_id, *self._own(context)) is None:
             raise NotFoundError(f"thread {thread_id!r} not found")
         chosen = rows[:limit]
         return Page(
             data=[_decode_item(row[1]) for row in chosen],
+            has_more=len(rows) > limit,
+            after=chosen[-1][0] if chosen else None,
+        )
+
+    async def load_threads(
+        self,
+        limit: int,
+        after: str | None,
+        order: Literal["asc", "desc"],
+        *,
+        context: Any = None,
+    ) -> Page[ThreadMetadata]:
+        """A page of the threads ``context`` may see, by ``created_at`` then id (see ``Store``)."""
+        limit = max(limit, 0)
+        rows = await self._fetch(
+            self._sql["threads_asc" if order == "asc" else "threads_desc"],
+            after,
+            limit + 1,
+            *self._own(context),
+        )
+        chosen = rows[:limit]
+        return Page(
+            data=[_decode_thread(row[1]) for row in chosen],
             has_more=len(rows) > limit,
             after=chosen[-1][0] if chosen else None,
         )

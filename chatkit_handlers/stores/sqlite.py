@@ -70,8 +70,19 @@ def _queries(scoped: bool) -> dict[str, str]:
         "(SELECT seq FROM chatkit_items WHERE thread_id = :thread AND id = :after), {edge}) "
         "ORDER BY seq {direction} LIMIT :limit"
     )
+    # Threads by created_at (julianday() reads any UTC offset; the text breaks ties within its
+    # millisecond), then id; the page starts after the cursor thread, if the caller may see it.
+    threads_page = (
+        "SELECT t.id, t.data FROM chatkit_threads t LEFT JOIN ("
+        f"SELECT julianday(created_at) AS day, created_at, id FROM chatkit_threads WHERE id = :after{own}"
+        ") c ON 1 WHERE (c.id IS NULL OR (julianday(t.created_at), t.created_at, t.id) {cmp} (c.day, c.created_at, c.id))"
+        + (" AND t.owner IS :owner" if scoped else "")
+        + " ORDER BY julianday(t.created_at) {direction}, t.created_at {direction}, t.id {direction} LIMIT :limit"
+    )
     return {
         "visible": visible,
+        "threads_asc": threads_page.format(cmp=">", direction="ASC"),
+        "threads_desc": threads_page.format(cmp="<", direction="DESC"),
         "load_thread": f"SELECT data FROM chatkit_threads WHERE id = :thread{own}",
         "save_thread": (
             "INSERT INTO chatkit_threads (id, owner, created_at, data) VALUES (:thread, :owner, :at, :data) "
@@ -352,6 +363,26 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
         chosen = rows[:limit]
         return Page(
             data=[_decode_item(data) for _, data in chosen],
+            has_more=len(rows) > limit,
+            after=chosen[-1][0] if chosen else None,
+        )
+
+    async def load_threads(
+        self,
+        limit: int,
+        after: str | None,
+        order: Literal["asc", "desc"],
+        *,
+        context: Any = None,
+    ) -> Page[ThreadMetadata]:
+        """A page of the threads ``context`` may see, by ``created_at`` then id (see ``Store``)."""
+        sql = self._sql["threads_asc" if order == "asc" else "threads_desc"]
+        limit = max(limit, 0)
+        params = self._params(context, after=after, limit=limit + 1)
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        chosen = rows[:limit]
+        return Page(
+            data=[_decode_thread(data) for _, data in chosen],
             has_more=len(rows) > limit,
             after=chosen[-1][0] if chosen else None,
         )

@@ -52,7 +52,7 @@ class MemoryChatKitStore(Store[Any]):
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: Any
     ) -> Page[ThreadMetadata]:
-        ordered = sorted(self.threads.values(), key=lambda t: t.created_at)
+        ordered = sorted(self.threads.values(), key=lambda t: (t.created_at, t.id))
         return _page(ordered, after, limit, order, key=lambda t: t.id)
 
     async def delete_thread(self, thread_id: str, context: Any) -> None:

@@ -6,13 +6,14 @@ import math
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import anyio
 import msgspec
 import pytest
-from _stores_support import POSTGRES_DSN, REPO, drop_schema, new_schema, require_postgres
+from _stores_support import POSTGRES_DSN, REPO, drop_schema, new_schema, open_store, require_postgres
 
 from chatkit_handlers.errors import LockTimeoutError
 from chatkit_handlers.stores import ChatKitStoreAdapter, SQLiteStore, item_lock, thread_lock
@@ -60,6 +61,18 @@ async def test_sqlite_refuses_a_file_from_a_newer_version(tmp_path: Path) -> Non
     store = SQLiteStore(path)
     with pytest.raises(RuntimeError, match="schema version 99, newer than the 1 this chatkit-handlers knows"):
         await store.load_thread("thr_1", context=None)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_naive_thread_time_is_listed_as_utc(kind: str, tmp_path: Path) -> None:
+    """PostgreSQL reads a naive time in its session's time zone; these two read it as UTC."""
+    async with open_store(kind, tmp_path) as store:
+        await store.save_thread(ThreadMetadata(id="thr_naive", created_at=datetime(2025, 1, 1, 12, 0)))
+        eleven_utc = datetime(2025, 1, 1, 13, 0, tzinfo=timezone(timedelta(hours=2)))
+        await store.save_thread(ThreadMetadata(id="thr_aware", created_at=eleven_utc))
+        page = await store.load_threads(10, None, "asc", context=None)
+        assert [thread.id for thread in page.data] == ["thr_aware", "thr_naive"]
 
 
 # --------------------------------------------------------------------------- PostgreSQL

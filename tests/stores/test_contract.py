@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +218,59 @@ async def test_pages_follow_the_reference(store: Store, after: str | None, limit
     assert page.after == (expected[-1] if expected else None)
 
 
+# created_at of thr_0 .. thr_5: ties (broken by id), another UTC offset, microseconds apart
+_T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+THREAD_TIMES = {
+    "thr_3": _T0,
+    "thr_0": _T0 + timedelta(minutes=1),
+    "thr_5": _T0 + timedelta(minutes=1),
+    "thr_1": _T0 + timedelta(minutes=1, microseconds=1),
+    "thr_4": (_T0 + timedelta(minutes=2)).astimezone(timezone(timedelta(hours=-5))),  # 07:02-05:00
+    "thr_2": (_T0 + timedelta(minutes=3)).astimezone(timezone(timedelta(hours=2))),
+}
+THREADS_ASC = ["thr_3", "thr_0", "thr_5", "thr_1", "thr_4", "thr_2"]
+
+
+@pytest.mark.parametrize(
+    ("after", "limit", "order"),
+    [
+        (None, 100, "asc"),
+        (None, 100, "desc"),
+        (None, 2, "asc"),
+        ("thr_0", 2, "asc"),
+        ("thr_5", 3, "asc"),
+        ("thr_2", 2, "asc"),
+        (None, 4, "desc"),
+        ("thr_5", 10, "desc"),
+        ("thr_3", 3, "desc"),
+        ("thr_unknown", 3, "asc"),
+        (None, 0, "asc"),
+    ],
+)
+async def test_thread_pages_follow_the_reference(
+    store: Store, after: str | None, limit: int, order: Any
+) -> None:
+    for thread_id in sorted(THREAD_TIMES, reverse=True):  # saved in neither order
+        await store.save_thread(
+            ThreadMetadata(id=thread_id, created_at=THREAD_TIMES[thread_id]), context=None
+        )
+    ordered = THREADS_ASC if order == "asc" else THREADS_ASC[::-1]
+    start = ordered.index(after) + 1 if after in ordered else 0
+    expected = ordered[start : start + limit]
+    page = await store.load_threads(limit, after, order, context=None)
+    assert [thread.id for thread in page.data] == expected
+    assert page.has_more == (start + limit < len(ordered))
+    assert page.after == (expected[-1] if expected else None)
+
+
+async def test_a_listed_thread_is_the_loaded_thread(store: Store) -> None:
+    thread = await new_thread(store)
+    await store.add_thread_item("thr_1", widget("wid_1"), context=None)
+    (listed,) = (await store.load_threads(10, None, "asc", context=None)).data
+    assert _encode(listed) == _encode(await store.load_thread("thr_1", context=None))
+    assert (listed.title, listed.metadata) == (thread.title, thread.metadata)
+
+
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])  # the backends with the optional method
 async def test_load_thread_and_item_agrees_with_the_two_loads(kind: str, tmp_path: Path) -> None:
     async with open_store(kind, tmp_path, owner=lambda user: user) as store:
@@ -292,9 +345,35 @@ async def test_threads_are_scoped_to_their_owner(kind: str, tmp_path: Path) -> N
                 await attempt
         # bob changed nothing
         assert (await store.load_thread("thr_a", context="alice")).title == "Title"
+        assert (await store.load_threads(10, None, "asc", context="bob")).data == []
         assert count(await store.load_item("thr_a", "wid_1", context="alice")) == 0
         page = await store.load_thread_items("thr_a", None, 10, "asc", context="alice")
         assert [i.id for i in page.data] == ["wid_1"]
+
+
+async def test_each_owner_lists_only_their_threads(kind: str, tmp_path: Path) -> None:
+    async with open_store(kind, tmp_path, owner=lambda user: user) as store:
+        for n, user in enumerate(["alice", "bob", "alice", "bob", "alice"]):
+            thread = ThreadMetadata(id=f"thr_{user}_{n}", created_at=_T0 + timedelta(seconds=n))
+            await store.save_thread(thread, context=user)
+
+        async def listed(
+            user: str, after: str | None = None, order: Any = "asc", limit: int = 10
+        ) -> list[str]:
+            page = await store.load_threads(limit, after, order, context=user)
+            return [thread.id for thread in page.data]
+
+        assert await listed("alice") == ["thr_alice_0", "thr_alice_2", "thr_alice_4"]
+        assert await listed("bob") == ["thr_bob_1", "thr_bob_3"]
+        assert await listed("bob", order="desc") == ["thr_bob_3", "thr_bob_1"]
+        assert await listed("carol") == []
+        # paging through one's own threads only
+        first = await store.load_threads(1, None, "asc", context="bob")
+        assert ([t.id for t in first.data], first.has_more) == (["thr_bob_1"], True)
+        last = await store.load_threads(1, first.after, "asc", context="bob")
+        assert ([t.id for t in last.data], last.has_more) == (["thr_bob_3"], False)
+        # another owner's thread as the cursor tells nothing: the page starts from the first
+        assert await listed("bob", after="thr_alice_2") == ["thr_bob_1", "thr_bob_3"]
 
 
 # --------------------------------------------------------------------------- transactions
