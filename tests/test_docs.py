@@ -8,6 +8,9 @@ at top level. Tracebacks point at the page and its line numbers.
 There are no illustration-only blocks: a block tagged python runs; shell
 blocks (bash, console...) are not run; json blocks must parse; a fence
 without a language, or with one this collector does not know, fails.
+
+No block imports the repository's ``examples`` package: the wheel does not ship
+it, so a reader who copies a block into their own project could not run it.
 """
 
 from __future__ import annotations
@@ -119,3 +122,36 @@ async def test_python_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch) ->
                 await result
     finally:
         del sys.modules[name]
+
+
+def _imported_modules(code: str) -> set[str]:
+    """The dotted names a block imports: ``import a.b``, ``from a.b import c``, and the
+    dotted names it gives ``router.include("a.b")`` or ``importlib.import_module("a.b")``."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+            if called in {"include", "import_module"}:
+                names.update(
+                    arg.value
+                    for arg in node.args
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                )
+    return names
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if any(b.lang in RUN for b in BLOCKS[p])], ids=_id)
+def test_python_blocks_do_not_import_the_examples(page: Path) -> None:
+    """The ``examples`` package is not in the wheel: a user who copies a block must be able to run it."""
+    for block in BLOCKS[page]:
+        if block.lang not in RUN:
+            continue
+        imported = {name for name in _imported_modules(block.code) if name.split(".")[0] == "examples"}
+        assert not imported, (
+            f"{_id(page)}:{block.line - 1}: imports {sorted(imported)}, which `pip install chatkit-handlers` "
+            "does not bring; define what the page needs in the page itself"
+        )
