@@ -7,7 +7,8 @@ For store authors: ``NotFoundError``, ``LockTimeoutError`` and
 raised when it is built, never on a request) and ``DispatchError`` (how the
 framework refuses a request: an HTTP status, a stable ``code`` and a message
 for the developer reading it). ``ActionTimeoutError`` is what a handler
-running past its ``timeout=`` becomes.
+running past its ``timeout=`` becomes. ``TemplateError`` is what a widget
+template (``chatkit_handlers.templates``) raises for bad data or a broken template.
 
 ``except ChatKitHandlersError`` catches any of them.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "NotFoundError",
     "RegistrationError",
     "StoreUnavailableError",
+    "TemplateError",
 ]
 
 
@@ -100,6 +102,25 @@ class StoreUnavailableError(ChatKitHandlersError):
     happened before or after the handler ran, and logs it once with its cause.
     Nothing the action would have written is written.
     """
+
+
+class TemplateError(ChatKitHandlersError, ValueError):
+    """A widget template cannot be read, its data does not match its ``jsonSchema``, or what
+    it renders is not a widget (``chatkit_handlers.templates.WidgetTemplate``).
+
+    The message names the template and says what is wrong; for data, each failing field
+    with its path (``data.flights[2].price: 'x' is not of type 'number'``).
+
+    Attributes:
+        template: the template's ``name`` (empty when the document could not be read).
+        errors: for data that does not match the schema, one ``path: message`` line per
+            failing field; empty for other failures.
+    """
+
+    def __init__(self, message: str, *, template: str = "", errors: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.template = template
+        self.errors = errors
 
 
 class RegistrationError(ChatKitHandlersError, TypeError):

@@ -82,6 +82,7 @@ PUBLIC_MODULES = [
     "chatkit_handlers.errors",
     "chatkit_handlers.litestar",
     "chatkit_handlers.stores",
+    "chatkit_handlers.templates",
     "chatkit_handlers.testing",
     "chatkit_handlers.types",
 ]
