@@ -6,11 +6,14 @@ Commands:
 * ``schema``: the JSON Schema of every action payload, keyed by action type;
 * ``typescript``: TypeScript declarations of every action, for client code that
   calls ``chatkit.sendCustomAction`` (``-o actions.d.ts`` writes a file).
+* ``render``: the widget JSON a ``.widget`` template renders, with the data in a
+  JSON file (``--data data.json``; ``-`` reads standard input) or the template's own
+  sample data; data that does not match its schema is an error naming each field.
 
 The target is ``module:attribute`` (``examples.counter.app:router``); the
 attribute may be an ``ActionRouter``, a ``Dispatcher``, a ``ChatKitPlugin`` or a
 Litestar app that uses one. The current directory is importable, as with
-``litestar --app``.
+``litestar --app``. Errors exit with status 2 and a message on standard error.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 from ._routing.describe import routes_table
 from ._routing.router import ActionRouter
 from ._routing.schema import typescript
-from .errors import RegistrationError
+from .errors import RegistrationError, TemplateError
 
 __all__ = ["main"]
 
@@ -96,7 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = commands.add_parser(name, help=f"write the {text}")
         command.add_argument("target", help="module:attribute of the router (or app)")
         command.add_argument("-o", "--output", help="file to write (default: standard output)")
+    render = commands.add_parser("render", help="print the widget a .widget template renders")
+    render.add_argument("template", help="the .widget file")
+    render.add_argument(
+        "-d", "--data", help="JSON file of data, - for standard input (default: the sample data)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "render":
+        return _render(args.template, args.data)
     try:
         router = load_router(args.target)
         if args.command == "routes":
@@ -106,6 +116,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             _write(typescript(router.routes(), source=args.target), args.output)
     except (_TargetError, RegistrationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _render(template: str, data: str | None) -> int:
+    try:
+        from .templates import render_file  # jinja2 and jsonschema only for this command
+
+        _write(render_file(template, data), None)
+    except (ImportError, TemplateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
