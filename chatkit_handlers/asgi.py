@@ -21,12 +21,13 @@ it, and guards, providers and handlers ask for it by annotation.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ._execution.asgi import Receive, Send, read_post, send_result
 from ._execution.dispatcher import Dispatcher
 from ._execution.locks import DEFAULT_LOCK_TIMEOUT
+from ._execution.observe import ActionObserver
 from ._execution.request import DEFAULT_MAX_BODY_SIZE, RequestView
 from ._routing.router import ActionRouter
 from .stores import Store
@@ -50,6 +51,8 @@ class ChatKitApp:
         max_body_size: larger bodies are refused with 413 (1 MiB by default).
         lock_timeout: seconds an action waits for another on the same widget
             or thread before it is refused as busy (see ``Dispatcher``).
+        observers: per-action spans, metrics and log records
+            (``chatkit_handlers.observability``); none by default.
 
     Attributes:
         dispatcher: the dispatch core it serves.
@@ -65,8 +68,11 @@ class ChatKitApp:
         context: RequestContext | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+        observers: Sequence[ActionObserver] = (),
     ) -> None:
-        self.dispatcher = Dispatcher(router, store, max_body_size=max_body_size, lock_timeout=lock_timeout)
+        self.dispatcher = Dispatcher(
+            router, store, max_body_size=max_body_size, lock_timeout=lock_timeout, observers=observers
+        )
         self._context = context
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:

@@ -19,7 +19,16 @@ from ..errors import ActionError, DispatchError, LockTimeoutError, NotFoundError
 from ..types import ErrorEvent, NoticeEvent, ThreadItem
 from .locks import busy_event
 
-__all__ = ["JSON", "SSE", "DispatchResult", "failure", "failure_event", "sync_answer", "unavailable_event"]
+__all__ = [
+    "JSON",
+    "SSE",
+    "DispatchResult",
+    "classify",
+    "failure",
+    "failure_event",
+    "log_failure",
+    "sync_answer",
+]
 
 logger = logging.getLogger("chatkit_handlers")
 
@@ -77,60 +86,65 @@ def sync_answer(item: ThreadItem | None, data: bytes | None = None) -> DispatchR
     return DispatchResult(200, b'{"updated_item":%b}' % (data or encode(item)), None, _SYNC)
 
 
-def failure(route: Route, exc: Exception) -> DispatchResult:
+def failure(route: Route, exc: Exception, *, log: bool = True) -> DispatchResult:
     """The JSON answer to an action refused before its stream started, or a sync action that failed.
 
     Nothing was written: the locks, the load, a guard, the handler or the
-    writes raised ``exc``.
+    writes raised ``exc``. ``log``: log a store outage or a handler's own error
+    (``False`` where an observer logs the action with its cause instead).
     """
-    request_type = _STREAM if route.streaming else _SYNC
+    status, event = classify(route.type, exc, in_stream=False)
+    if log:
+        log_failure(route.type, exc)
+    return DispatchResult(status, encode(event), None, _STREAM if route.streaming else _SYNC)
+
+
+def failure_event(action_type: str, exc: Exception, *, log: bool = True) -> ErrorEvent | NoticeEvent:
+    """The event that ends a stream whose locks, guards, handler or writes raised ``exc``."""
+    event = classify(action_type, exc, in_stream=True)[1]
+    if log:
+        log_failure(action_type, exc)
+    return event
+
+
+def classify(action_type: str, exc: Exception, *, in_stream: bool) -> tuple[int, ErrorEvent | NoticeEvent]:
+    """What ``exc`` answers: its status as a JSON answer, and the error (in a stream: the event) the client gets.
+
+    The one map from every way an action can fail to what the client receives.
+    """
     if isinstance(exc, StoreUnavailableError):
-        event = unavailable_event(route.type, exc)
-        return DispatchResult(503, encode(event), None, request_type)
+        return 503, ErrorEvent(
+            code="store.unavailable",
+            message="the store is unavailable right now; nothing was saved, try again",
+            allow_retry=True,
+        )
     if isinstance(exc, DispatchError):  # the thread or widget is missing, the sender is no widget...
-        return DispatchResult.error(exc, request_type)
+        return exc.status_code, ErrorEvent(code=exc.code, message=exc.message, allow_retry=exc.allow_retry)
     if isinstance(exc, NotFoundError):  # the thread deleted while the action ran: its writes found none
-        return DispatchResult(404, encode(_vanished(exc)), None, request_type)
+        return 404, ErrorEvent(code="thread.not_found", message=f"the thread is gone: {exc}")
     if isinstance(exc, LockTimeoutError):
-        return DispatchResult(409, encode(busy_event(exc)), None, request_type)
+        return 409, busy_event(exc)
     if isinstance(exc, Reply):  # a guard's refusal, a timeout, an error handler's answer
-        return DispatchResult(exc.status_code, exc.body(), None, request_type)
+        event = exc.event
+        if isinstance(event, NoticeEvent) and not in_stream:
+            event = ErrorEvent(code="notice", message=event.message)
+        return exc.status_code, event
     if isinstance(exc, ActionError):
-        body = error_body("custom", exc.message, allow_retry=exc.allow_retry)
-        return DispatchResult(exc.status_code, body, None, request_type)
-    logger.error("action %r failed", route.type, exc_info=exc)
-    body = error_body("handler.error", f"the handler for action {route.type!r} failed", allow_retry=True)
-    return DispatchResult(500, body, None, request_type)
-
-
-def _vanished(exc: NotFoundError) -> ErrorEvent:
-    """``thread.not_found``: the thread (or what was written) disappeared while the action ran."""
-    return ErrorEvent(code="thread.not_found", message=f"the thread is gone: {exc}")
-
-
-def unavailable_event(action_type: str, exc: StoreUnavailableError) -> ErrorEvent:
-    """``store.unavailable``, retryable: the store could not be used; logged here, once, with its cause."""
-    logger.warning("store unavailable during action %r: %s", action_type, exc, exc_info=exc)
-    return ErrorEvent(
-        code="store.unavailable",
-        message="the store is unavailable right now; nothing was saved, try again",
-        allow_retry=True,
+        return exc.status_code, ErrorEvent(code="custom", message=exc.message, allow_retry=exc.allow_retry)
+    if in_stream:
+        return 500, ErrorEvent(code="stream.error", allow_retry=True)
+    return 500, ErrorEvent(
+        code="handler.error", message=f"the handler for action {action_type!r} failed", allow_retry=True
     )
 
 
-def failure_event(action_type: str, exc: Exception) -> ErrorEvent | NoticeEvent:
-    """The event that ends a stream whose locks, guards, handler or writes raised ``exc``."""
-    if isinstance(exc, LockTimeoutError):
-        return busy_event(exc)
+def log_failure(action_type: str, exc: Exception) -> None:
+    """Log what the operator must hear of: a store outage (with its cause) or a handler's own error.
+
+    The other failures are answers the client gets (a refusal, a busy widget,
+    an error the handler chose to raise), not faults of the server.
+    """
     if isinstance(exc, StoreUnavailableError):
-        return unavailable_event(action_type, exc)
-    if isinstance(exc, DispatchError):  # the thread or the widget vanished while waiting for the locks
-        return ErrorEvent(code=exc.code, message=exc.message, allow_retry=exc.allow_retry)
-    if isinstance(exc, NotFoundError):
-        return _vanished(exc)
-    if isinstance(exc, Reply):
-        return exc.event
-    if isinstance(exc, ActionError):
-        return ErrorEvent(code="custom", message=exc.message, allow_retry=exc.allow_retry)
-    logger.error("streaming handler for action %r failed", action_type, exc_info=exc)
-    return ErrorEvent(code="stream.error", allow_retry=True)
+        logger.warning("store unavailable during action %r: %s", action_type, exc, exc_info=exc)
+    elif not isinstance(exc, (DispatchError, NotFoundError, LockTimeoutError, ActionError)):
+        logger.error("the handler for action %r failed", action_type, exc_info=exc)

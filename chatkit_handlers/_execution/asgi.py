@@ -61,7 +61,9 @@ async def send_result(result: DispatchResult, receive: Receive, send: Send) -> N
 async def send_json(
     send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    headers = [_JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(body)), *(extra or ())]
+    headers = [_JSON_CONTENT_TYPE, (b"content-length", b"%d" % len(body))]
+    if extra is not None:
+        headers += extra
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 

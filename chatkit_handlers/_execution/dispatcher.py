@@ -11,7 +11,8 @@ starts, and answered with a precise 4xx (see ``DispatchError``).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from time import perf_counter
 from typing import Any, Union
 
 import msgspec
@@ -24,6 +25,7 @@ from ..stores import Features, Store
 from ..types import CustomActionRequest, SyncCustomActionRequest
 from .answers import DispatchResult, failure, sync_answer
 from .locks import DEFAULT_LOCK_TIMEOUT, check_store
+from .observe import ActionObserver, ActionRecord, Observers
 from .request import DEFAULT_MAX_BODY_SIZE, RequestView, too_large
 from .stream import AllowCancel, SSEEmitter, StreamRunner
 from .sync import SyncOutcome, SyncRunner
@@ -62,8 +64,6 @@ CHATKIT_REQUEST_TYPES = frozenset(
 )
 """The ChatKit request types other than the two action requests."""
 
-_SSE = SSEEmitter()
-
 
 class Dispatcher:
     """Answers ChatKit action requests with a router's handlers and a store.
@@ -87,6 +87,9 @@ class Dispatcher:
         allow_cancel: for streaming routes that set no ``allow_cancel``:
             called with the action's thread and context, says whether the user
             may stop the stream (``None``: they may, as in ChatKit).
+        observers: hear of every request as one ``ActionRecord`` (spans,
+            metrics, logs: ``chatkit_handlers.observability``). Without them
+            no record is made.
 
     Attributes:
         needs: the ``provides`` types some handler, guard or provider asks for;
@@ -94,7 +97,18 @@ class Dispatcher:
         features: what the store declared (``Features``).
     """
 
-    __slots__ = ("_provides", "features", "max_body_size", "needs", "router", "store", "streams", "syncs")
+    __slots__ = (
+        "_observers",
+        "_provides",
+        "_sse",
+        "features",
+        "max_body_size",
+        "needs",
+        "router",
+        "store",
+        "streams",
+        "syncs",
+    )
 
     def __init__(
         self,
@@ -105,6 +119,7 @@ class Dispatcher:
         provides: Collection[type] = (),
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
         allow_cancel: AllowCancel | None = None,
+        observers: Sequence[ActionObserver] = (),
     ) -> None:
         check_store(store)
         self.router = router
@@ -115,6 +130,8 @@ class Dispatcher:
         self.max_body_size = max_body_size
         self._provides = (RequestView, *provides)
         self.needs = router.check(provided=self._provides)
+        self._observers = Observers(observers) if observers else None
+        self._sse = SSEEmitter(log_failures=self._observers is None or not self._observers.logs_failures)
 
     @property
     def lock_timeout(self) -> float | None:
@@ -139,6 +156,8 @@ class Dispatcher:
         request (see ``provides``); it is only called if a handler asks.
         ``request`` is what handlers asking for a ``RequestView`` get (see ``with_view``).
         """
+        if self._observers is not None:
+            return await self._dispatch_observed(self._observers, body, context, extras, request)
         try:
             action = self.decode(body)
             route, payload = self.resolve(action)
@@ -149,13 +168,61 @@ class Dispatcher:
         try:
             if route.streaming:
                 stream, allow_cancel = await self.streams.open(
-                    action.params, route, payload, context, extras, _SSE
+                    action.params, route, payload, context, extras, self._sse
                 )
                 return DispatchResult(200, None, stream, "threads.custom_action", allow_cancel)
             outcome: SyncOutcome = await self.syncs.run(action.params, route, payload, context, extras)
         except Exception as exc:  # refused before a stream started, or a sync action that failed
             return failure(route, exc)
         return sync_answer(outcome.item, outcome.data)
+
+    async def _dispatch_observed(
+        self,
+        observers: Observers,
+        body: bytes,
+        context: Any,
+        extras: Extras | None,
+        request: RequestView | None,
+    ) -> DispatchResult:
+        """``dispatch``, telling ``observers`` of the request as one ``ActionRecord``."""
+        record = ActionRecord(context, perf_counter())
+        try:
+            action = self.decode(body)
+            params = action.params
+            record.action_type = params.action.type
+            record.mode = "stream" if action.streaming else "sync"
+            record.thread_id = params.thread_id
+            record.item_id = params.item_id
+            matched = self.router.lookup(params.action.type)
+            if matched is not None:  # labelled by its route even when refused (a bad payload...)
+                record.action = matched.registered_type
+            route, payload = self.resolve(action)
+        except DispatchError as exc:
+            observers.started(record)
+            observers.ended(record, exc.status_code, exc.code)
+            return DispatchResult.error(exc)
+        observers.started(record)
+        if RequestView in self.needs:
+            extras = self.with_view(extras, request)
+        try:
+            with observers.current(record):
+                if route.streaming:
+                    stream, allow_cancel = await self.streams.open(
+                        params, route, payload, context, extras, self._sse, record
+                    )
+                else:
+                    outcome = await self.syncs.run(params, route, payload, context, extras, record)
+        except Exception as exc:
+            record.failed(exc)
+            refused = failure(route, exc, log=not observers.logs_failures)
+            observers.ended(record, refused.status_code, record.outcome)
+            return refused
+        if route.streaming:
+            watched = observers.watch(record, stream)
+            return DispatchResult(200, None, watched, "threads.custom_action", allow_cancel)
+        answer = sync_answer(outcome.item, outcome.data)
+        observers.ended(record, 200)
+        return answer
 
     def with_view(self, extras: Extras | None, request: RequestView | None) -> Extras:
         """``extras`` providing ``request`` to what asks for a ``RequestView``.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from time import perf_counter
 from typing import Any, Protocol, TypeVar
 
 from .._action.context import ActionContext, thread_change
@@ -36,6 +37,7 @@ from ..types import (
 from .answers import failure_event
 from .loading import ActionRunner
 from .locks import ActionLocks, stream_keys
+from .observe import ActionRecord
 from .persist import WriteBuffer
 
 logger = logging.getLogger("chatkit_handlers")
@@ -81,11 +83,12 @@ _NO_NEW_ITEM = EVENT_CLASSES - {ThreadItemDoneEvent}
 class SSEEmitter:
     """Server-Sent Events bytes, as chatkit frames them: the HTTP adapters' emitter."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, log_failures: bool = True) -> None:
         # Instance attributes, not class attributes: each stream reads both once, and Python
         # 3.11 reads an object's own attributes far faster (bench/README.md, section 7).
         self.persist_items = True
         self.openings = STREAM_OPENINGS
+        self._log_failures = log_failures  # False: an observer logs failed actions instead
 
     def event(self, event: ThreadStreamEvent) -> bytes | None:
         # (Most events are of a class that never carries a new item: no isinstance() check for
@@ -101,7 +104,7 @@ class SSEEmitter:
         return frame(ThreadUpdatedEvent(thread=ThreadResponse.of(thread)))
 
     def failed(self, action_type: str, exc: Exception) -> bytes:
-        return frame(failure_event(action_type, exc))
+        return frame(failure_event(action_type, exc, log=self._log_failures))
 
 
 class StreamRunner(ActionRunner):
@@ -132,6 +135,7 @@ class StreamRunner(ActionRunner):
         context: Any,
         extras: Extras | None,
         emitter: Emitter[T],
+        record: ActionRecord | None = None,
     ) -> tuple[AsyncGenerator[T, None], bool]:
         """Take the locks if they are free and load the context: a missing thread or widget raises here.
 
@@ -147,7 +151,8 @@ class StreamRunner(ActionRunner):
 
         The stream is returned started: it owns the locks from here on, and
         releases them however it ends, closed (``aclose()``) or collected
-        unread.
+        unread. An observed action's ``record`` hears when the locks were held,
+        when the handler finished and what ended the stream.
         """
         keys = stream_keys(params.thread_id, params.item_id)
         locks = ActionLocks(self._store, keys, self.lock_timeout, context, self._features.locks_in_process)
@@ -161,7 +166,7 @@ class StreamRunner(ActionRunner):
         except BaseException:
             await locks.release()
             raise
-        events = self._run(params, route, payload, context, extras, emitter, locks, ctx, allow_cancel)
+        events = self._run(params, route, payload, context, extras, emitter, locks, ctx, allow_cancel, record)
         await anext(events)  # its first step, into the block that releases the locks
         return events, allow_cancel  # type: ignore[return-value]  # past its one None
 
@@ -176,6 +181,7 @@ class StreamRunner(ActionRunner):
         locks: ActionLocks,
         ctx: ActionContext[Any],
         allow_cancel: bool,
+        record: ActionRecord | None,
     ) -> AsyncGenerator[T | None, None]:
         try:
             yield None  # the first step, taken by open(): the stream owns the locks from here on
@@ -185,6 +191,8 @@ class StreamRunner(ActionRunner):
             if not locks.held:
                 await locks.take(wait=True)
                 ctx = await self.load(locks.store, params, route, context, locks.lease)
+            if record is not None:
+                record.locked = perf_counter()
             writes = WriteBuffer(params.thread_id, ctx.sender, persist_items=emitter.persist_items)
             events: AsyncIterator[Any] = call_stream(route, ctx, payload, extras)
             try:
@@ -211,6 +219,8 @@ class StreamRunner(ActionRunner):
                     except Exception:  # its own clean-up failed: say so, and stop as we were stopping
                         logger.exception("the handler for action %r failed while it was stopped", route.type)
                 raise
+            if record is not None:
+                record.handled = perf_counter()
             thread = thread_change(ctx)
             if thread is not None:  # changed after the last event
                 writes.save_thread(thread)
@@ -226,6 +236,8 @@ class StreamRunner(ActionRunner):
                     shield=not self._features.never_suspends,
                 )
         except Exception as exc:
+            if record is not None:
+                record.failed(exc)
             yield emitter.failed(route.type, exc)
         finally:
             if locks.lease is not None:  # taken with try_lock: given back at once

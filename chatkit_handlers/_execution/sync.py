@@ -8,6 +8,7 @@ saved all or nothing; a handler that raises leaves the store as it was.
 
 from __future__ import annotations
 
+from time import perf_counter
 from typing import Any, Protocol
 
 import msgspec
@@ -22,6 +23,7 @@ from ..stores import Lease, LocalLocks, Store, item_lock
 from ..types import CustomActionParams, ThreadItem
 from .loading import ActionRunner
 from .locks import ActionLocks
+from .observe import ActionRecord
 
 __all__ = ["SyncOutcome", "SyncRunner"]
 
@@ -50,17 +52,24 @@ class SyncRunner(ActionRunner):
     __slots__ = ()
 
     async def run(
-        self, params: CustomActionParams, route: Route, payload: Any, context: Any, extras: Extras | None
+        self,
+        params: CustomActionParams,
+        route: Route,
+        payload: Any,
+        context: Any,
+        extras: Extras | None,
+        record: ActionRecord | None = None,
     ) -> SyncOutcome:
         """Run the action; raises what refused it (``DispatchError``, ``LockTimeoutError``) or what the handler raised.
 
         The sender's lock is taken at once when it is free (``try_lock`` for a
         store locking in this process, ``lock()`` without waiting for others),
         else waited for through ``lock()``, once the caller is known to see the
-        thread and the widget.
+        thread and the widget. An observed action's ``record`` hears when the
+        lock was held and when the handler returned.
         """
         if params.item_id is None:  # no sender: nothing to read-modify-write, nothing to lock
-            return await self._run_holding(self._store, params, route, payload, context, extras)
+            return await self._run_holding(self._store, params, route, payload, context, extras, record)
         keys = (item_lock(params.thread_id, params.item_id),)
         if self._features.locks_in_process:
             local: LocalLocks = self._store  # type: ignore[assignment]  # declared locks_in_process
@@ -68,7 +77,7 @@ class SyncRunner(ActionRunner):
             if lease is not None:
                 try:
                     return await self._run_holding(
-                        self._store, params, route, payload, context, extras, lease
+                        self._store, params, route, payload, context, extras, record, lease
                     )
                 finally:
                     lease.release()
@@ -79,7 +88,7 @@ class SyncRunner(ActionRunner):
             await self.load(self._store, params, route, context)
             await locks.take(wait=True)
         try:
-            return await self._run_holding(locks.store, params, route, payload, context, extras)
+            return await self._run_holding(locks.store, params, route, payload, context, extras, record)
         finally:
             await locks.release()
 
@@ -91,6 +100,7 @@ class SyncRunner(ActionRunner):
         payload: Any,
         context: Any,
         extras: Extras | None,
+        record: ActionRecord | None,
         lease: Lease[Any] | None = None,
     ) -> SyncOutcome:
         """Load through ``store`` (which holds the sender's lock, or whose ``lease`` the action holds),
@@ -99,8 +109,13 @@ class SyncRunner(ActionRunner):
         The updated item and a changed thread are saved all or nothing: two
         writes in one store transaction, one write (atomic by itself) straight.
         """
+        if record is not None:
+            record.locked = perf_counter()
         ctx = await self.load(store, params, route, context, lease)
-        item = to_updated_item(await call_sync(route, ctx, payload, extras), ctx.sender, route.type)
+        result = await call_sync(route, ctx, payload, extras)
+        if record is not None:
+            record.handled = perf_counter()
+        item = to_updated_item(result, ctx.sender, route.type)
         thread = thread_change(ctx)
         if thread is not None and item is not None:
             async with store.transaction(context=context) as tx:

@@ -43,7 +43,7 @@ class Reply(ActionError):
     """The answer is decided before or instead of the handler's: a refusal or a mapped error.
 
     Internal: the dispatcher answers ``status_code`` with the event as the JSON
-    error body (sync), or ends the stream with the event. Being an
+    error body (sync; a notice as an error with code ``notice``), or ends the stream with the event. Being an
     ``ActionError``, it is also understood where only that is (the ChatKitServer
     bridge shows its message as a ``custom`` error).
     """
@@ -56,13 +56,6 @@ class Reply(ActionError):
         else:
             super().__init__(event.message, status_code=status_code)
         self.event = event
-
-    def body(self) -> bytes:
-        """The JSON error body of a sync answer."""
-        event = self.event
-        if isinstance(event, NoticeEvent):
-            event = ErrorEvent(code="notice", message=event.message)
-        return _encode(event)
 
 
 class ErrorHandler:

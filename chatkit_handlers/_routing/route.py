@@ -185,6 +185,14 @@ class Route:
         route.plain = route._is_plain()
         return route
 
+    @property
+    def registered_type(self) -> str:
+        """The type as registered: a pattern route's pattern (``"cart.*"``) even once bound to a concrete type.
+
+        A label clients cannot multiply (span names, metric labels).
+        """
+        return self._matcher.text
+
     def _bind(self, action_type: str, groups: Mapping[str, str]) -> Route:
         """This pattern route for one concrete action type."""
         route = self._copy()

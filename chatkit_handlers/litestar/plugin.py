@@ -28,7 +28,8 @@ from litestar.handlers import asgi
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPI
 from litestar.plugins import CLIPlugin, InitPlugin
-from litestar.types import Guard, Middleware, Receive, Scope, Send
+from litestar.types import Empty, Guard, Middleware, Receive, Scope, Send
+from litestar.utils.scope.state import CONNECTION_STATE_KEY, ScopeState
 
 if TYPE_CHECKING:
     from click import Group
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 from .._execution.asgi import read_post, send_result
 from .._execution.dispatcher import Dispatcher
 from .._execution.locks import DEFAULT_LOCK_TIMEOUT
+from .._execution.observe import ActionObserver
 from .._execution.request import DEFAULT_MAX_BODY_SIZE, RequestView
 from .._routing.providers import Extras
 from .._routing.router import ActionRouter
@@ -82,6 +84,8 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         opt: Litestar ``opt`` for the route handler.
         include_in_schema: add the endpoint to the app's OpenAPI document
             (when the app has one).
+        observers: per-action spans, metrics and log records
+            (``chatkit_handlers.observability``); none by default.
     """
 
     __slots__ = (
@@ -112,6 +116,7 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         middleware: Sequence[Middleware] | None = None,
         opt: dict[str, Any] | None = None,
         include_in_schema: bool = True,
+        observers: Sequence[ActionObserver] = (),
     ) -> None:
         if store is None:
             if server is None:
@@ -128,6 +133,7 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
             provides=(Request,),
             lock_timeout=lock_timeout,
             allow_cancel=self._forwarder.allow_cancel() if self._forwarder is not None else None,
+            observers=observers,
         )
         self.path = path
         self.guards = list(guards or ())
@@ -155,7 +161,8 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
                 app_config.openapi_config, self.path, self.dispatcher.router
             )
         app_config.route_handlers.append(
-            asgi(
+            _EndpointHandler(
+                self.dispatcher.max_body_size,
                 self.path,
                 guards=self.guards,
                 middleware=self.middleware,
@@ -167,7 +174,15 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         return app_config
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await read_post(scope, receive, send, self.dispatcher.max_body_size)
+        # A middleware may have read the body already (Litestar's LoggingMiddleware does, which
+        # the structlog plugin adds): Litestar keeps it in the scope, and `receive` has nothing left.
+        # (An over-limit body never gets here: the handler's limit below made Litestar refuse it.)
+        # Looked up, not ScopeState.from_scope(): that would make the state of every request.
+        state: ScopeState | None = scope["state"].get(CONNECTION_STATE_KEY)  # (Litestar sets "state")
+        if state is not None and state.body is not Empty and scope.get("method") == "POST":
+            body: bytes | None = state.body
+        else:
+            body = await read_post(scope, receive, send, self.dispatcher.max_body_size)
         if body is None:  # answered: not a POST, or too large
             return
         context: Any = None
@@ -192,6 +207,24 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         assert self._context is not None
         value = self._context(request)
         return await value if inspect.isawaitable(value) else value
+
+
+class _EndpointHandler(asgi):
+    """Litestar's ASGI route handler, answering what Litestar asks of an HTTP one: the body size limit.
+
+    Litestar's ``Request.stream()`` asks the route handler for it, so a
+    middleware reading the body (the LoggingMiddleware) would fail on a plain
+    ASGI handler.
+    """
+
+    __slots__ = ("_max_body_size",)
+
+    def __init__(self, max_body_size: int, path: str, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self._max_body_size = max_body_size
+
+    def resolve_request_max_body_size(self) -> int:
+        return self._max_body_size
 
 
 class _BufferedRequest(Request[Any, Any, Any]):

@@ -169,9 +169,10 @@ class MemoryStore(LocalLocks):
         return self._items[thread_id]
 
     def _put_item(self, thread_id: str, item_id: str, data: bytes, context: Any) -> None:
-        items = self._thread_items(thread_id, context)
-        self._remember(thread_id)
-        items[item_id] = data
+        self._check(thread_id, context)
+        if self._journal is not None:  # in a transaction
+            self._remember(thread_id)
+        self._items[thread_id][item_id] = data
 
     def _remember(self, thread_id: str) -> None:
         """Before the first write to ``thread_id`` in a transaction, note how it was."""

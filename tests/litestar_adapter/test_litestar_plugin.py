@@ -155,6 +155,26 @@ def test_app_middleware_wraps_sync_and_streaming_answers() -> None:
     assert calls == ["/chatkit", "/chatkit"]
 
 
+def test_a_middleware_that_reads_the_body_first_leaves_it_to_the_endpoint() -> None:
+    """As Litestar's LoggingMiddleware (which the structlog plugin adds) does: through a ``Request``."""
+    read: list[bytes] = []
+
+    def reads_body(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            read.append(await Request(scope, receive).body())
+            await app(scope, receive, send)
+
+        return middleware
+
+    with TestClient(Litestar(plugins=[plugin()], middleware=[reads_body])) as client:
+        sync = client.post("/chatkit", content=body("lit.whoami"))
+        stream = client.post("/chatkit", content=body("lit.stream", streaming=True))
+    assert read == [body("lit.whoami"), body("lit.stream", streaming=True)]
+    assert sync.status_code == 200
+    assert msgspec.json.decode(sync.content)["updated_item"]["id"] == ITEM
+    assert sse(stream)[-1]["type"] == "thread.item.updated"
+
+
 def test_define_middleware_with_options_runs_in_order() -> None:
     calls: list[str] = []
 
