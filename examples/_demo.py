@@ -31,11 +31,12 @@ def demo_app(
     context: ContextFactory | None = None,
 ) -> Litestar:
     """The router at ``/chatkit`` over a ``MemoryStore``, seeded on startup with
-    thread ``(id, title)`` holding widget item ``(id, widget)``."""
+    thread ``(id, title)`` holding widget item ``(id, widget)``; the widget
+    playground (a development page) at ``/chatkit/playground``."""
     store = MemoryStore()
 
     async def seed() -> None:
         await seed_widget(store, thread[0], thread[1], item[0], item[1])
 
-    plugin = ChatKitPlugin(router, store=store, path="/chatkit", context=context)
+    plugin = ChatKitPlugin(router, store=store, path="/chatkit", context=context, playground=True)
     return Litestar(plugins=[plugin], on_startup=[seed])

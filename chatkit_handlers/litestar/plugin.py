@@ -28,8 +28,7 @@ from litestar.handlers import asgi
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPI
 from litestar.plugins import CLIPlugin, InitPlugin
-from litestar.types import Empty, Guard, Middleware, Receive, Scope, Send
-from litestar.utils.scope.state import CONNECTION_STATE_KEY, ScopeState
+from litestar.types import Guard, Middleware, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from click import Group
@@ -43,6 +42,8 @@ from .._routing.providers import Extras
 from .._routing.router import ActionRouter
 from .._routing.schema import openapi_operation
 from ..stores import Store
+from ._body import body_read_before
+from ._playground import Playground, playground_path
 from .forward import ChatKitServerLike, Forwarder
 
 __all__ = ["ChatKitPlugin", "ContextFactory"]
@@ -84,6 +85,11 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         opt: Litestar ``opt`` for the route handler.
         include_in_schema: add the endpoint to the app's OpenAPI document
             (when the app has one).
+        playground: serve the widget playground, a development page, at
+            ``{path}/playground`` (``True``) or at the path given; off
+            (``False``, the default) it does not exist (404). It goes through
+            the same context, guards and middleware as the endpoint. A
+            development tool: see docs/playground.md.
         observers: per-action spans, metrics and log records
             (``chatkit_handlers.observability``); none by default.
     """
@@ -99,6 +105,7 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         "middleware",
         "opt",
         "path",
+        "playground",
         "server",
     )
 
@@ -116,6 +123,7 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         middleware: Sequence[Middleware] | None = None,
         opt: dict[str, Any] | None = None,
         include_in_schema: bool = True,
+        playground: bool | str = False,
         observers: Sequence[ActionObserver] = (),
     ) -> None:
         if store is None:
@@ -140,6 +148,7 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         self.middleware = list(middleware or ())
         self.opt = dict(opt or {})
         self.include_in_schema = include_in_schema
+        self.playground = playground_path(path, playground)
         self._context = context
         self._wants_request = Request in self.dispatcher.needs
         self._wants_view = RequestView in self.dispatcher.needs
@@ -171,17 +180,36 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
                 name="chatkit",
             )(self._endpoint)
         )
+        if self.playground is not None:
+            app_config.route_handlers.append(
+                _EndpointHandler(
+                    self.dispatcher.max_body_size,
+                    self.playground,
+                    is_mount=True,
+                    guards=self.guards,
+                    middleware=self.middleware,
+                    opt=self.opt,
+                    copy_scope=False,
+                    name="chatkit-playground",
+                )(self._playground())
+            )
         return app_config
 
+    def _playground(self) -> Playground:
+        assert self.playground is not None
+        return Playground(
+            path=self.playground,
+            endpoint=self.path,
+            store=self.dispatcher.store,
+            context=self._context_of,
+            max_body_size=self.dispatcher.max_body_size,
+            # With a server, the actions the router has no handler for may be the server's own.
+            check_widget=self.dispatcher.router.check_widget if self.server is None else None,
+        )
+
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # A middleware may have read the body already (Litestar's LoggingMiddleware does, which
-        # the structlog plugin adds): Litestar keeps it in the scope, and `receive` has nothing left.
-        # (An over-limit body never gets here: the handler's limit below made Litestar refuse it.)
-        # Looked up, not ScopeState.from_scope(): that would make the state of every request.
-        state: ScopeState | None = scope["state"].get(CONNECTION_STATE_KEY)  # (Litestar sets "state")
-        if state is not None and state.body is not Empty and scope.get("method") == "POST":
-            body: bytes | None = state.body
-        else:
+        body = body_read_before(scope) if scope.get("method") == "POST" else None
+        if body is None:
             body = await read_post(scope, receive, send, self.dispatcher.max_body_size)
         if body is None:  # answered: not a POST, or too large
             return
@@ -202,6 +230,12 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
             view = RequestView(scope) if self._wants_view else None
             result = await self.dispatcher.dispatch(body, context, extras=extras, request=view)
         await send_result(result, receive, send)
+
+    async def _context_of(self, scope: Scope, receive: Receive, body: bytes) -> Any:
+        """The context of a playground request, derived as the endpoint's is."""
+        if self._context is None:
+            return None
+        return await self._derive_context(_LazyRequest(scope, receive, body).get())
 
     async def _derive_context(self, request: Request[Any, Any, Any]) -> Any:
         assert self._context is not None

@@ -3,7 +3,9 @@
 Threads live in a SQLite file, ``./chatkit.sqlite3`` (or the path in
 ``CHATKIT_SQLITE_PATH``), created with its schema on first start. On start the
 app makes sure a demo thread ``thr_demo`` holding a counter widget
-``wid_counter`` exists, so the endpoint can be tried with curl at once.
+``wid_counter`` exists, so the endpoint can be tried with curl at once, or in
+the widget playground the app serves at ``/chatkit/playground`` (a development
+page: ``playground=True`` below; leave it off in production).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ async def _seed_on_startup() -> None:
 
 
 app = Litestar(
-    plugins=[ChatKitPlugin(router, store=store, path="/chatkit")],
+    plugins=[ChatKitPlugin(router, store=store, path="/chatkit", playground=True)],
     on_startup=[_seed_on_startup],
     on_shutdown=[store.close],
 )
