@@ -146,6 +146,17 @@ async def test_the_page_is_found_behind_a_root_path() -> None:
         assert 'data-endpoint="/app/chatkit"' in page.text
 
 
+@pytest.mark.parametrize("name", sorted(playground_app._FILES))
+async def test_every_file_of_the_page_is_served_with_its_type(
+    client: AsyncTestClient[Litestar], name: str
+) -> None:
+    response = await client.get(f"{PLAYGROUND}/static/{name}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == playground_app._FILES[name]
+    assert response.content  # shipped in the package
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
 async def test_nothing_else_is_served(client: AsyncTestClient[Litestar]) -> None:
     for path in ("/static/app.py", "/static/../app.py", "/static/", "/index.html", "/api", "/api/nothing"):
         response = await client.get(PLAYGROUND + path)
@@ -188,6 +199,8 @@ def test_the_page_ships_in_the_wheel() -> None:
     """Hatch puts every file under the package into the wheel: nothing to build at install time."""
     files = playground_app._package_files()
     assert set(files) == {"index.html", *playground_app._FILES}
+    gallery = msgspec.json.decode(files["gallery.json"])
+    assert gallery[0]["name"] == "Every component"
 
 
 # --------------------------------------------------------------------------- threads and items
@@ -406,7 +419,7 @@ def ada_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 
 async def test_the_endpoints_guards_keep_the_playground_too() -> None:
     async with AsyncTestClient(make_app(guards=[ada_only])) as client:
-        for path in (PLAYGROUND, f"{API}/threads"):
+        for path in (PLAYGROUND, f"{PLAYGROUND}/static/app.js", f"{API}/threads"):
             assert (await client.get(path)).status_code == 401, path
             assert (await client.get(path, headers=as_user("ada"))).status_code == 200, path
         refused = await client.post(f"{API}/threads", json={"widget": {"type": "Card"}})

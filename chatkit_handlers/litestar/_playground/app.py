@@ -56,7 +56,14 @@ ROOT_TYPES = ("Card", "ListView", "Basic")
 MAX_ITEMS = 1000
 """The most items of one thread the page is sent (``has_more`` says when there are more)."""
 
-_FILES: dict[str, str] = {}
+_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "render.js": "text/javascript; charset=utf-8",
+    "markdown.js": "text/javascript; charset=utf-8",
+    "events.js": "text/javascript; charset=utf-8",
+    "playground.css": "text/css; charset=utf-8",
+    "gallery.json": "application/json",
+}
 """The files the page loads from ``{path}/static/``: nothing else is served from the package."""
 
 # The page builds its DOM with createElement/textContent and loads nothing from elsewhere: a
