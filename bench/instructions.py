@@ -52,6 +52,7 @@ OURS = "ours: ChatKitPlugin"
 OBJECTS = "ours, ObjectStore (no store cost)"
 REQUEST_SYNC = [OURS, OBJECTS, "bare @post", "bare @asgi", HAND_WRITTEN]
 REQUEST_STREAM = [OURS, OBJECTS, "bare Stream"]
+OBSERVED = ["unobserved", "ActionLog", "ActionMetrics", "ActionSpans", "all three"]
 GROWTH = [
     "known type, 10 routes",
     "known type, 10,000 routes",
@@ -72,6 +73,11 @@ GROUPS: dict[str, tuple[str, list[str], list[str]]] = {
         REQUEST_STREAM,
         ["bare Stream"],
     ),
+    "observed": (
+        "sync action: Dispatcher.dispatch (ObjectStore), with observers (logging on, spans to nowhere)",
+        OBSERVED,
+        ["unobserved"],
+    ),
     "growth": (
         "growth: Dispatcher.dispatch of a sync action (ObjectStore), as bench.growth",
         GROWTH,
@@ -91,6 +97,8 @@ async def _variant(group: str, name: str) -> Callable[[], Awaitable[Any]]:
 
     if group == "growth":
         return await _growth(name)
+    if group == "observed":
+        return await _observed(name)
     streaming = group.endswith("stream")
     data = body(streaming=streaming)
     memory, objects = MemoryStore(), ObjectStore()
@@ -116,6 +124,37 @@ async def _variant(group: str, name: str) -> Callable[[], Awaitable[Any]]:
     answer = await asgi_request(app, path, data)
     request.check_answer(name, answer.status, answer.body, streaming)
     return call
+
+
+async def _observed(name: str) -> Callable[[], Awaitable[Any]]:
+    """The core sync action with ``name``'s observers: what per-action observability costs when on."""
+    import logging
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from prometheus_client import CollectorRegistry
+
+    from bench._apps import ObjectStore, body, make_router, seed_ours
+    from bench.core import check_answer, ours_call
+    from chatkit_handlers.dispatch import Dispatcher
+    from chatkit_handlers.observability import ActionLog, ActionObserver
+    from chatkit_handlers.observability.metrics import ActionMetrics
+    from chatkit_handlers.observability.tracing import ActionSpans
+
+    logger = logging.getLogger("bench.actions")  # enabled, handled, written nowhere
+    logger.setLevel(logging.INFO)
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    every: dict[str, ActionObserver] = {
+        "ActionLog": ActionLog(logger),
+        "ActionMetrics": ActionMetrics(registry=CollectorRegistry()),
+        "ActionSpans": ActionSpans(TracerProvider()),  # recorded spans, no exporter
+    }
+    observers = list(every.values()) if name == "all three" else [every[name]] if name in every else []
+    store = ObjectStore()
+    await seed_ours(store)
+    once = ours_call(Dispatcher(make_router(), store, observers=observers), body(streaming=False))
+    check_answer(name, await once(), False)
+    return once
 
 
 async def _growth(name: str) -> Callable[[], Awaitable[Any]]:

@@ -15,7 +15,7 @@ cannot mint new span names or metric series by sending new types.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from time import perf_counter
 from typing import Any, Literal
 
@@ -28,6 +28,8 @@ UNKNOWN = "<unknown>"
 """The ``action`` label of a request no route answered (malformed, or an unknown type)."""
 
 Mode = Literal["sync", "stream", "unknown"]
+
+_NOTHING = nullcontext()
 
 
 class ActionRecord:
@@ -172,8 +174,10 @@ class Observers:
         for observer in self._all:
             observer.action_ended(record)
 
-    def current(self, record: ActionRecord) -> ExitStack:
-        """Enter what each observer makes current for the action's code."""
+    def current(self, record: ActionRecord) -> AbstractContextManager[object]:
+        """What the action's code runs inside: what each observer makes current."""
+        if not self._current:
+            return _NOTHING
         stack = ExitStack()
         for observer in self._current:
             manager = observer.current(record)

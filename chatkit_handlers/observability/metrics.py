@@ -10,6 +10,7 @@ set, prometheus_client's multiprocess mode adds up every worker's.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 try:
     from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
@@ -67,8 +68,13 @@ class ActionMetrics(ActionObserver):
                 ),
             )
         self.actions, self.durations = _REGISTERED[key]
+        # Each label set's samples, found once: prometheus_client's labels() checks and locks per call.
+        self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def action_ended(self, record: ActionRecord) -> None:
         labels = (record.action, record.mode, record.outcome)
-        self.actions.labels(*labels).inc()
-        self.durations.labels(*labels).observe(record.duration)
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = (self.actions.labels(*labels), self.durations.labels(*labels))
+        series[0].inc()
+        series[1].observe(record.duration)

@@ -11,10 +11,14 @@ import json
 import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
+from _stores_support import serve
 from litestar import Litestar
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -297,6 +301,33 @@ async def test_the_apps_metrics_endpoint_serves_them() -> None:
         exposed = client.get("/metrics").text
     assert 't_endpoint_actions_total{action="counter.add",mode="sync",outcome="ok"} 1.0' in exposed
     assert 't_endpoint_action_duration_seconds_bucket{action="counter.add"' in exposed
+
+
+def test_several_worker_processes_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
+    """Two server processes on 127.0.0.1 sharing PROMETHEUS_MULTIPROC_DIR: either one's /metrics counts both."""
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env: dict[str, str | None] = {"PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    here = Path(__file__).parent
+    with ExitStack() as stack:
+        urls = [
+            stack.enter_context(
+                serve(env, log=tmp_path / f"server{i}.log", app="_metrics_app:app", app_dir=here)
+            )
+            for i in range(2)
+        ]
+        with httpx.Client(timeout=10) as client:
+            for i in range(10):
+                answer = client.post(urls[i % 2] + "/chatkit", json=sync("counter.add"))
+                assert answer.status_code == 200
+            client.post(urls[1] + "/chatkit", json=sync("counter.add", {"by": "x"}))
+            exposed = client.get(urls[0] + "/metrics").text
+    ok = 'chatkit_actions_total{action="counter.add",mode="sync",outcome="ok"} 10.0'
+    assert ok in exposed, exposed
+    assert 'chatkit_actions_total{action="counter.add",mode="sync",outcome="payload.invalid"} 1.0' in exposed
+    assert (
+        'chatkit_action_duration_seconds_count{action="counter.add",mode="sync",outcome="ok"} 10.0' in exposed
+    )
 
 
 # ------------------------------------------------------------------------------ logs
