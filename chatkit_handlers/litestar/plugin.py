@@ -41,9 +41,10 @@ from .._execution.request import DEFAULT_MAX_BODY_SIZE, RequestView
 from .._routing.providers import Extras
 from .._routing.router import ActionRouter
 from .._routing.schema import openapi_operation
+from ..errors import RegistrationError
 from ..stores import Store
 from ._body import body_read_before
-from ._playground import Playground, playground_path
+from ._playground import Playground, TemplateSource, load_templates, playground_path
 from .forward import ChatKitServerLike, Forwarder
 
 __all__ = ["ChatKitPlugin", "ContextFactory"]
@@ -90,6 +91,10 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
             (``False``, the default) it does not exist (404). It goes through
             the same context, guards and middleware as the endpoint. A
             development tool: see docs/playground.md.
+        playground_templates: the app's widget templates, offered by the
+            playground under "Try a widget" (rendered with their sample data,
+            or data typed in the page): ``WidgetTemplate`` objects, ``.widget``
+            files, or folders of them; read now. Needs ``playground``.
         observers: per-action spans, metrics and log records
             (``chatkit_handlers.observability``); none by default.
     """
@@ -106,6 +111,7 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         "opt",
         "path",
         "playground",
+        "playground_templates",
         "server",
     )
 
@@ -124,6 +130,7 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         opt: dict[str, Any] | None = None,
         include_in_schema: bool = True,
         playground: bool | str = False,
+        playground_templates: Sequence[TemplateSource] = (),
         observers: Sequence[ActionObserver] = (),
     ) -> None:
         if store is None:
@@ -149,6 +156,11 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         self.opt = dict(opt or {})
         self.include_in_schema = include_in_schema
         self.playground = playground_path(path, playground)
+        if playground_templates and self.playground is None:
+            raise RegistrationError(
+                "playground_templates= are shown by the playground: set playground=True too"
+            )
+        self.playground_templates = load_templates(playground_templates)
         self._context = context
         self._wants_request = Request in self.dispatcher.needs
         self._wants_view = RequestView in self.dispatcher.needs
@@ -205,6 +217,7 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
             max_body_size=self.dispatcher.max_body_size,
             # With a server, the actions the router has no handler for may be the server's own.
             check_widget=self.dispatcher.router.check_widget if self.server is None else None,
+            templates=self.playground_templates,
         )
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:

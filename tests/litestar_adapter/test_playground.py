@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,7 +23,7 @@ from litestar.middleware.logging import LoggingMiddlewareConfig
 from litestar.testing import AsyncTestClient
 
 from chatkit_handlers import ActionRouter, on_action
-from chatkit_handlers.errors import RegistrationError, StoreUnavailableError
+from chatkit_handlers.errors import RegistrationError, StoreUnavailableError, TemplateError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.litestar._playground import app as playground_app
 from chatkit_handlers.stores import MemoryStore, Store
@@ -503,3 +504,82 @@ async def test_a_store_that_is_down_is_answered_503_and_logged() -> None:
     assert [str(record.exc_info[1]) for record in collect.records if record.exc_info] == [
         "the database is down"
     ]
+
+
+# --------------------------------------------------------------------------- the app's widget templates
+
+WIDGETS = Path(__file__).resolve().parent.parent / "templates" / "widgets"
+"""Builder-style ``.widget`` files: ``flights`` and ``order``, each with sample data."""
+
+BADGE = {
+    "version": "1.0",
+    "name": "badge",
+    "template": '{"type": "Card", "children": [{"type": "Badge", "label": {{ label | tojson }}}]}',
+    "jsonSchema": {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]},
+}
+
+
+async def test_the_apps_templates_are_listed_with_their_sample_data() -> None:
+    from chatkit_handlers.templates import WidgetTemplate
+
+    app = make_app(playground_templates=[WIDGETS, WidgetTemplate(BADGE)])
+    async with AsyncTestClient(app) as client:
+        listed = (await client.get(f"{API}/templates")).json()["data"]
+    assert [(t["name"], t["file"]) for t in listed] == [
+        ("flights", "flights.widget"),
+        ("order", "order.widget"),
+        ("badge", None),
+    ]
+    assert listed[0]["sample_data"] == WidgetTemplate.from_file(WIDGETS / "flights.widget").sample_data
+    assert listed[2]["sample_data"] is None
+    assert listed[2]["schema"] == BADGE["jsonSchema"]
+
+
+async def test_a_template_is_rendered_with_the_data_given_or_says_what_is_wrong() -> None:
+    from chatkit_handlers.templates import WidgetTemplate
+
+    app = make_app(playground_templates=[WidgetTemplate(BADGE)])
+    async with AsyncTestClient(app) as client:
+        rendered = await client.post(
+            f"{API}/templates/render", json={"name": "badge", "data": {"label": "hi"}}
+        )
+        assert rendered.status_code == 200
+        assert rendered.json() == {"widget": {"type": "Card", "children": [{"type": "Badge", "label": "hi"}]}}
+        wrong = await client.post(f"{API}/templates/render", json={"name": "badge", "data": {"label": 1}})
+        assert wrong.status_code == 422
+        assert wrong.json()["code"] == "template.invalid"
+        assert "data.label: 1 is not of type 'string'" in wrong.json()["message"]
+        missing = await client.post(f"{API}/templates/render", json={"name": "nope"})
+        assert missing.status_code == 404
+        assert missing.json()["message"] == "no template 'nope' (the app has 'badge')"
+        for body, code in ((b"{", "request.malformed"), (b'{"data": {}}', "request.invalid")):
+            refused = await client.post(f"{API}/templates/render", content=body)
+            assert (refused.status_code, refused.json()["code"]) == (400, code)
+        assert (await client.get(f"{API}/templates/render")).status_code == 405
+
+
+async def test_without_templates_the_list_is_empty(client: AsyncTestClient[Litestar]) -> None:
+    assert (await client.get(f"{API}/templates")).json() == {"data": []}
+    missing = await client.post(f"{API}/templates/render", json={"name": "x"})
+    assert missing.json()["message"] == "no template 'x' (the app has none)"
+
+
+def test_templates_that_cannot_be_read_fail_the_plugin_not_a_request(tmp_path: Path) -> None:
+    from chatkit_handlers.templates import WidgetTemplate
+
+    def plugin(*templates: Any, playground: bool = True) -> ChatKitPlugin:
+        return ChatKitPlugin(
+            ActionRouter(), store=MemoryStore(), playground=playground, playground_templates=templates
+        )
+
+    with pytest.raises(RegistrationError, match=r"holds no \.widget file"):
+        plugin(tmp_path)
+    with pytest.raises(RegistrationError, match=r"cannot read .*missing\.widget': No such file"):
+        plugin(tmp_path / "missing.widget")
+    with pytest.raises(RegistrationError, match="more than one template is named 'badge'"):
+        plugin(WidgetTemplate(BADGE), WidgetTemplate(BADGE))
+    with pytest.raises(RegistrationError, match="set playground=True too"):
+        plugin(WidgetTemplate(BADGE), playground=False)
+    (tmp_path / "broken.widget").write_text("{")
+    with pytest.raises(TemplateError, match="is not JSON"):
+        plugin(tmp_path)

@@ -80,3 +80,9 @@ def page(browser: Browser, console: Console, request: pytest.FixtureRequest) -> 
         tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
         context.close()
     assert console.unexpected() == []
+
+
+@pytest.fixture(scope="module")
+def bridge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The bridge example: one endpoint for a ChatKitServer, its poll template in the playground."""
+    yield from _server(tmp_path_factory, "examples.bridge.app:app")

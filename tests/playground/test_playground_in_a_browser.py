@@ -290,3 +290,33 @@ def test_stored_text_is_never_run_as_html(page: Page, counter_url: str) -> None:
     assert "only http(s)" in page.inner_text("[data-ck-id=i]")
     assert page.locator("[data-ck-id=s]").evaluate("node => node.style.color") == ""
     assert page.evaluate("() => window.pwned") is None
+
+
+# --------------------------------------------------------------------------- the app's templates
+
+
+def test_a_template_rendered_with_typed_data_is_answered_by_the_apps_handlers(
+    page: Page, bridge_url: str, console: Console
+) -> None:
+    console.expect(r"status of 422")  # the template's data, checked against its schema, first
+    open_playground(page, bridge_url)
+    page.select_option("#pg-sample", label="poll (poll.widget)")
+    banner = page.locator("#pg-banner")
+    banner.wait_for()  # the poll has no sample data: {} does not match its schema
+    assert banner.inner_text().startswith("template.invalid:")
+    assert "'question' is a required property" in banner.inner_text()
+    page.fill(
+        "#pg-template-json", json.dumps({"question": "Lunch at noon?", "yes": 0, "no": 2, "closed": False})
+    )
+    page.click("#pg-render")
+    page.wait_for_function("() => document.getElementById('pg-widget-json').value.includes('Lunch at noon?')")
+    page.click("#pg-create")
+    page.wait_for_function("() => location.hash.startsWith('#thread=thr_')")
+    assert page.locator("#pg-thread-title").inner_text() == "poll"
+    page.click("[data-item-type=widget] button:has-text('Yes')")  # the router's poll.vote, through the bridge
+    page.wait_for_function("() => document.querySelector('[data-ck-id=yes]')?.textContent === '1'")
+    page.click("[data-item-type=widget] button:has-text('Close')")  # a stream: progress, widgets, the title
+    page.locator("#pg-thread-title", has_text="Poll: Lunch at noon?").wait_for()
+    assert "This poll is closed." in page.locator("[data-item-type=widget]").first.inner_text()
+    assert "thread.updated" in event_types(page)
+    assert "thread.item.added" in event_types(page)

@@ -9,6 +9,6 @@ its files and the small JSON API the page reads.
 
 from __future__ import annotations
 
-from .app import Playground, playground_path
+from .app import Playground, TemplateSource, load_templates, playground_path
 
-__all__ = ["Playground", "playground_path"]
+__all__ = ["Playground", "TemplateSource", "load_templates", "playground_path"]

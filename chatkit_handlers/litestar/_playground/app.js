@@ -26,6 +26,8 @@ const state = {
   problems: {},
   run: null, // the stream running: {controller, allowCancel, startedAt, stopped}
   gallery: [],
+  templates: [],
+  pickedWidget: null, // the widget JSON a sample or template gave, to name its thread after it
 };
 
 class PlaygroundError extends Error {}
@@ -566,25 +568,70 @@ function apply(event, run) {
 
 // ------------------------------------------------------------------ try a widget
 
-async function loadGallery() {
+async function loadSamples() {
   try {
     const response = await fetch(`${BASE}/static/gallery.json`, { credentials: "same-origin" });
     state.gallery = await response.json();
   } catch (error) {
     log("error", "could not load the sample widgets", String(error), { error: error.message });
-    return;
   }
-  const select = $("pg-sample");
   state.gallery.forEach((sample, index) => {
     const option = el("option", null, sample.name);
-    option.value = String(index);
-    select.append(option);
+    option.value = `sample:${index}`;
+    $("pg-gallery").append(option);
   });
+  try {
+    state.templates = (await api("GET", "/templates")).data;
+  } catch (error) {
+    showBanner(error.message);
+  }
+  state.templates.forEach((template, index) => {
+    const option = el("option", null, template.file ? `${template.name} (${template.file})` : template.name);
+    option.value = `template:${index}`;
+    $("pg-templates").append(option);
+  });
+  $("pg-templates").hidden = !state.templates.length;
+}
+
+// What "Start from" names: a sample ({name, widget}) or a template ({name, sample_data, ...}).
+function picked() {
+  const [kind, index] = $("pg-sample").value.split(":");
+  if (kind === "sample") return { kind, ...state.gallery[Number(index)] };
+  if (kind === "template") return { kind, ...state.templates[Number(index)] };
+  return null;
 }
 
 function pickSample() {
-  const sample = state.gallery[Number($("pg-sample").value)];
-  if (sample) $("pg-widget-json").value = JSON.stringify(sample.widget, null, 2);
+  const choice = picked();
+  $("pg-template").hidden = !choice || choice.kind !== "template";
+  if (!choice) return;
+  if (choice.kind === "sample") {
+    $("pg-widget-json").value = JSON.stringify(choice.widget, null, 2);
+  } else {
+    $("pg-template-json").value = JSON.stringify(choice.sample_data ?? {}, null, 2);
+    renderTemplate();
+  }
+  state.pickedWidget = choice.kind === "sample" ? $("pg-widget-json").value : null;
+}
+
+async function renderTemplate() {
+  const choice = picked();
+  if (!choice || choice.kind !== "template") return;
+  let data;
+  try {
+    data = JSON.parse($("pg-template-json").value);
+  } catch (error) {
+    showBanner(`The template's data is not JSON: ${error.message}`);
+    return;
+  }
+  clearBanner();
+  try {
+    const rendered = await api("POST", "/templates/render", { name: choice.name, data });
+    $("pg-widget-json").value = JSON.stringify(rendered.widget, null, 2);
+    state.pickedWidget = $("pg-widget-json").value;
+  } catch (error) {
+    showBanner(error.message);
+  }
 }
 
 async function createWidgetThread() {
@@ -596,10 +643,11 @@ async function createWidgetThread() {
     log("client", "not sent: the widget is not JSON", undefined, { error: error.message });
     return;
   }
-  const sample = state.gallery[Number($("pg-sample").value)];
-  const unchanged = sample && JSON.stringify(sample.widget) === JSON.stringify(widget);
+  // Named after the sample or template it came from, unless it was edited since.
+  const choice = picked();
+  const body = choice && state.pickedWidget === $("pg-widget-json").value ? { widget, title: choice.name } : { widget };
   try {
-    const created = await api("POST", "/threads", unchanged ? { widget, title: sample.name } : { widget });
+    const created = await api("POST", "/threads", body);
     await loadThreads();
     location.hash = `thread=${encodeURIComponent(created.thread.id)}`;
   } catch (error) {
@@ -640,12 +688,13 @@ async function start() {
   $("pg-clear-log").addEventListener("click", () => $("pg-log-entries").replaceChildren());
   $("pg-sample").addEventListener("change", pickSample);
   $("pg-create").addEventListener("click", createWidgetThread);
+  $("pg-render").addEventListener("click", renderTemplate);
   window.addEventListener("hashchange", route);
   window.addEventListener("unhandledrejection", (event) => {
     log("error", "unexpected error in the page", String(event.reason), { error: String(event.reason?.message ?? event.reason) });
     event.preventDefault();
   });
-  await loadGallery();
+  await loadSamples();
   try {
     await loadThreads();
   } catch (error) {

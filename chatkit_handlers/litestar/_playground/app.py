@@ -13,6 +13,10 @@ not Litestar's. The JSON API the page reads:
     ``{"thread": ..., "items": [...], "has_more": ..., "problems": {item id: [...]}}``:
     the thread's items in order, hidden context included (the model sees it),
     and for each widget the action configs the router would refuse
+``GET {path}/api/templates``
+    the app's ``.widget`` templates (``playground_templates=``): name, file, sample data, schema
+``POST {path}/api/templates/render`` with ``{"name": ..., "data": {...}}``
+    ``{"widget": ...}``, or 422 ``template.invalid`` saying what is wrong with the data
 
 Threads are sent without their ``metadata``, as chatkit sends them to its
 client: metadata is server-side and may hold what the page must not show.
@@ -23,9 +27,11 @@ from __future__ import annotations
 import functools
 import html
 import logging
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from urllib.parse import parse_qs
 
 import msgspec
@@ -35,12 +41,15 @@ from litestar.types import HTTPScope, Receive, Scope, Send, WebSocketCloseEvent
 from ..._execution.asgi import send_json
 from ..._execution.request import read_body
 from ..._wire.encode import encode, error_body
-from ...errors import DispatchError, NotFoundError, RegistrationError, StoreUnavailableError
+from ...errors import DispatchError, NotFoundError, RegistrationError, StoreUnavailableError, TemplateError
 from ...stores import Store
 from ...types import Page, ThreadItem, ThreadMetadata, WidgetItem, new_id
 from .._body import body_read_before
 
-__all__ = ["Playground", "playground_path"]
+if TYPE_CHECKING:
+    from ...templates import WidgetTemplate
+
+__all__ = ["Playground", "TemplateSource", "load_templates", "playground_path"]
 
 logger = logging.getLogger("chatkit_handlers")
 
@@ -82,6 +91,39 @@ _FILE_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"cache-control", b"n
 _NO_STORE = [(b"cache-control", b"no-store")]
 
 
+TemplateSource: TypeAlias = "WidgetTemplate | str | os.PathLike[str]"
+"""A template for the playground: a ``WidgetTemplate``, a ``.widget`` file, or a folder of them."""
+
+
+def load_templates(sources: Sequence[TemplateSource]) -> list[WidgetTemplate]:
+    """The templates ``sources`` name, read now (a bad one fails the app's start, not a request)."""
+    if not sources:
+        return []
+    from ...templates import WidgetTemplate  # jinja2 and jsonschema only for apps that use templates
+
+    loaded: list[WidgetTemplate] = []
+    for source in sources:
+        if isinstance(source, WidgetTemplate):
+            loaded.append(source)
+            continue
+        path = Path(source)
+        files = sorted(path.glob("*.widget")) if path.is_dir() else [path]
+        if not files:
+            raise RegistrationError(f"playground_templates: {os.fspath(path)!r} holds no .widget file")
+        for file in files:
+            try:
+                loaded.append(WidgetTemplate.from_file(file))
+            except OSError as exc:
+                raise RegistrationError(
+                    f"playground_templates: cannot read {os.fspath(file)!r}: {exc.strerror}"
+                ) from None
+    names = [template.name for template in loaded]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise RegistrationError(f"playground_templates: more than one template is named {twice[0]!r}")
+    return loaded
+
+
 def playground_path(endpoint: str, playground: bool | str) -> str | None:
     """Where the playground is served: ``None`` when off, ``{endpoint}/playground`` for ``True``."""
     if playground is False:
@@ -105,6 +147,28 @@ class _NewThread(msgspec.Struct, forbid_unknown_fields=True):
     title: str | None = None
 
 
+class _Render(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST {path}/api/templates/render``: a template's name, and the data to render it with."""
+
+    name: str
+    data: Any = None
+
+
+class _Template(msgspec.Struct):
+    name: str
+    file: str | None
+    sample_data: dict[str, Any] | None
+    schema: dict[str, Any]
+
+
+class _Templates(msgspec.Struct):
+    data: list[_Template]
+
+
+class _Rendered(msgspec.Struct):
+    widget: dict[str, Any]
+
+
 class _ThreadDetail(msgspec.Struct):
     thread: ThreadMetadata
     items: list[ThreadItem]
@@ -118,6 +182,7 @@ class _Created(msgspec.Struct):
 
 
 _decode_new_thread = msgspec.json.Decoder(_NewThread).decode
+_decode_render = msgspec.json.Decoder(_Render).decode
 
 
 @functools.cache
@@ -138,9 +203,20 @@ class Playground:
         max_body_size: the largest widget the page may post.
         check_widget: lists the action configs of a widget the router would
             refuse; ``None`` when another server answers what the router does not.
+        templates: the app's widget templates, offered under "Try a widget".
     """
 
-    __slots__ = ("_check_widget", "_context", "_files", "_max_body_size", "_store", "endpoint", "path")
+    __slots__ = (
+        "_check_widget",
+        "_context",
+        "_files",
+        "_max_body_size",
+        "_store",
+        "_templates",
+        "_templates_listed",
+        "endpoint",
+        "path",
+    )
 
     def __init__(
         self,
@@ -151,6 +227,7 @@ class Playground:
         context: ContextOf,
         max_body_size: int,
         check_widget: CheckWidget | None,
+        templates: Sequence[WidgetTemplate] = (),
     ) -> None:
         self.path = path
         self.endpoint = endpoint
@@ -158,6 +235,8 @@ class Playground:
         self._context = context
         self._max_body_size = max_body_size
         self._check_widget = check_widget
+        self._templates = {template.name: template for template in templates}
+        self._templates_listed = _listing(templates)
         self._files = _package_files()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -193,6 +272,15 @@ class Playground:
                     body = await read_body(scope, receive, self._max_body_size)
                 answer = await self._create(body, await self._context(scope, receive, body))
                 await send_json(send, 201, answer, extra=_NO_STORE)
+        elif sub == "/api/templates/":
+            _allow(method, "GET")
+            await send_json(send, 200, self._templates_listed, extra=_NO_STORE)
+        elif sub == "/api/templates/render/":
+            _allow(method, "POST")
+            body = body_read_before(scope)
+            if body is None:
+                body = await read_body(scope, receive, self._max_body_size)
+            await send_json(send, 200, self._render(body), extra=_NO_STORE)
         elif sub.startswith("/api/threads/"):
             _allow(method, "GET")
             context = await self._context(scope, receive, b"")
@@ -257,6 +345,23 @@ class Playground:
         detail = _ThreadDetail(thread=_shown(thread), items=items, has_more=page.has_more, problems=problems)
         return encode(detail)
 
+    def _render(self, body: bytes) -> bytes:
+        try:
+            request = _decode_render(body)
+        except msgspec.DecodeError as exc:
+            kind = "invalid" if isinstance(exc, msgspec.ValidationError) else "malformed"
+            raise DispatchError(400, f"request.{kind}", f"the template to render: {exc}") from None
+        template = self._templates.get(request.name)
+        if template is None:
+            known = ", ".join(repr(name) for name in self._templates) or "none"
+            raise DispatchError(
+                404, "template.not_found", f"no template {request.name!r} (the app has {known})"
+            )
+        try:
+            return encode(_Rendered(widget=template.render(request.data)))
+        except TemplateError as exc:
+            raise DispatchError(422, "template.invalid", str(exc)) from None
+
     async def _create(self, body: bytes, context: Any) -> bytes:
         try:
             request = _decode_new_thread(body)
@@ -277,6 +382,21 @@ class Playground:
             await store.save_thread(thread, context=context)
             await store.add_thread_item(thread.id, item, context=context)
         return encode(_Created(thread=_shown(thread), item=item))
+
+
+def _listing(templates: Sequence[WidgetTemplate]) -> bytes:
+    """``GET {path}/api/templates``: the same answer each time, made once."""
+    listed = [
+        _Template(
+            name=template.name,
+            # the file's name only: where the app lives on the server is none of the page's business
+            file=os.path.basename(template.origin) if template.origin else None,
+            sample_data=template.sample_data,
+            schema=template.schema,
+        )
+        for template in templates
+    ]
+    return encode(_Templates(data=listed))
 
 
 class _WrongMethod(DispatchError):
