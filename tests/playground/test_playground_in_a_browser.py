@@ -66,6 +66,14 @@ def sent_actions(page: Page, action_type: str) -> Locator:
     )
 
 
+def client_action(page: Page, action_type: str) -> Any:
+    """The action a client-handled ``action_type`` would have passed to ChatKit's ``onAction``, from the log."""
+    entry = page.locator("li.pg-client", has_text=f"{action_type}:").last
+    entry.wait_for()
+    entry.locator("summary").click()
+    return json.loads(entry.locator("pre").inner_text())["action"]
+
+
 def try_widget(page: Page, widget: dict[str, Any]) -> None:
     """Paste ``widget`` into "Try a widget", create its thread, and wait until it is drawn."""
     page.fill("#pg-widget-json", json.dumps(widget))
@@ -242,10 +250,20 @@ def test_one_widget_of_every_component_type_renders_without_a_console_error(
     assert third.is_hidden()  # past the ListView's limit
     page.click("button:has-text('Show 1 more')")
     assert third.is_visible()
-    # a client-handled action is shown in the log, not sent
+    # client-handled actions are shown in the log, not sent: a click, a change, a Card's confirm
     page.click("button:has-text('Client action')")
-    page.locator("li.pg-client", has_text="gallery.click").first.wait_for()
-    assert sent_actions(page, "gallery.click").count() == 0
+    assert client_action(page, "gallery.click") == {"type": "gallery.click", "payload": {"id": 1}}
+    page.select_option("select[name=plan]", "pro")  # onChangeAction: its value, and the form's
+    assert client_action(page, "gallery.plan")["payload"] == {
+        "name": "",
+        "about": "",
+        "plan": "pro",
+        "news": True,
+        "size": "m",
+    }
+    page.click("button.ck-card-confirm")
+    assert client_action(page, "gallery.confirm") == {"type": "gallery.confirm", "payload": {"answer": "yes"}}
+    assert sent_actions(page, "gallery.").count() == 0
     page.locator("[data-ck-type=Card]").first.screenshot(path=str(ARTIFACTS / "every-component-card.png"))
 
 
