@@ -78,8 +78,15 @@ def try_widget(page: Page, widget: dict[str, Any]) -> None:
     """Paste ``widget`` into "Try a widget", create its thread, and wait until it is drawn."""
     page.fill("#pg-widget-json", json.dumps(widget))
     page.click("#pg-create")
-    page.wait_for_function("() => location.hash.startsWith('#thread=thr_')")
-    page.wait_for_selector("[data-item-type=widget] .ck-widget-root")
+    wait_for_created_thread(page)
+
+
+def wait_for_created_thread(page: Page) -> None:
+    """Wait until the thread just created is the one drawn (not the one shown before it)."""
+    page.wait_for_function(
+        "() => location.hash.startsWith('#thread=thr_')"
+        " && document.getElementById('pg-thread-id').textContent === decodeURIComponent(location.hash.slice(8))"
+    )
 
 
 # --------------------------------------------------------------------------- the counter (make run)
@@ -106,8 +113,10 @@ def test_the_counters_buttons_change_the_count_and_a_reload_shows_it_saved(
 
 def test_a_streaming_action_shows_its_progress_then_the_update(page: Page, counter_url: str) -> None:
     open_playground(page, counter_url, "thr_demo")
+    page.wait_for_selector(COUNT)
+    start = count(page)
     page.click("[data-item-id=wid_counter] button:has-text('+1')")
-    page.wait_for_function("(where) => document.querySelector(where)?.textContent !== '0'", arg=COUNT)
+    wait_for_count(page, start + 1)  # saved: something to reset
     page.click("[data-item-id=wid_counter] button:has-text('Reset')")
     wait_for_count(page, 0)
     page.locator("li.pg-entry", has_text="the stream ended").first.wait_for()
@@ -241,7 +250,7 @@ def test_one_widget_of_every_component_type_renders_without_a_console_error(
     open_playground(page, counter_url)
     page.select_option("#pg-sample", label="Every component")
     page.click("#pg-create")
-    page.wait_for_selector("[data-ck-type=Chart] svg rect")
+    wait_for_created_thread(page)
     drawn = set(page.eval_on_selector_all("[data-ck-type]", "nodes => nodes.map(n => n.dataset.ckType)"))
     assert component_types() <= drawn
     assert "unknown" not in drawn
@@ -329,7 +338,7 @@ def test_a_template_rendered_with_typed_data_is_answered_by_the_apps_handlers(
     page.click("#pg-render")
     page.wait_for_function("() => document.getElementById('pg-widget-json').value.includes('Lunch at noon?')")
     page.click("#pg-create")
-    page.wait_for_function("() => location.hash.startsWith('#thread=thr_')")
+    wait_for_created_thread(page)
     assert page.locator("#pg-thread-title").inner_text() == "poll"
     page.click("[data-item-type=widget] button:has-text('Yes')")  # the router's poll.vote, through the bridge
     page.wait_for_function("() => document.querySelector('[data-ck-id=yes]')?.textContent === '1'")
