@@ -25,6 +25,7 @@ const state = {
   hasMore: false,
   problems: {},
   run: null, // the stream running: {controller, allowCancel, startedAt, stopped}
+  actions: 0, // actions sent so far: a read-back older than the last action is not drawn
   gallery: [],
   templates: [],
   pickedWidget: null, // the widget JSON a sample or template gave, to name its thread after it
@@ -169,7 +170,7 @@ function shownState(items) {
 // is not what the client was left showing (ChatKit would show that until a reload).
 async function refresh() {
   if (!state.thread) return;
-  const shown = shownState(state.items);
+  const actions = state.actions;
   let detail;
   try {
     detail = await api("GET", `/threads/${encodeURIComponent(state.thread.id)}`);
@@ -177,7 +178,9 @@ async function refresh() {
     showBanner(error.message);
     return;
   }
-  if (shownState(detail.items) !== shown) {
+  // Another action started meanwhile: what was read may predate it, and its own read-back follows.
+  if (actions !== state.actions || state.run) return;
+  if (shownState(detail.items) !== shownState(state.items)) {
     log("warning", "the store differs from what the client shows (ChatKit shows the client's until a reload)", {
       client: state.items.filter((item) => !HIDDEN.has(item.type)),
       store: detail.items.filter((item) => !HIDDEN.has(item.type)),
@@ -428,6 +431,7 @@ async function fire(config, origin, itemId) {
     type: streaming ? "threads.custom_action" : "threads.sync_custom_action",
     params: { thread_id: state.thread.id, item_id: itemId, action },
   };
+  state.actions += 1;
   const behavior = config.loadingBehavior && config.loadingBehavior !== "auto" ? config.loadingBehavior : AUTO_LOADING[origin.kind];
   const stopLoading = showLoading(behavior, origin.node);
   clearBanner();
