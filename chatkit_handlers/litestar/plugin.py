@@ -28,7 +28,8 @@ from litestar.handlers import asgi
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import OpenAPI
 from litestar.plugins import CLIPlugin, InitPlugin
-from litestar.types import Guard, Middleware, Receive, Scope, Send
+from litestar.types import Empty, Guard, Middleware, Receive, Scope, Send
+from litestar.utils.scope.state import CONNECTION_STATE_KEY, ScopeState
 
 if TYPE_CHECKING:
     from click import Group
@@ -43,7 +44,6 @@ from .._routing.router import ActionRouter
 from .._routing.schema import openapi_operation
 from ..errors import RegistrationError
 from ..stores import Store
-from ._body import body_read_before
 from ._playground import Playground, TemplateSource, load_templates, playground_path
 from .forward import ChatKitServerLike, Forwarder
 
@@ -221,8 +221,12 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         )
 
     async def _endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = body_read_before(scope) if scope.get("method") == "POST" else None
-        if body is None:
+        # A body a middleware read already (see _body.py), looked up here rather than through
+        # body_read_before(): one call less on every request keeps the instruction gate.
+        state: ScopeState | None = scope["state"].get(CONNECTION_STATE_KEY)
+        if state is not None and state.body is not Empty and scope.get("method") == "POST":
+            body: bytes | None = state.body
+        else:
             body = await read_post(scope, receive, send, self.dispatcher.max_body_size)
         if body is None:  # answered: not a POST, or too large
             return
