@@ -20,7 +20,7 @@ from litestar import Litestar, get
 from chatkit_handlers import ActionContext, ActionRouter
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import SQLiteStore, Store
-from chatkit_handlers.types import ThreadStreamEvent
+from chatkit_handlers.types import ThreadStreamEvent, WidgetItem
 from examples.counter import handlers
 from examples.counter.app import seed
 from examples.counter.widgets import counter_card
@@ -57,6 +57,13 @@ async def uncancellable_stream(ctx: ActionContext[Any]) -> AsyncIterator[ThreadS
             await anyio.sleep(0.02)
     yield ctx.progress("sent to nobody")
     await anyio.Path(os.environ["MARKER_DIR"], "finished").write_text("finished")
+
+
+@router.on_action("test.once_slow", streaming=False, once=True)
+async def once_slow(sender: WidgetItem) -> dict[str, Any]:
+    """Adds 100 to the counter, once per widget, slowly: two processes' clicks overlap in it."""
+    await anyio.sleep(0.5)
+    return counter_card(int(sender.widget["children"][0]["value"]) + 100)
 
 
 def _store() -> Store:

@@ -38,6 +38,7 @@ class ActionSpec:
     timeout: float | None = None
     description: str | None = None
     allow_cancel: bool | None = None
+    once: bool = False
 
 
 class ActionOptions(TypedDict, total=False):
@@ -49,6 +50,7 @@ class ActionOptions(TypedDict, total=False):
     timeout: float | None
     description: str | None
     allow_cancel: bool | None
+    once: bool
 
 
 def make_spec(
@@ -60,6 +62,7 @@ def make_spec(
     timeout: float | None = None,
     description: str | None = None,
     allow_cancel: bool | None = None,
+    once: bool = False,
 ) -> ActionSpec:
     """Validate what ``on_action`` was given (errors point at the decorator line)."""
     if not isinstance(type, str | re.Pattern) or not type:
@@ -82,10 +85,14 @@ def make_spec(
         raise RegistrationError(
             "on_action(): allow_cancel applies to streaming actions only (a sync action is one request)"
         )
+    if not isinstance(once, bool):
+        raise RegistrationError(f"on_action(): once must be True or False, got {once!r}")
     for kind, items in (("guards", guards), ("middleware", middleware)):
         if isinstance(items, str) or not all(callable(item) for item in items):
             raise RegistrationError(f"on_action(): {kind} must be a list of callables, got {items!r}")
-    return ActionSpec(type, streaming, tuple(guards), tuple(middleware), timeout, description, allow_cancel)
+    return ActionSpec(
+        type, streaming, tuple(guards), tuple(middleware), timeout, description, allow_cancel, once
+    )
 
 
 def on_action(type: str | re.Pattern[str], **options: Unpack[ActionOptions]) -> Callable[[F], F]:
@@ -119,6 +126,15 @@ def on_action(type: str | re.Pattern[str], **options: Unpack[ActionOptions]) -> 
             ``None`` (the default): the router's ``allow_cancel``, else the
             server's ``get_stream_options()`` in the one-endpoint mode and the
             bridge, else ``True``.
+        once: the action takes effect once per sender widget: the first
+            action of this route from a widget that completes (key: thread,
+            widget, route) is recorded with its writes, in the same
+            transaction; a replay or a concurrent double click runs no handler
+            (a sync one answers the stored widget as ``updated_item``, a
+            streaming one sends only ``stream_options``). A handler that
+            raises consumes nothing. The action needs its sender: a request
+            without ``item_id`` is refused ``400 item.required``. The store
+            must record consumption (every store here does).
 
     Example::
 

@@ -20,7 +20,7 @@ import msgspec
 from .._routing.providers import Extras
 from .._routing.route import Route, too_deep
 from .._routing.router import ActionRouter
-from ..errors import DispatchError
+from ..errors import DispatchError, RegistrationError
 from ..stores import Features, Store
 from ..types import CustomActionRequest, SyncCustomActionRequest
 from .answers import DispatchResult, failure, sync_answer
@@ -130,6 +130,7 @@ class Dispatcher:
         self.max_body_size = max_body_size
         self._provides = (RequestView, *provides)
         self.needs = router.check(provided=self._provides)
+        _check_once(router, store, self.features)
         self._observers = Observers(observers) if observers else None
         self._sse = SSEEmitter(log_failures=self._observers is None or not self._observers.logs_failures)
 
@@ -141,6 +142,7 @@ class Dispatcher:
     def check(self) -> None:
         """Check the router again (handlers registered since the dispatcher was built)."""
         self.needs = self.router.check(provided=self._provides)
+        _check_once(self.router, self.store, self.features)
 
     async def dispatch(
         self,
@@ -272,6 +274,18 @@ class Dispatcher:
                 "threads.sync_custom_action",
             )
         return route, route.decode_payload(action.payload)
+
+
+def _check_once(router: ActionRouter, store: Store, features: Features) -> None:
+    """``once`` routes need a store that records consumed widget actions: refused now, not per request."""
+    if features.records_consumed:
+        return
+    once = [route.type for route in router.routes() if route.once]
+    if once:
+        raise RegistrationError(
+            f"routes {once} are once=True, but {type(store).__qualname__} does not record consumed "
+            "widget actions (StoreFeatures.records_consumed); use a store of chatkit_handlers.stores"
+        )
 
 
 def _envelope_error(body: bytes, exc: msgspec.ValidationError) -> DispatchError:

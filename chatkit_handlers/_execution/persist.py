@@ -21,13 +21,13 @@ update of that widget.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 import msgspec
 from anyio import CancelScope
 
 from .._wire.widget_tree import apply_widget_update
-from ..errors import NotFoundError
+from ..errors import ChatKitHandlersError, NotFoundError
 from ..stores import LockKey, Store, item_lock
 from ..types import (
     WIDGET_UPDATE_TYPES,
@@ -44,7 +44,34 @@ from ..types import (
     WidgetUpdate,
 )
 
-__all__ = ["WriteBuffer"]
+__all__ = ["Replayed", "WriteBuffer", "consume", "consumed"]
+
+
+class Replayed(ChatKitHandlersError):
+    """The action's widget was consumed first by another action (``once=True``): its writes are dropped.
+
+    Raised inside the transaction that would have recorded it, which rolls back.
+    """
+
+
+class _RecordsConsumed(Protocol):
+    async def consumed(self, thread_id: str, item_id: str, action: str, *, context: Any) -> bool: ...
+
+    async def consume(self, thread_id: str, item_id: str, action: str, *, context: Any) -> bool: ...
+
+
+async def consumed(store: Store, thread_id: str, item_id: str, action: str, context: Any) -> bool:
+    """Whether a ``once`` action from widget ``item_id`` took effect already (a replay, or a double click)."""
+    records: _RecordsConsumed = store  # type: ignore[assignment]  # declared records_consumed
+    return await records.consumed(thread_id, item_id, action, context=context)
+
+
+async def consume(store: Store, thread_id: str, item_id: str, action: str, context: Any) -> None:
+    """Record that a ``once`` action took effect, in ``store``'s transaction; ``Replayed`` if one had."""
+    records: _RecordsConsumed = store  # type: ignore[assignment]  # declared records_consumed
+    if not await records.consume(thread_id, item_id, action, context=context):
+        raise Replayed(f"action {action!r} from widget {item_id!r} took effect already")
+
 
 _Op = Union[tuple[str, ThreadItem], tuple[str, str]]
 
@@ -75,6 +102,7 @@ class WriteBuffer(msgspec.Struct, eq=False):  # compared by identity, as a plain
     _streaming: set[str] = msgspec.field(default_factory=set)
     _removed: set[str] = msgspec.field(default_factory=set)
     _thread: ThreadMetadata | None = None
+    _consumes: str | None = None  # the once route whose consumption of the sender is recorded
 
     # Not the Struct's repr (nor its __rich_repr__): they would show every item and widget held.
     def __repr__(self) -> str:
@@ -84,7 +112,11 @@ class WriteBuffer(msgspec.Struct, eq=False):  # compared by identity, as a plain
         return [("thread_id", self._thread_id), ("pending", bool(self))]
 
     def __bool__(self) -> bool:
-        return bool(self._ops or self._updates or self._thread is not None)
+        return bool(self._ops or self._updates or self._thread is not None or self._consumes is not None)
+
+    def consume(self, action: str) -> None:
+        """Record, with the writes, that ``action`` (a ``once`` route) consumed the sender widget."""
+        self._consumes = action
 
     def record(self, event: ThreadStreamEvent) -> None:
         """Note what ``event`` means for the store."""
@@ -145,7 +177,8 @@ class WriteBuffer(msgspec.Struct, eq=False):  # compared by identity, as a plain
         sender); the locks of other widgets updated in place are taken first,
         waiting at most ``lock_timeout`` seconds (``LockTimeoutError`` then, and
         nothing is written). ``shield=False`` for a store that never suspends,
-        which nothing could cancel halfway.
+        which nothing could cancel halfway. ``Replayed`` (nothing written) when
+        the sender was consumed first by another action (see ``consume``).
         """
         tid = self._thread_id
         rewritten = [key for item_id in self._updates if (key := item_lock(tid, item_id)) not in held]
@@ -161,11 +194,16 @@ class WriteBuffer(msgspec.Struct, eq=False):  # compared by identity, as a plain
 
     async def _commit(self, store: Store, context: Any, *, atomic: bool = False) -> None:
         """The writes, through ``store``; several go in one transaction (one is atomic by itself)."""
-        if not atomic and (self._thread is not None) + len(self._ops) + len(self._updates) > 1:
+        writes = (
+            (self._thread is not None) + (self._consumes is not None) + len(self._ops) + len(self._updates)
+        )
+        if not atomic and writes > 1:
             async with store.transaction(context=context) as tx:
                 await self._commit(tx, context, atomic=True)
             return
         tid = self._thread_id
+        if self._consumes is not None and self._sender is not None:  # first: a replay writes nothing
+            await consume(store, tid, self._sender.id, self._consumes, context)
         if self._thread is not None:
             await store.save_thread(self._thread, context=context)
         for kind, arg in self._ops:

@@ -38,7 +38,7 @@ from .answers import failure_event
 from .loading import ActionRunner
 from .locks import ActionLocks, stream_keys
 from .observe import ActionRecord
-from .persist import WriteBuffer
+from .persist import Replayed, WriteBuffer, consumed
 
 logger = logging.getLogger("chatkit_handlers")
 
@@ -194,6 +194,13 @@ class StreamRunner(ActionRunner):
             if record is not None:
                 record.locked = perf_counter()
             writes = WriteBuffer(params.thread_id, ctx.sender, persist_items=emitter.persist_items)
+            if route.once:
+                assert ctx.sender is not None  # once routes require their sender
+                if await consumed(
+                    locks.store, params.thread_id, ctx.sender.id, route.registered_type, context
+                ):
+                    return  # a replay: the opening was all it sends
+                writes.consume(route.registered_type)
             events: AsyncIterator[Any] = call_stream(route, ctx, payload, extras)
             try:
                 async for produced in events:
@@ -228,13 +235,21 @@ class StreamRunner(ActionRunner):
                 if out is not None:
                     yield out
             if writes:
-                await writes.flush(
-                    locks.store,
-                    ctx.context,
-                    held=locks.keys,
-                    lock_timeout=self.lock_timeout,
-                    shield=not self._features.never_suspends,
-                )
+                try:
+                    await writes.flush(
+                        locks.store,
+                        ctx.context,
+                        held=locks.keys,
+                        lock_timeout=self.lock_timeout,
+                        shield=not self._features.never_suspends,
+                    )
+                except Replayed:  # another process's action on the widget recorded it first
+                    logger.warning(
+                        "action %r: widget %r was consumed by another action first; this one's writes "
+                        "were dropped (its events were sent)",
+                        route.type,
+                        params.item_id,
+                    )
         except Exception as exc:
             if record is not None:
                 record.failed(exc)

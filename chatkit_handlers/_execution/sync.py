@@ -20,10 +20,11 @@ from .._routing.route import Route
 from .._wire.coerce import to_updated_item
 from .._wire.encode import encode
 from ..stores import Lease, LocalLocks, Store, item_lock
-from ..types import CustomActionParams, ThreadItem
+from ..types import CustomActionParams, ThreadItem, ThreadMetadata
 from .loading import ActionRunner
 from .locks import ActionLocks
 from .observe import ActionRecord
+from .persist import Replayed, consume, consumed
 
 __all__ = ["SyncOutcome", "SyncRunner"]
 
@@ -112,11 +113,15 @@ class SyncRunner(ActionRunner):
         if record is not None:
             record.locked = perf_counter()
         ctx = await self.load(store, params, route, context, lease)
+        if route.once and await self._replayed(store, params, route, ctx, context):
+            return SyncOutcome(ctx, ctx.sender)  # the client catches up with the stored widget
         result = await call_sync(route, ctx, payload, extras)
         if record is not None:
             record.handled = perf_counter()
         item = to_updated_item(result, ctx.sender, route.type)
         thread = thread_change(ctx)
+        if route.once:
+            return await self._commit_once(store, params, route, context, ctx, thread, item)
         if thread is not None and item is not None:
             async with store.transaction(context=context) as tx:
                 await tx.save_thread(thread, context=context)
@@ -130,4 +135,38 @@ class SyncRunner(ActionRunner):
             return SyncOutcome(ctx, item, data)
         elif item is not None:
             await store.save_item(params.thread_id, item, context=context)
+        return SyncOutcome(ctx, item)
+
+    async def _replayed(
+        self, store: Store, params: CustomActionParams, route: Route, ctx: ActionContext[Any], context: Any
+    ) -> bool:
+        """Whether this ``once`` action's sender was consumed already (a replay, a double click)."""
+        assert ctx.sender is not None  # once routes require their sender
+        return await consumed(store, params.thread_id, ctx.sender.id, route.registered_type, context)
+
+    async def _commit_once(
+        self,
+        store: Store,
+        params: CustomActionParams,
+        route: Route,
+        context: Any,
+        ctx: ActionContext[Any],
+        thread: ThreadMetadata | None,
+        item: ThreadItem | None,
+    ) -> SyncOutcome:
+        """Save a ``once`` action's writes with the record that it consumed its sender, all or nothing.
+
+        Another action that recorded it first (a process not sharing this
+        one's locks) wins: nothing is written, and the answer is the stored widget.
+        """
+        assert ctx.sender is not None  # once routes require their sender
+        try:
+            async with store.transaction(context=context) as tx:
+                await consume(tx, params.thread_id, ctx.sender.id, route.registered_type, context)
+                if thread is not None:
+                    await tx.save_thread(thread, context=context)
+                if item is not None:
+                    await tx.save_item(params.thread_id, item, context=context)
+        except Replayed:
+            return SyncOutcome(ctx, await store.load_item(params.thread_id, ctx.sender.id, context=context))
         return SyncOutcome(ctx, item)

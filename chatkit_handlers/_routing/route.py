@@ -59,6 +59,7 @@ class Route:
         timeout: seconds the handler may run, or ``None``.
         allow_cancel: whether the user may stop the stream (``None``: nothing
             said by the handler or its routers; the adapter's default applies).
+        once: the action takes effect once per sender widget (``on_action(once=True)``).
         plain: nothing runs around the handler (no guards, middleware, timeout,
             error handlers or provided parameters): it is called directly.
         is_async: the handler is an ``async def`` (sync handlers only).
@@ -86,6 +87,7 @@ class Route:
         "handler",
         "is_async",
         "middleware",
+        "once",
         "params",
         "pattern",
         "payload_type",
@@ -113,7 +115,8 @@ class Route:
         self.streaming = spec.streaming
         self.handler = handler
         self.payload_type = sig.payload_type
-        self.sender_required = sig.sender_required
+        self.once = spec.once
+        self.sender_required = sig.sender_required or spec.once  # consumed per sender widget
         self.timeout = spec.timeout
         self._own_allow_cancel = spec.allow_cancel
         self.allow_cancel = spec.allow_cancel

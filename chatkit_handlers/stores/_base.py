@@ -44,6 +44,17 @@ once, when it is built:
     no store method awaits anything that suspends, so nothing can cancel one
     halfway: the dispatcher then writes a stream's result without a
     cancellation shield.
+``records_consumed = True``
+    the store remembers which widget actions were consumed, for routes
+    declared ``on_action(..., once=True)``: ``consumed(thread_id, item_id,
+    action, context=...)`` says whether ``action`` (the route's type) from
+    widget ``item_id`` took effect already, and ``consume(...)`` records that
+    it did, returning ``False`` when it already was (nothing recorded then).
+    The dispatcher calls ``consume`` in the transaction that writes the
+    action's result, so the record and the writes are kept together or not
+    at all, and only for a thread it loaded for that ``context``. Records
+    go with their thread. A router with ``once`` routes refuses a store
+    without this declaration when the dispatcher is built.
 
 A subclass (or a mixin) that overrides a method one of these stands for
 (``load_thread`` to hide archived threads, ``save_item`` to audit writes,
@@ -213,6 +224,8 @@ _STORE_METHODS = frozenset(
         "lock",
         "try_lock",
         "transaction",
+        "consumed",
+        "consume",
     }
 )
 
@@ -236,6 +249,7 @@ class StoreFeatures:
     saves_item_json: ClassVar[bool] = False
     locks_in_process: ClassVar[bool] = False
     never_suspends: ClassVar[bool] = False
+    records_consumed: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -265,6 +279,7 @@ class Features(msgspec.Struct, frozen=True):
     saves_item_json: bool = False
     locks_in_process: bool = False
     never_suspends: bool = False
+    records_consumed: bool = False
 
     @classmethod
     def of(cls, store: object) -> Features:
@@ -274,7 +289,9 @@ class Features(msgspec.Struct, frozen=True):
         """
         kind = type(store)
         features = cls(*(bool(getattr(kind, name, False)) for name in cls.__struct_fields__))
-        for flag, (method, _) in _STANDS_FOR.items():
+        declared = [(flag, method) for flag, (method, _) in _STANDS_FOR.items()]
+        declared += [("records_consumed", "consumed"), ("records_consumed", "consume")]
+        for flag, method in declared:
             if getattr(features, flag) and not callable(getattr(kind, method, None)):
                 raise RegistrationError(
                     f"{kind.__qualname__} declares {flag} = True but has no {method}(); "

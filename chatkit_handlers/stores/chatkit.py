@@ -55,14 +55,39 @@ class ChatKitStoreAdapter(LocalLocks):
     Item types chatkit-handlers does not model raise ``TypeError`` (naming the
     type) when loaded.
 
+    Consumed widget actions (``on_action(..., once=True)``) are remembered in
+    this process, for as long as it runs: a chatkit ``Store`` has no place for
+    them. Within one process a replay or a double click takes effect once;
+    after a restart, or with several server processes, it may take effect
+    again. Where that matters, keep consume-once routes on a store of this
+    package (``SQLiteStore``, ``PostgresStore``), which records them with the
+    action's writes.
+
     Attributes:
         store: the chatkit ``Store`` used.
     """
+
+    records_consumed = True
 
     def __init__(self, store: Any) -> None:
         LocalLocks.__init__(self)
         self.store = store
         self._undo: _Undo | None = None
+        self._consumed: set[tuple[str, str, str]] = set()  # shared by the transaction views
+
+    async def consumed(self, thread_id: str, item_id: str, action: str, *, context: Any = None) -> bool:
+        """Whether ``action`` from widget ``item_id`` took effect already, in this process."""
+        return (thread_id, item_id, action) in self._consumed
+
+    async def consume(self, thread_id: str, item_id: str, action: str, *, context: Any = None) -> bool:
+        """Record, in this process, that ``action`` from widget ``item_id`` took effect; ``False`` if it had."""
+        key = (thread_id, item_id, action)
+        if key in self._consumed:
+            return False
+        self._consumed.add(key)
+        if self._undo is not None:
+            self._undo.append(lambda: _forget(self._consumed, key))
+        return True
 
     def __repr__(self) -> str:
         return f"ChatKitStoreAdapter({self.store!r})"
@@ -184,3 +209,7 @@ async def _quietly(call: Awaitable[None]) -> None:
     # Undoing a write of a thread that has vanished meanwhile is nothing to undo.
     with suppress(ChatKitNotFoundError):
         await call
+
+
+async def _forget(consumed: set[tuple[str, str, str]], key: tuple[str, str, str]) -> None:
+    consumed.discard(key)

@@ -21,8 +21,9 @@ _decode_item = _item_decoder.decode
 
 _MISSING: Any = object()
 
-# thread id -> (encoded thread, owner, copy of its items) as they were before a transaction wrote
-_Journal = dict[str, tuple[Any, Any, Any]]
+# thread id -> (encoded thread, owner, copy of its items, copy of its consumed actions) as they
+# were before a transaction wrote
+_Journal = dict[str, tuple[Any, Any, Any, Any]]
 
 
 class MemoryStore(LocalLocks):
@@ -49,11 +50,13 @@ class MemoryStore(LocalLocks):
     loads_thread_and_item = True
     saves_item_json = True
     never_suspends = True  # no method awaits anything: dicts in this process
+    records_consumed = True
 
     def __init__(self, *, owner: Owner | None = None) -> None:
         self._threads: dict[str, bytes] = {}
         self._items: dict[str, dict[str, bytes]] = {}
         self._owners: dict[str, str | None] = {}
+        self._consumed: dict[str, set[tuple[str, str]]] = {}  # thread id -> (item id, action)
         self._owner = owner
         LocalLocks.__init__(self)
         self._journal: _Journal | None = None
@@ -151,6 +154,24 @@ class MemoryStore(LocalLocks):
             self._remember(thread_id)
             del items[item_id]
 
+    async def consumed(self, thread_id: str, item_id: str, action: str, *, context: Any = None) -> bool:
+        """Whether ``action`` from widget ``item_id`` took effect already (see ``StoreFeatures``)."""
+        try:
+            self._check(thread_id, context)
+        except NotFoundError:  # another user's thread: nothing of it is known
+            return False
+        return (item_id, action) in self._consumed.get(thread_id, ())
+
+    async def consume(self, thread_id: str, item_id: str, action: str, *, context: Any = None) -> bool:
+        """Record that ``action`` from widget ``item_id`` took effect; ``False`` if it already had."""
+        self._check(thread_id, context)
+        if (item_id, action) in self._consumed.get(thread_id, ()):
+            return False
+        if self._journal is not None:
+            self._remember(thread_id)
+        self._consumed.setdefault(thread_id, set()).add((item_id, action))
+        return True
+
     async def close(self) -> None:
         """Nothing to close (as ``SQLiteStore.close``, so either fits ``on_shutdown``)."""
 
@@ -179,15 +200,23 @@ class MemoryStore(LocalLocks):
         journal = self._journal
         if journal is not None and thread_id not in journal:
             items = self._items.get(thread_id)
+            consumed = self._consumed.get(thread_id)
             journal[thread_id] = (
                 self._threads.get(thread_id, _MISSING),
                 self._owners.get(thread_id, _MISSING),
                 dict(items) if items is not None else _MISSING,
+                set(consumed) if consumed is not None else _MISSING,
             )
 
     def _rollback(self, journal: _Journal) -> None:
-        for thread_id, (thread, owner, items) in journal.items():
-            for table, old in ((self._threads, thread), (self._owners, owner), (self._items, items)):
+        for thread_id, (thread, owner, items, consumed) in journal.items():
+            tables: tuple[tuple[dict[str, Any], Any], ...] = (
+                (self._threads, thread),
+                (self._owners, owner),
+                (self._items, items),
+                (self._consumed, consumed),
+            )
+            for table, old in tables:
                 if old is _MISSING:
                     table.pop(thread_id, None)
                 else:

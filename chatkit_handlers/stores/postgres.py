@@ -71,6 +71,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX chatkit_items_by_thread ON {s}.chatkit_items (thread_id, seq)",
     ),
+    (  # 2: widget actions consumed by on_action(once=True) routes
+        """CREATE TABLE {s}.chatkit_consumed (
+            thread_id text NOT NULL REFERENCES {s}.chatkit_threads (id) ON DELETE CASCADE,
+            item_id text NOT NULL,
+            action text NOT NULL,
+            at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (thread_id, item_id, action)
+        )""",
+    ),
 )
 
 _MAX_WAIT = 2_147_483.0
@@ -144,6 +153,15 @@ def _queries(s: str, scoped: bool) -> dict[str, str]:
             f"DELETE FROM {items} WHERE thread_id = $1 AND id = $2"
             + (f" AND EXISTS (SELECT 1 FROM {threads} WHERE id = $1{own(3)})" if scoped else "")
         ),
+        "consumed": (
+            f"SELECT 1 FROM {s}.chatkit_consumed WHERE thread_id = $1 AND item_id = $2 AND action = $3"
+            + (f" AND EXISTS (SELECT 1 FROM {threads} WHERE id = $1{own(4)})" if scoped else "")
+        ),
+        "consume": (
+            f"INSERT INTO {s}.chatkit_consumed (thread_id, item_id, action) "
+            "SELECT $1::text, $2::text, $3::text "
+            f"WHERE EXISTS (SELECT 1 FROM {threads} WHERE id = $1{own(4)}) ON CONFLICT DO NOTHING"
+        ),
     }
 
 
@@ -195,6 +213,7 @@ class PostgresStore(ItemsAsJSON):
     __slots__ = ("_conn", "_dsn", "_held", "_in_tx", "_lock_salt", "_owner", "_shared", "_sizes", "_sql")
 
     loads_thread_and_item = True
+    records_consumed = True
 
     def __init__(
         self,
@@ -536,6 +555,25 @@ class PostgresStore(ItemsAsJSON):
         status = await self._execute(self._sql["delete_item"], thread_id, item_id, *own)
         if status.endswith(" 0") and await self._fetchval(self._sql["visible"], thread_id, *own) is None:
             raise NotFoundError(f"thread {thread_id!r} not found")
+
+    async def consumed(self, thread_id: str, item_id: str, action: str, *, context: Any = None) -> bool:
+        """Whether ``action`` from widget ``item_id`` took effect already (see ``StoreFeatures``)."""
+        found = await self._fetchval(self._sql["consumed"], thread_id, item_id, action, *self._own(context))
+        return found is not None
+
+    async def consume(self, thread_id: str, item_id: str, action: str, *, context: Any = None) -> bool:
+        """Record that ``action`` from widget ``item_id`` took effect; ``False`` if it already had.
+
+        The primary key refuses a second record: in a transaction, a concurrent
+        one (another process's) waits for the first to commit, then records nothing.
+        """
+        own = self._own(context)
+        status = await self._execute(self._sql["consume"], thread_id, item_id, action, *own)
+        if status.endswith(" 1"):
+            return True
+        if await self._fetchval(self._sql["visible"], thread_id, *own) is None:
+            raise NotFoundError(f"thread {thread_id!r} not found")
+        return False
 
 
 class _NotOpen(Exception):

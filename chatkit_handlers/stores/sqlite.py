@@ -14,6 +14,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, Literal, Self, TypeVar
 
 import anyio
@@ -35,7 +36,7 @@ _decode_thread = msgspec.json.Decoder(ThreadMetadata).decode
 _item_decoder: msgspec.json.Decoder[ThreadItem] = msgspec.json.Decoder(ThreadItem)
 _decode_item = _item_decoder.decode
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The schema this version creates; older files are migrated when opened."""
 
 # Migration n brings a database at user_version n-1 to n. Append, never edit.
@@ -57,6 +58,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             UNIQUE (thread_id, id)
         )""",
         "CREATE INDEX chatkit_items_by_thread ON chatkit_items (thread_id, seq)",
+    ),
+    (  # 2: widget actions consumed by on_action(once=True) routes
+        """CREATE TABLE chatkit_consumed (
+            thread_id TEXT NOT NULL REFERENCES chatkit_threads (id) ON DELETE CASCADE,
+            item_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (thread_id, item_id, action)
+        ) WITHOUT ROWID""",
     ),
 )
 
@@ -104,6 +114,14 @@ def _queries(scoped: bool) -> dict[str, str]:
         ),
         "delete_item": (
             f"DELETE FROM chatkit_items WHERE thread_id = :thread AND id = :item AND EXISTS ({visible})"
+        ),
+        "consumed": (
+            "SELECT 1 FROM chatkit_consumed WHERE thread_id = :thread AND item_id = :item "
+            f"AND action = :action AND EXISTS ({visible})"
+        ),
+        "consume": (
+            "INSERT INTO chatkit_consumed (thread_id, item_id, action, at) "
+            f"SELECT :thread, :item, :action, :at WHERE EXISTS ({visible}) ON CONFLICT DO NOTHING"
         ),
     }
 
@@ -184,6 +202,7 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
     """
 
     loads_thread_and_item = True
+    records_consumed = True
 
     def __init__(
         self,
@@ -436,6 +455,34 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
                 raise NotFoundError(f"thread {thread_id!r} not found")
 
         await self._write(delete)
+
+    async def consumed(self, thread_id: str, item_id: str, action: str, *, context: Any = None) -> bool:
+        """Whether ``action`` from widget ``item_id`` took effect already (see ``StoreFeatures``)."""
+        sql = self._sql["consumed"]
+        params = self._params(context, thread=thread_id, item=item_id, action=action)
+        return await self._read(lambda c: c.execute(sql, params).fetchone() is not None)
+
+    async def consume(self, thread_id: str, item_id: str, action: str, *, context: Any = None) -> bool:
+        """Record that ``action`` from widget ``item_id`` took effect; ``False`` if it already had.
+
+        In a transaction, the record is part of it (the primary key refuses a
+        second one, whichever process writes it).
+        """
+        if self._tx is None:
+            async with self.transaction(context=context) as tx:
+                return await tx.consume(thread_id, item_id, action, context=context)
+        sql, visible = self._sql["consume"], self._sql["visible"]
+        at = datetime.now(UTC).isoformat()
+        params = self._params(context, thread=thread_id, item=item_id, action=action, at=at)
+
+        def insert(conn: _Conn) -> bool:
+            if conn.execute(sql, params).rowcount == 1:
+                return True
+            if conn.execute(visible, params).fetchone() is None:
+                raise NotFoundError(f"thread {thread_id!r} not found")
+            return False
+
+        return await self._read(insert)  # in the transaction, after its pending writes
 
 
 def _changes_one(sql: str, params: dict[str, Any], missing: str) -> Callable[[_Conn], None]:

@@ -17,6 +17,7 @@ from _stores_support import POSTGRES_DSN, REPO, drop_schema, new_schema, open_st
 
 from chatkit_handlers.errors import LockTimeoutError
 from chatkit_handlers.stores import ChatKitStoreAdapter, SQLiteStore, item_lock, thread_lock
+from chatkit_handlers.stores.sqlite import SCHEMA_VERSION
 from chatkit_handlers.types import ThreadMetadata, WidgetItem
 from examples.bridge.store import MemoryChatKitStore
 from examples.counter.widgets import counter_card
@@ -43,7 +44,7 @@ async def test_sqlite_creates_its_file_and_schema_on_first_use_and_keeps_data(tm
 
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         (data,) = conn.execute("SELECT data FROM chatkit_items").fetchone()
         assert msgspec.json.decode(data)["widget"] == counter_card(3)  # a JSON column: the wire encoding
     reopened = SQLiteStore(path)  # a restart: everything is still there
@@ -59,7 +60,7 @@ async def test_sqlite_refuses_a_file_from_a_newer_version(tmp_path: Path) -> Non
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 99")
     store = SQLiteStore(path)
-    with pytest.raises(RuntimeError, match="schema version 99, newer than the 1 this chatkit-handlers knows"):
+    with pytest.raises(RuntimeError, match="schema version 99, newer than the 2 this chatkit-handlers knows"):
         await store.load_thread("thr_1", context=None)
 
 
@@ -118,7 +119,7 @@ async def test_postgres_refuses_a_schema_from_a_newer_version(schema: str) -> No
     await conn.execute(f'INSERT INTO "{schema}".chatkit_schema VALUES (7)')
     await conn.close()
     store = PostgresStore(POSTGRES_DSN, schema=schema)
-    with pytest.raises(RuntimeError, match="has version 7, newer than the 1"):
+    with pytest.raises(RuntimeError, match="has version 7, newer than the 2"):
         await store.open()
     await store.close()
 

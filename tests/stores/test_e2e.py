@@ -104,6 +104,22 @@ def test_clicks_spread_over_two_servers_sharing_postgres_all_count(tmp_path: Pat
         assert current_count(urls[0]) == current_count(urls[1]) == CLICKS
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_consume_once_action_clicked_in_two_processes_at_once_takes_effect_once(
+    kind: str, tmp_path: Path
+) -> None:
+    """Both clicks answer 200 with the same widget; one handler's update is stored (SQLite's locks
+    do not span processes: the record's primary key decides; PostgreSQL's do: the second waits)."""
+    once = action("sync", "test.once_slow", thread=THREAD, item=ITEM)
+    with servers(kind, tmp_path, n=2) as (urls, _), ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda url: httpx.post(url + "/chatkit", content=once, timeout=30), urls))
+        assert [a.status_code for a in answers] == [200, 200]
+        assert [count_of(a.json()["updated_item"]) for a in answers] == [100, 100]
+        assert current_count(urls[0]) == 100  # not 200
+        again = httpx.post(urls[1] + "/chatkit", content=once, timeout=30)  # a later replay
+        assert count_of(again.json()["updated_item"]) == 100
+
+
 def read_then_hang_up(url: str, action_type: str) -> list[dict[str, Any]]:
     """Stream ``action_type`` from the test widget, and disconnect after its first ``thread.item.done``."""
     body = action("stream", action_type, thread=THREAD, item=ITEM)
