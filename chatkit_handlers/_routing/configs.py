@@ -57,6 +57,7 @@ def action_config(
     *,
     type: str | None = None,
     loading_behavior: LoadingBehavior | None = None,
+    form: bool = False,
 ) -> dict[str, Any]:
     """The ActionConfig a widget fires to reach ``handler``, its payload validated now.
 
@@ -72,6 +73,10 @@ def action_config(
         type: the action type, where the handler answers several (registered
             under several types or prefixes) or a pattern (``"cart.*"``).
         loading_behavior: ChatKit's ``loadingBehavior``.
+        form: the config of a ``Form``'s ``onSubmitAction``: ChatKit merges the
+            form's values into the payload when it is submitted, so fields the
+            inputs fill may be missing from ``payload`` (any other problem is
+            still one).
 
     Raises:
         ActionConfigError: ``handler`` is no registered handler, the type is
@@ -85,7 +90,8 @@ def action_config(
         else:
             _decode_for(handler, data)
     except DispatchError as exc:
-        raise ActionConfigError(f"action_config({qualname(handler)}): {exc.message}") from None
+        if not (form and _form_fills(exc)):
+            raise ActionConfigError(f"action_config({qualname(handler)}): {exc.message}") from None
     config: dict[str, Any] = {"type": action_type}
     if payload is not None:
         config["payload"] = msgspec.json.decode(data)
@@ -195,7 +201,12 @@ def _check(lookup: Callable[[str], Route | None], config: dict[str, Any], submit
     try:
         route.decode_payload(msgspec.Raw(_encode(config.get("payload"))))
     except DispatchError as exc:
-        if submitted and "missing required field" in exc.message:
-            return None  # the form's inputs fill it when the form is submitted
+        if submitted and _form_fills(exc):
+            return None
         return exc.message
     return None
+
+
+def _form_fills(exc: DispatchError) -> bool:
+    """Whether the payload only lacks fields, which a form's inputs fill when it is submitted."""
+    return "missing required field" in exc.message

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatkit_handlers import action_config
+
 FIELDS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
     ("email", "Email"),
@@ -31,6 +33,8 @@ def booking_form(
     ChatKit puts the value of every named input inside the ``Form`` into the
     payload of its ``onSubmitAction``, keyed by the input's ``name``.
     """
+    from .handlers import submit  # (here, not at the top: the handlers module imports this one)
+
     values, errors = values or {}, errors or {}
     children: list[dict[str, Any]] = [{"type": "Title", "value": "Book a table"}]
     for name, label in FIELDS:
@@ -44,7 +48,7 @@ def booking_form(
             {
                 "type": "Form",
                 "direction": "col",
-                "onSubmitAction": {"type": "booking.submit", "streaming": False},
+                "onSubmitAction": action_config(submit, form=True),
                 "children": children,
             }
         ],

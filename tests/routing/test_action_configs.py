@@ -68,6 +68,16 @@ def test_a_config_is_built_from_the_handler_and_its_payload_validated() -> None:
         action_config(streamed, {"x": 1})
 
 
+def test_a_forms_submit_config_may_leave_out_what_the_inputs_fill() -> None:
+    """ChatKit merges the form's values into the payload: only missing fields are let through."""
+    with pytest.raises(ActionConfigError, match="missing required field `sku`"):
+        action_config(add)
+    assert action_config(add, form=True) == {"type": "cfg.add", "streaming": False}
+    assert action_config(add, {"qty": 3}, form=True)["payload"] == {"qty": 3}
+    with pytest.raises(ActionConfigError, match=r"Expected `int`, got `str` - at `\$.qty`"):
+        action_config(add, {"qty": "three"}, form=True)  # a wrong value is still wrong
+
+
 def test_the_type_is_asked_for_where_it_is_ambiguous() -> None:
     with pytest.raises(ActionConfigError, match=r"'cfg\.two', 'cfg\.one'|'cfg\.one', 'cfg\.two'"):
         action_config(twice, {"sku": "a"})
