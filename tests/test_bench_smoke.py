@@ -22,6 +22,7 @@ BENCHES = [
     ("bench.streams", ["20 concurrent streams", "raw ASGI floor", "ours: KiB per open stream"]),
     ("bench.growth", ["exact action types", "pattern routes", "unknown type (404)"]),
     ("bench.instructions", ["core-stream: floor: answered", "request-sync: bare @post: answered"]),
+    ("bench.soak", ["memory: ", "sync ok", "stream abandoned"]),
 ]
 
 
