@@ -1,6 +1,6 @@
 """The app the end-to-end store tests run in uvicorn processes.
 
-The counter example's handlers plus a slow stream, over the store the
+The counter example's handlers plus a slow stream and a streaming +1, over the store the
 environment names: ``STORE=sqlite`` (``SQLITE_PATH``) or ``STORE=postgres``
 (``POSTGRES_DSN``, ``POSTGRES_SCHEMA``). ``MARKER_DIR`` is where the slow
 stream notes that it was cancelled (and the stream the user may not stop
@@ -66,12 +66,18 @@ async def once_slow(sender: WidgetItem) -> dict[str, Any]:
     return counter_card(int(sender.widget["children"][0]["value"]) + 100)
 
 
+@router.on_action("test.stream_increment")
+async def stream_increment(sender: WidgetItem, ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
+    """The counter's +1 as a stream: the widget update is written once the stream has finished."""
+    yield ctx.update_widget(counter_card(int(sender.widget["children"][0]["value"]) + 1))
+
+
 def _store() -> Store:
     if os.environ["STORE"] == "postgres":
         from chatkit_handlers.stores import PostgresStore
 
         return PostgresStore(os.environ["POSTGRES_DSN"], schema=os.environ["POSTGRES_SCHEMA"], max_size=20)
-    return SQLiteStore(os.environ["SQLITE_PATH"])
+    return SQLiteStore(os.environ["SQLITE_PATH"], lease=float(os.environ.get("SQLITE_LEASE", "30")))
 
 
 store = _store()

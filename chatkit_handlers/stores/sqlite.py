@@ -1,10 +1,13 @@
 """``SQLiteStore``: the embedded default, one file, no server.
 
 Runs the standard library's ``sqlite3`` in anyio worker threads, so the event
-loop never waits on the disk. One writer connection (SQLite allows one writer
+loop never waits on the disk (nor on another process's write). One writer connection (SQLite allows one writer
 at a time anyway) and a few reader connections in WAL mode, so reads proceed
 while a write commits. Items and threads are JSON text columns holding exactly
 the wire encoding, so what is read back encodes to the very same bytes.
+
+Locks are leases in the file (``_sqlite_leases``): they exclude holders in
+every process that opens it.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ import msgspec
 
 from ..errors import NotFoundError, StoreUnavailableError
 from ..types import Page, ThreadItem, ThreadMetadata
-from ._base import ItemsAsJSON, Owner
-from ._locks import LocalLocks
+from ._base import ItemsAsJSON, LockKey, Owner, lock_order
+from ._sqlite_leases import LEASE_TABLE, Holding, Leases
 
 __all__ = ["SQLiteStore"]
 
@@ -36,7 +39,7 @@ _decode_thread = msgspec.json.Decoder(ThreadMetadata).decode
 _item_decoder: msgspec.json.Decoder[ThreadItem] = msgspec.json.Decoder(ThreadItem)
 _decode_item = _item_decoder.decode
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema this version creates; older files are migrated when opened."""
 
 # Migration n brings a database at user_version n-1 to n. Append, never edit.
@@ -68,6 +71,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (thread_id, item_id, action)
         ) WITHOUT ROWID""",
     ),
+    (LEASE_TABLE,),  # 3: locks shared by every process opening the file
 )
 
 
@@ -149,11 +153,12 @@ def _migrate(conn: _Conn) -> None:
 
 
 class _Shared:
-    """What every view of one store shares: the connections."""
+    """What every view of one store shares: the connections, the locks."""
 
-    __slots__ = ("free_readers", "opening", "readers", "writer", "writer_gate")
+    __slots__ = ("free_readers", "leases", "opening", "readers", "writer", "writer_gate")
 
-    def __init__(self) -> None:
+    def __init__(self, leases: Leases) -> None:
+        self.leases = leases
         self.opening = anyio.Lock()
         self.writer: _Conn | None = None
         self.writer_gate = anyio.Semaphore(1, max_value=1, fast_acquire=True)
@@ -177,15 +182,15 @@ class _Tx:
         self.gate = anyio.Lock()  # one trip at a time, even if several tasks share the transaction
 
 
-class SQLiteStore(ItemsAsJSON, LocalLocks):
+class SQLiteStore(ItemsAsJSON):
     """Threads and items in a SQLite file (created, with its schema, on first use).
 
     >>> store = SQLiteStore("chatkit.sqlite3")
 
-    Locks are per process: actions are serialized within one server process.
-    Several processes may share the file (each write is atomic, SQLite locks
-    the file), but they do not serialize each other's read-modify-write of a
-    widget: use :class:`~chatkit_handlers.stores.postgres.PostgresStore` for that.
+    Locks span processes: any number of server processes on one machine may
+    share the file, and actions on a widget (or streams in a thread) are
+    serialized across all of them. A lock is a lease in the file, renewed while
+    it is held; one left by a crashed process expires after ``lease`` seconds.
 
     Transactions are real SQLite transactions (``BEGIN IMMEDIATE``), so they are
     atomic and isolated; WAL mode with ``synchronous=NORMAL`` makes a commit
@@ -199,6 +204,8 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
             :class:`~chatkit_handlers.stores.MemoryStore`).
         readers: how many reader connections to keep.
         busy_timeout: seconds a write waits for another process's write.
+        lease: seconds a lock outlives a process that crashed holding it
+            (renewed every third of it while held).
     """
 
     loads_thread_and_item = True
@@ -211,14 +218,15 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
         owner: Owner | None = None,
         readers: int = 2,
         busy_timeout: float = 5.0,
+        lease: float = 30.0,
     ) -> None:
         self._path = os.fspath(path)
         self._owner = owner
         self._sql = _SQL[owner is not None]
         self._readers = max(1, readers)
         self._timeout_ms = int(busy_timeout * 1000)
-        self._shared = _Shared()
-        LocalLocks.__init__(self)
+        self._shared = _Shared(Leases(self._new_connection, lease))
+        self._holding: tuple[Holding, ...] = ()  # what a lock's view holds (its keys empty once released)
         self._tx: _Tx | None = None
 
     def __repr__(self) -> str:
@@ -240,6 +248,7 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
     async def close(self) -> None:
         """Close the connections; the store reopens them if used again."""
         shared = self._shared
+        shared.leases.close()
         async with shared.opening:
             conns = [c for c in (shared.writer, *shared.readers) if c is not None]
             shared.writer, shared.readers = None, []
@@ -306,6 +315,42 @@ class SQLiteStore(ItemsAsJSON, LocalLocks):
             tx.gated = True
         assert shared.writer is not None
         return shared.writer
+
+    async def _on_writer(self, fn: Callable[[_Conn], T]) -> T:
+        """``fn`` on the writer connection, outside any transaction: what locks are taken with."""
+        shared = await self._ready()
+        async with shared.writer_gate:
+            assert shared.writer is not None
+            return await _in_thread(fn, shared.writer)
+
+    # ----------------------------------------------------------------- locks and transactions
+
+    def held_keys(self) -> frozenset[LockKey]:
+        """The keys this store (a lock's view) holds: locking them again through it does not wait."""
+        return frozenset(key for holding in self._holding for key in holding.keys)
+
+    @asynccontextmanager
+    async def lock(self, *keys: LockKey, timeout: float | None, context: Any = None) -> AsyncIterator[Self]:  # noqa: ASYNC109
+        """Hold ``keys`` in every process opening the file (see ``Store.lock`` and the class docstring)."""
+        held = self.held_keys() if self._holding else frozenset()
+        new = sorted((key for key in dict.fromkeys(keys) if key not in held), key=lock_order)
+        if not new:
+            yield self
+            return
+        if self._tx is not None:
+            # Its transaction may hold the writer, which taking and releasing leases need.
+            raise RuntimeError(
+                "SQLiteStore.lock() of keys not held yet, inside a transaction: take the lock "
+                "first, then open the transaction through the store it yields"
+            )
+        leases = self._shared.leases
+        holding = await leases.take(new, timeout, self._on_writer)
+        view = copy.copy(self)
+        view._holding = (*self._holding, holding)
+        try:
+            yield view
+        finally:
+            await leases.release(holding, self._on_writer)
 
     @asynccontextmanager
     async def transaction(self, *, context: Any = None) -> AsyncIterator[Self]:

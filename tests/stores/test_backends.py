@@ -60,7 +60,7 @@ async def test_sqlite_refuses_a_file_from_a_newer_version(tmp_path: Path) -> Non
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 99")
     store = SQLiteStore(path)
-    with pytest.raises(RuntimeError, match="schema version 99, newer than the 2 this chatkit-handlers knows"):
+    with pytest.raises(RuntimeError, match="schema version 99, newer than the 3 this chatkit-handlers knows"):
         await store.load_thread("thr_1", context=None)
 
 

@@ -19,6 +19,7 @@ from _stores_support import BACKENDS, POSTGRES_DSN, drop_schema, new_schema, ope
 
 from chatkit_handlers.errors import NotFoundError
 from chatkit_handlers.stores import Features, SQLiteStore, Store
+from chatkit_handlers.stores.sqlite import SCHEMA_VERSION
 from chatkit_handlers.types import ThreadMetadata, WidgetItem
 
 pytestmark = pytest.mark.anyio
@@ -116,7 +117,7 @@ async def test_sqlite_migrates_a_file_made_before_consumed_actions(tmp_path: Pat
     finally:
         await store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 async def test_postgres_migrates_a_schema_made_before_consumed_actions() -> None:

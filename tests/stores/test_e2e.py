@@ -104,12 +104,47 @@ def test_clicks_spread_over_two_servers_sharing_postgres_all_count(tmp_path: Pat
         assert current_count(urls[0]) == current_count(urls[1]) == CLICKS
 
 
+def test_clicks_spread_over_two_servers_sharing_a_sqlite_file_all_count(tmp_path: Path) -> None:
+    """Each click is applied and answered 200, or refused as busy (409, retryable) and not applied:
+    none is answered 200 and lost (issue 19). With the 30 s lock timeout, none should be refused."""
+    with servers("sqlite", tmp_path, n=2) as (urls, _):
+        statuses = click_from_threads(urls)
+        assert set(statuses) <= {200, 409}, statuses
+        accepted = statuses.count(200)
+        assert current_count(urls[0]) == current_count(urls[1]) == accepted
+        assert accepted == CLICKS  # no click waited 30 s for another process's
+
+
+def stream_from_threads(urls: list[str], streams: int) -> list[bool]:
+    """``streams`` concurrent streaming +1s from 20 client threads, spread over ``urls``:
+    whether each finished (``False``: it ended with a retryable busy error)."""
+
+    def one(n: int) -> bool:
+        body = action("stream", "test.stream_increment", thread=THREAD, item=ITEM)
+        response = httpx.post(urls[n % len(urls)] + "/chatkit", content=body, timeout=60)
+        assert response.status_code == 200, response.text
+        got = events(response.content)
+        errors = [event for event in got if event["type"] == "error"]
+        assert all(error["allow_retry"] and "busy" in error["message"] for error in errors), errors
+        return not errors and got[-1]["type"] == "thread.item.updated"
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        return list(pool.map(one, range(streams)))
+
+
+def test_streams_spread_over_two_servers_sharing_a_sqlite_file_all_count(tmp_path: Path) -> None:
+    with servers("sqlite", tmp_path, n=2) as (urls, _):
+        finished = stream_from_threads(urls, 50)
+        assert current_count(urls[0]) == current_count(urls[1]) == finished.count(True)
+        assert all(finished)  # none waited 30 s
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_consume_once_action_clicked_in_two_processes_at_once_takes_effect_once(
     kind: str, tmp_path: Path
 ) -> None:
-    """Both clicks answer 200 with the same widget; one handler's update is stored (SQLite's locks
-    do not span processes: the record's primary key decides; PostgreSQL's do: the second waits)."""
+    """Both clicks answer 200 with the same widget; one handler's update is stored (the locks span
+    processes: the second waits for the first, then finds the widget consumed)."""
     once = action("sync", "test.once_slow", thread=THREAD, item=ITEM)
     with servers(kind, tmp_path, n=2) as (urls, _), ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(lambda url: httpx.post(url + "/chatkit", content=once, timeout=30), urls))
