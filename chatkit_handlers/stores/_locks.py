@@ -1,8 +1,9 @@
 """Per-process locks by key, for stores whose data has no locks of its own.
 
-``MemoryStore``, ``SQLiteStore`` and ``ChatKitStoreAdapter`` serialize actions
-with these; they exclude holders in the same process only (``PostgresStore``
-uses PostgreSQL advisory locks, which span processes).
+``MemoryStore`` and ``ChatKitStoreAdapter`` serialize actions with these; they
+exclude holders in the same process only (``PostgresStore`` uses PostgreSQL
+advisory locks, which span processes; ``SQLiteStore`` queues its waiters on
+``KeyedLocks`` first, then takes leases in its file, which span processes too).
 
 A holder's view of the store knows the leases it holds, so that locking their
 keys again through it does not wait for itself.
