@@ -1,9 +1,9 @@
 """``SQLiteStore``: the embedded default, one file, no server.
 
 Runs the standard library's ``sqlite3`` in anyio worker threads, so the event
-loop never waits on the disk (nor on another process's write). One writer connection (SQLite allows one writer
-at a time anyway) and a few reader connections in WAL mode, so reads proceed
-while a write commits. Items and threads are JSON text columns holding exactly
+loop never waits on the disk, nor on another process's write. One writer
+connection (SQLite allows one writer at a time anyway) and a few reader
+connections in WAL mode, so reads proceed while a write commits. Items and threads are JSON text columns holding exactly
 the wire encoding, so what is read back encodes to the very same bytes.
 
 Locks are leases in the file (``_sqlite_leases``): they exclude holders in
