@@ -246,7 +246,7 @@ def _workers(parent: int) -> list[int]:
 
 
 @contextmanager
-def server(store: str, workers: int, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+def server(store: str, workers: int, env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
     port = _free_port()
     command = [sys.executable, "-m", "uvicorn", "bench._soak_app:app", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--log-level", "critical", "--no-access-log"]
@@ -259,17 +259,16 @@ def server(store: str, workers: int, env: dict[str, str]) -> Iterator[tuple[str,
         "SOAK_WIDGETS": str(WIDGETS),
         **env,
     }
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    # The server's log (every failing handler's traceback) goes to a file: a pipe nobody reads
+    # would fill, and the server's memory with it.
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=out)
     url = f"http://127.0.0.1:{port}/chatkit"
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise SystemExit(
-                    f"the {store} server exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
-                )
+                raise SystemExit(f"the {store} server exited:\n{log.read_text()[-2000:]}")
             try:
                 if httpx.post(url, content=sync_body(0, "soak.read"), timeout=2).status_code == 200:
                     break
@@ -344,7 +343,7 @@ def soak(store: str, seconds: float, clients: int, seed: int) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory() as tmp,
         store_env(store, Path(tmp)) as env,
-        server(store, workers, env) as (url, pid),
+        server(store, workers, env, Path(tmp) / "server.log") as (url, pid),
     ):
         asyncio.run(traffic(url, min(2.0, seconds), clients, seed, tally))  # warm-up (audited too)
         rss_start = sum(_rss_kib(p) for p in _workers(pid))
