@@ -84,6 +84,17 @@ def make_router(gate: Gate) -> ActionRouter:
         yield ctx.progress("renaming")
         ctx.thread.title = "Late"  # after the last event
 
+    @router.on_action("test.book_once", streaming=False, once=True)
+    async def book_once(ctx: ActionContext[Any]) -> dict[str, Any]:
+        gate.log.append("booked")
+        await anyio.lowlevel.checkpoint()  # a double click arrives here
+        return counter_card(shown(ctx) + 100)
+
+    @router.on_action("test.stream_once", once=True)
+    async def stream_once(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
+        gate.log.append("streamed")
+        yield ctx.update_widget(counter_card(shown(ctx) + 10))
+
     @router.on_action("test.crash")
     async def crash(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
         yield ctx.update_widget(counter_card(99))
@@ -159,6 +170,31 @@ BUSY_THREAD = {  # in a stream our codes travel as chatkit's "custom"
 
 
 # --------------------------------------------------------------------------- sync actions
+
+
+async def test_a_once_action_takes_effect_once_under_a_chatkit_server(
+    store: MemoryChatKitStore, gate: Gate
+) -> None:
+    """Double clicks and replays through ChatKitServer.process: one booking, every answer the booked widget."""
+    server = make_server(make_router(gate), store, lock_timeout=60)
+    answers: list[dict[str, Any]] = []
+
+    async def book() -> None:
+        answers.append(await sync(server, click("test.book_once")))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(3):
+            tg.start_soon(book)
+    answers.append(await sync(server, click("test.book_once")))  # a later replay
+    assert gate.log == ["booked"]
+    assert [count_of(a["updated_item"]) for a in answers] == [100] * 4
+    assert await count(store) == 100
+    first = await run(server, stream("test.stream_once", item="wid_2"))
+    replay = await run(server, stream("test.stream_once", item="wid_2"))
+    assert [e["type"] for e in first][-1] == "thread.item.updated"
+    assert [e["type"] for e in replay] == ["stream_options"]
+    assert gate.log == ["booked", "streamed"]
+    assert await count(store, "wid_2") == 10
 
 
 async def test_concurrent_clicks_through_process_all_count(store: MemoryChatKitStore, gate: Gate) -> None:
