@@ -157,10 +157,11 @@ def _try_take(
             if conn.execute(_TAKE, (name, holder, now + lease, now)).rowcount == 0:
                 conn.execute("ROLLBACK")
                 return key
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # (a failed COMMIT leaves it open)
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
     return None
 
 
@@ -185,7 +186,7 @@ class _Renewer:
     def add(self, holder: str) -> None:
         with self._guard:
             self._holders.add(holder)
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():  # (none survives a fork)
                 self._thread = threading.Thread(target=self._run, name="chatkit-sqlite-leases", daemon=True)
                 self._thread.start()
 

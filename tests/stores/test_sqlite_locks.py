@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -257,3 +258,15 @@ async def test_a_lock_of_new_keys_inside_a_transaction_is_refused_with_advice(tm
                     pass
     finally:
         await store.close()
+
+
+async def test_leases_are_renewed_by_a_thread_only_while_some_are_held(tmp_path: Path) -> None:
+    def renewing() -> bool:
+        return any(thread.name == "chatkit-sqlite-leases" for thread in threading.enumerate())
+
+    async with two_processes(tmp_path, lease=0.3) as (first, _):
+        async with first.lock(A, timeout=0, context=None):
+            assert renewing()
+        with anyio.fail_after(10):  # it ends at its next renewal, a tenth of a second later
+            while renewing():  # noqa: ASYNC110  (a thread ending: no Event to wait for)
+                await anyio.sleep(0.05)
