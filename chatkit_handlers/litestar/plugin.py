@@ -34,7 +34,7 @@ from litestar.utils.scope.state import CONNECTION_STATE_KEY, ScopeState
 if TYPE_CHECKING:
     from click import Group
 
-from .._execution.asgi import read_post, send_result
+from .._execution.asgi import read_post, send_json, send_stream
 from .._execution.dispatcher import Dispatcher
 from .._execution.locks import DEFAULT_LOCK_TIMEOUT
 from .._execution.observe import ActionObserver
@@ -246,7 +246,10 @@ class ChatKitPlugin(InitPlugin, CLIPlugin):
         else:
             view = RequestView(scope) if self._wants_view else None
             result = await self.dispatcher.dispatch(body, context, extras=extras, request=view)
-        await send_result(result, receive, send)
+        if result.stream is None:  # send_result(), without one call per request (the instruction gate)
+            await send_json(send, result.status_code, result.body or b"")
+        else:
+            await send_stream(result, receive, send)
 
     async def _context_of(self, scope: Scope, receive: Receive, body: bytes) -> Any:
         """The context of a playground request, derived as the endpoint's is."""
