@@ -84,17 +84,6 @@ def make_router(gate: Gate) -> ActionRouter:
         yield ctx.progress("renaming")
         ctx.thread.title = "Late"  # after the last event
 
-    @router.on_action("test.book_once", streaming=False, once=True)
-    async def book_once(ctx: ActionContext[Any]) -> dict[str, Any]:
-        gate.log.append("booked")
-        await anyio.lowlevel.checkpoint()  # a double click arrives here
-        return counter_card(shown(ctx) + 100)
-
-    @router.on_action("test.stream_once", once=True)
-    async def stream_once(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
-        gate.log.append("streamed")
-        yield ctx.update_widget(counter_card(shown(ctx) + 10))
-
     @router.on_action("test.crash")
     async def crash(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
         yield ctx.update_widget(counter_card(99))
@@ -176,7 +165,24 @@ async def test_a_once_action_takes_effect_once_under_a_chatkit_server(
     store: MemoryChatKitStore, gate: Gate
 ) -> None:
     """Double clicks and replays through ChatKitServer.process: one booking, every answer the booked widget."""
-    server = make_server(make_router(gate), store, lock_timeout=60)
+    router = make_router(gate)
+
+    def shown(ctx: ActionContext[Any]) -> int:
+        assert ctx.sender is not None
+        return int(ctx.sender.widget["children"][0]["value"])
+
+    @router.on_action("test.book_once", streaming=False, once=True)
+    async def book_once(ctx: ActionContext[Any]) -> dict[str, Any]:
+        gate.log.append("booked")
+        await anyio.lowlevel.checkpoint()  # a double click arrives here
+        return counter_card(shown(ctx) + 100)
+
+    @router.on_action("test.stream_once", once=True)
+    async def stream_once(ctx: ActionContext[Any]) -> AsyncIterator[ThreadStreamEvent]:
+        gate.log.append("streamed")
+        yield ctx.update_widget(counter_card(shown(ctx) + 10))
+
+    server = make_server(router, store, lock_timeout=60)
     answers: list[dict[str, Any]] = []
 
     async def book() -> None:
