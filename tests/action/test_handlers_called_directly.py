@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from chatkit_handlers import ActionContext, ActionError, on_action
+from chatkit_handlers import ActionContext, on_action
 from chatkit_handlers._action.decorator import ActionSpec, specs_of
 from chatkit_handlers.types import (
     AssistantMessageItem,
@@ -83,15 +83,14 @@ def test_decorator_rejects_a_missing_type(bad: Any) -> None:
 
 
 async def test_sync_handler_called_directly() -> None:
-    assert await increment(Increment(by=2), make_ctx(3)) == counter_card(5)
-    assert await increment(Increment(), make_ctx(0)) == counter_card(1)
+    assert await increment(Increment(by=2), sender_at(3)) == counter_card(5)
+    assert await increment(Increment(), sender_at(0)) == counter_card(1)
 
 
-async def test_sync_handler_raises_action_error_without_sender() -> None:
-    with pytest.raises(ActionError, match="must be sent from the counter widget") as info:
-        await increment(Increment(), make_ctx(None))
-    assert info.value.status_code == 400
-    assert info.value.allow_retry is False
+def sender_at(count: int) -> WidgetItem:
+    sender = make_ctx(count).sender
+    assert sender is not None
+    return sender
 
 
 async def test_streaming_handler_called_directly() -> None:

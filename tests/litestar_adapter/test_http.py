@@ -842,11 +842,12 @@ def test_actions_without_item_id(
 
 
 def test_sync_widget_root_without_sender_is_a_handler_error(client: Any, action_body: Any) -> None:
-    # counter.increment refuses politely; t.sync_context returns a root with nothing to update.
+    # counter.increment asks for its sender: refused before it runs; t.sync_context returns a
+    # root with nothing to update.
     response = client.post(
         "/chatkit", content=action_body("counter.increment", streaming=False, item_id=None)
     )
-    assert assert_error(response, 400, "custom") == "counter.increment must be sent from the counter widget"
+    assert "needs the widget that sent it" in assert_error(response, 400, "item.required")
     response = client.post("/chatkit", content=action_body("t.sync_context", streaming=False, item_id=None))
     assert_error(response, 500, "handler.error")
 

@@ -78,7 +78,7 @@ def test_widget_items_from_chatkit_widgets_and_templates() -> None:
 @pytest.mark.anyio
 async def test_unit_testing_a_handler_directly_with_the_builders() -> None:
     item = make_widget_item(counter_card(3))
-    card = await increment(Increment(by=2), make_action_context(sender=item))
+    card = await increment(Increment(by=2), item)
     assert component(card, "count")["value"] == "5"
     events = [event async for event in reset(make_action_context(sender=item))]
     assert_widget_updated(events, counter_card(0), item=item)
