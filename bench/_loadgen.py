@@ -68,19 +68,30 @@ async def _client(
 
 
 async def run(
-    host: str, port: int, path: str, body: bytes, connections: int, duration: float
+    host: str, port: int, path: str, body: bytes | list[bytes], connections: int, duration: float
 ) -> dict[str, float]:
-    """Load ``path`` with ``connections`` clients for ``duration`` seconds."""
-    request = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+    """Load ``path`` with ``connections`` clients for ``duration`` seconds.
+
+    With several bodies, connection ``i`` sends body ``i % len(bodies)`` (clicks on several widgets).
+    """
+    bodies = body if isinstance(body, list) else [body]
+    requests = [
+        (
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        ).encode()
+        + data
+        for data in bodies
+    ]
     latencies: list[float] = []
     errors: list[int] = []
     start = time.perf_counter()
     deadline = start + duration
     await asyncio.gather(
-        *(_client(host, port, request, deadline, latencies, errors) for _ in range(connections))
+        *(
+            _client(host, port, requests[i % len(requests)], deadline, latencies, errors)
+            for i in range(connections)
+        )
     )
     elapsed = time.perf_counter() - start
     latencies.sort()
@@ -100,13 +111,17 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", required=True)
-    parser.add_argument("--body-file", required=True)
+    parser.add_argument(
+        "--body-file", required=True, action="append", help="repeat: one body per connection in turn"
+    )
     parser.add_argument("-c", "--connections", type=int, default=16)
     parser.add_argument("-d", "--duration", type=float, default=5.0)
     args = parser.parse_args()
-    with open(args.body_file, "rb") as f:
-        body = f.read()
-    coro = run(args.host, args.port, args.path, body, args.connections, args.duration)
+    bodies = []
+    for name in args.body_file:
+        with open(name, "rb") as f:
+            bodies.append(f.read())
+    coro = run(args.host, args.port, args.path, bodies, args.connections, args.duration)
     try:
         import uvloop
     except ImportError:

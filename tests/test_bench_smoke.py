@@ -23,6 +23,7 @@ BENCHES = [
     ("bench.growth", ["exact action types", "pattern routes", "unknown type (404)"]),
     ("bench.instructions", ["core-stream: floor: answered", "request-sync: bare @post: answered"]),
     ("bench.soak", ["memory: ", "sync ok", "stream abandoned"]),
+    ("bench.stores_http", ["| memory | 1 |", "| sqlite | 2 |"]),
     ("bench.sqlite_processes", ["| 2 |", "clicks/s (median round)"]),
 ]
 
