@@ -13,6 +13,7 @@ import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -273,3 +274,13 @@ def print_targets(targets: Sequence[Target], *, smoke: bool = False) -> None:
         verdict = "(smoke run: not judged)" if smoke else ("MET" if t.met else "MISSED")
         print(f"  {t.label:<{width}}  {t.value:7.3f}  target {op} {t.limit:<5}  {verdict}")
     sys.stdout.flush()
+
+
+def stop(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """Stop a server process this bench started: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)

@@ -37,7 +37,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from bench._apps import body
-from bench._harness import Target, environment, print_targets
+from bench._harness import Target, environment, print_targets, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNC = body(streaming=False)
@@ -142,12 +142,7 @@ def serving(server: str) -> Iterator[int]:
             time.sleep(0.1)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}

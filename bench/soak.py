@@ -44,7 +44,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from bench._harness import environment
+from bench._harness import environment, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDGETS = 8
@@ -282,12 +282,7 @@ def server(store: str, workers: int, env: dict[str, str], log: Path) -> Iterator
                 time.sleep(0.1)
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process)
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from bench._harness import environment
+from bench._harness import environment, stop
 from bench.over_http import _free_port, _python_loadgen
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,12 +69,7 @@ def _serving(workers: int, path: Path) -> Iterator[int]:
         time.sleep(3)  # the other workers start too (each seeds the demo widget if it is missing)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process, grace=15)
 
 
 def _count(port: int) -> int:
