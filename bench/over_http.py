@@ -192,34 +192,26 @@ def _wrk(port: int, path: str, data: bytes, connections: int, duration: float) -
     }
 
 
-def _python_loadgen(port: int, path: str, data: bytes, connections: int, duration: float) -> dict[str, float]:
-    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
-        f.write(data)
+def _python_loadgen(
+    port: int, path: str, data: bytes | list[bytes], connections: int, duration: float
+) -> dict[str, float]:
+    """``bench._loadgen`` in a process of its own; with several bodies, connection ``i`` sends body ``i % n``."""
+    bodies = data if isinstance(data, list) else [data]
+    files = []
     try:
+        for body in bodies:
+            with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
+                f.write(body)
+            files.append(f.name)
+        command = [sys.executable, "-m", "bench._loadgen", "--port", str(port), "--path", path]
+        command += [arg for name in files for arg in ("--body-file", name)]
+        command += ["-c", str(connections), "-d", str(duration)]
         out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench._loadgen",
-                "--port",
-                str(port),
-                "--path",
-                path,
-                "--body-file",
-                f.name,
-                "-c",
-                str(connections),
-                "-d",
-                str(duration),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=duration + 30,
-            check=True,
-            cwd=ROOT,
+            command, capture_output=True, text=True, timeout=duration + 30, check=True, cwd=ROOT
         ).stdout
     finally:
-        os.unlink(f.name)
+        for name in files:
+            os.unlink(name)
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return result
 

@@ -18,42 +18,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import httpx
-import msgspec
 
 from bench._harness import environment
+from bench.over_http import _python_loadgen
 from bench.soak import WIDGETS, server, store_env, sync_body
 
-ROOT = Path(__file__).resolve().parent.parent
-
 CONFIGS = [("memory", 1), ("sqlite", 1), ("sqlite", 2), ("postgres", 1), ("postgres", 2)]
-
-
-def _loadgen(url: str, bodies: list[bytes], connections: int, duration: float) -> dict[str, float]:
-    port, path = url.removeprefix("http://127.0.0.1:").split("/", 1)
-    files = []
-    try:
-        for body in bodies:
-            with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
-                f.write(body)
-            files.append(f.name)
-        command = [sys.executable, "-m", "bench._loadgen", "--port", port, "--path", f"/{path}"]
-        command += [arg for name in files for arg in ("--body-file", name)]
-        command += ["-c", str(connections), "-d", str(duration)]
-        out = subprocess.run(
-            command, capture_output=True, text=True, timeout=duration + 60, check=True, cwd=ROOT
-        ).stdout
-    finally:
-        for name in files:
-            os.unlink(name)
-    result: dict[str, float] = msgspec.json.decode(out.strip().splitlines()[-1])
-    return result
 
 
 def _counts(url: str) -> list[int]:
@@ -80,7 +55,7 @@ def bench(store: str, workers: int, duration: float, rounds: int) -> dict[str, d
             runs = []
             for _ in range(rounds):
                 before = _counts(url)
-                run = _loadgen(url, bodies, 16, duration)
+                run = _python_loadgen(httpx.URL(url).port or 80, "/chatkit", bodies, 16, duration)
                 stored = sum(_counts(url)) - sum(before)
                 ok = run["requests"] - run["errors"]
                 runs.append({**run, "ok": ok, "lost": ok - stored})
