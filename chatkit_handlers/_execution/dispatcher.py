@@ -195,14 +195,15 @@ class Dispatcher:
             record.mode = "stream" if action.streaming else "sync"
             record.thread_id = params.thread_id
             record.item_id = params.item_id
-            matched = self.router.lookup(params.action.type)
-            if matched is not None:  # labelled by its route even when refused (a bad payload...)
-                record.action = matched.registered_type
             route, payload = self.resolve(action)
         except DispatchError as exc:
+            matched = self.router.lookup(record.action_type) if record.action_type is not None else None
+            if matched is not None:  # labelled by its route even when refused (a bad payload...)
+                record.action = matched.registered_type
             observers.started(record)
             observers.ended(record, exc.status_code, exc.code)
             return DispatchResult.error(exc)
+        record.action = route.registered_type
         observers.started(record)
         if RequestView in self.needs:
             extras = self.with_view(extras, request)
