@@ -9,6 +9,7 @@ from .._routing.route import Route
 from ..errors import DispatchError, NotFoundError
 from ..stores import Features, Lease, Store
 from ..types import CustomActionParams, ThreadItem, ThreadMetadata, WidgetItem
+from .persist import consumed
 
 __all__ = ["ActionRunner"]
 
@@ -80,6 +81,11 @@ class ActionRunner:
         return ActionContext(
             thread=thread, sender=sender, action_type=route.type, store=held, context=context
         )
+
+    async def replayed(self, store: Store, route: Route, ctx: ActionContext[Any]) -> bool:
+        """Whether a ``once`` action's sender was consumed already (a replay, a double click)."""
+        assert ctx.sender is not None  # once routes require their sender
+        return await consumed(store, ctx.thread.id, ctx.sender.id, route.registered_type, ctx.context)
 
 
 async def _load_item(store: Store, thread_id: str, item_id: str, context: Any) -> ThreadItem | None:

@@ -38,7 +38,7 @@ from .answers import failure_event
 from .loading import ActionRunner
 from .locks import ActionLocks, stream_keys
 from .observe import ActionRecord
-from .persist import Replayed, WriteBuffer, consumed
+from .persist import Replayed, WriteBuffer
 
 logger = logging.getLogger("chatkit_handlers")
 
@@ -195,10 +195,7 @@ class StreamRunner(ActionRunner):
                 record.locked = perf_counter()
             writes = WriteBuffer(params.thread_id, ctx.sender, persist_items=emitter.persist_items)
             if route.once:
-                assert ctx.sender is not None  # once routes require their sender
-                if await consumed(
-                    locks.store, params.thread_id, ctx.sender.id, route.registered_type, context
-                ):
+                if await self.replayed(locks.store, route, ctx):
                     return  # a replay: the opening was all it sends
                 writes.consume(route.registered_type)
             events: AsyncIterator[Any] = call_stream(route, ctx, payload, extras)

@@ -24,7 +24,7 @@ from ..types import CustomActionParams, ThreadItem, ThreadMetadata
 from .loading import ActionRunner
 from .locks import ActionLocks
 from .observe import ActionRecord
-from .persist import Replayed, consume, consumed
+from .persist import Replayed, consume
 
 __all__ = ["SyncOutcome", "SyncRunner"]
 
@@ -113,7 +113,7 @@ class SyncRunner(ActionRunner):
         if record is not None:
             record.locked = perf_counter()
         ctx = await self.load(store, params, route, context, lease)
-        if route.once and await self._replayed(store, params, route, ctx, context):
+        if route.once and await self.replayed(store, route, ctx):
             return SyncOutcome(ctx, ctx.sender)  # the client catches up with the stored widget
         result = await call_sync(route, ctx, payload, extras)
         if record is not None:
@@ -136,13 +136,6 @@ class SyncRunner(ActionRunner):
         elif item is not None:
             await store.save_item(params.thread_id, item, context=context)
         return SyncOutcome(ctx, item)
-
-    async def _replayed(
-        self, store: Store, params: CustomActionParams, route: Route, ctx: ActionContext[Any], context: Any
-    ) -> bool:
-        """Whether this ``once`` action's sender was consumed already (a replay, a double click)."""
-        assert ctx.sender is not None  # once routes require their sender
-        return await consumed(store, params.thread_id, ctx.sender.id, route.registered_type, context)
 
     async def _commit_once(
         self,
