@@ -21,6 +21,7 @@ they run on one machine, as SQLite's WAL mode requires anyway.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import secrets
@@ -63,7 +64,8 @@ _RENEW = "UPDATE chatkit_leases SET expires = ? WHERE holder = ?"
 _encode = msgspec.json.Encoder().encode
 
 Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
-"""Runs a function on the store's writer connection, in a worker thread, and returns its result."""
+"""Runs a function on the store's writer connection as one commit (on the event loop, retried while
+another process writes) and returns its result."""
 
 
 class Holding:
@@ -98,13 +100,14 @@ class Leases:
         ``LockTimeoutError`` holding none; ``run`` reaches the file."""
         deadline = None if timeout is None else time.monotonic() + timeout
         await self._local.take(keys, timeout)
-        holding = Holding(f"{os.getpid()}:{secrets.token_hex(8)}", tuple(keys))
+        holding = Holding(_holder_name(), tuple(keys))
         rows = [(_encode(key).decode(), key) for key in keys]
         pause = _FIRST_PAUSE
         try:
             while True:
-                with anyio.CancelScope(shield=True):  # a lease taken is known, even when cancelled
-                    busy = await run(lambda conn: _try_take(conn, holding.holder, rows, self.lease))
+                # (No shield needed: ``run`` awaits only before its statement succeeds, so a
+                # cancellation never strikes between a lease taken and this frame knowing it.)
+                busy = await run(lambda conn: _try_take(conn, holding.holder, rows, self.lease))
                 if busy is None:
                     break
                 left = None if deadline is None else deadline - time.monotonic()
@@ -146,11 +149,28 @@ class Leases:
         self._renewer.stop()
 
 
+_serial = itertools.count()
+_process: tuple[int, str] = (0, "")
+
+
+def _holder_name() -> str:
+    """A name no other holder, in any process opening the file, has: the pid, a random token
+    drawn once per process (a pid may be reused), a serial number."""
+    global _process
+    if _process[0] != os.getpid():  # first use, or a forked child
+        _process = (os.getpid(), secrets.token_hex(8))
+    pid, token = _process
+    return f"{pid}:{token}:{next(_serial)}"
+
+
 def _try_take(
     conn: sqlite3.Connection, holder: str, rows: list[tuple[str, LockKey]], lease: float
 ) -> LockKey | None:
     """Insert a lease per key, taking over expired ones, all or none: ``None``, else the busy key."""
     now = time.time()
+    if len(rows) == 1:  # one statement: atomic by itself, no BEGIN and COMMIT around it
+        ((name, key),) = rows
+        return None if conn.execute(_TAKE, (name, holder, now + lease, now)).rowcount else key
     conn.execute("BEGIN IMMEDIATE")
     try:
         for name, key in rows:

@@ -1,9 +1,15 @@
 """``SQLiteStore``: the embedded default, one file, no server.
 
-Runs the standard library's ``sqlite3`` in anyio worker threads, so the event
-loop never waits on the disk, nor on another process's write. One writer
-connection (SQLite allows one writer at a time anyway) and a few reader
-connections in WAL mode, so reads proceed while a write commits. Items and threads are JSON text columns holding exactly
+Runs the standard library's ``sqlite3`` where each statement costs least
+without ever stalling the event loop: the short statements of an action (load
+a thread and its widget, take and release a lease, save an item) run on the
+loop itself, on connections that never wait for a lock (``busy_timeout=0``,
+retried after an asynchronous pause when another process writes) nor for the
+disk (WAL mode, ``synchronous=NORMAL``: a commit only appends to the WAL; the
+checkpoints that fsync run in a thread of their own, ``_sqlite_checkpoints``).
+Listings whose length the caller picks, opening the file and lease renewal run
+in worker threads. One writer connection (SQLite allows one writer at a time
+anyway); readers see the last commit while a write is under way. Items and threads are JSON text columns holding exactly
 the wire encoding, so what is read back encodes to the very same bytes.
 
 Locks are leases in the file (``_sqlite_leases``): they exclude holders in
@@ -12,9 +18,9 @@ every process that opens it.
 
 from __future__ import annotations
 
-import copy
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -27,6 +33,7 @@ import msgspec
 from ..errors import NotFoundError, StoreUnavailableError
 from ..types import Page, ThreadItem, ThreadMetadata
 from ._base import ItemsAsJSON, LockKey, Owner, lock_order
+from ._sqlite_checkpoints import Checkpoints
 from ._sqlite_leases import LEASE_TABLE, Holding, Leases
 
 __all__ = ["SQLiteStore"]
@@ -38,6 +45,10 @@ _encode = msgspec.json.Encoder().encode
 _decode_thread = msgspec.json.Decoder(ThreadMetadata).decode
 _item_decoder: msgspec.json.Decoder[ThreadItem] = msgspec.json.Decoder(ThreadItem)
 _decode_item = _item_decoder.decode
+
+_FIRST_PAUSE = 0.0005
+_LONGEST_PAUSE = 0.01
+"""Seconds between two tries of a statement that found the file busy: doubling from the first to the longest."""
 
 SCHEMA_VERSION = 3
 """The schema this version creates; older files are migrated when opened."""
@@ -98,6 +109,11 @@ def _queries(scoped: bool) -> dict[str, str]:
         "threads_asc": threads_page.format(cmp=">", direction="ASC"),
         "threads_desc": threads_page.format(cmp="<", direction="DESC"),
         "load_thread": f"SELECT data FROM chatkit_threads WHERE id = :thread{own}",
+        "load_thread_and_item": (
+            "SELECT t.data, i.data FROM chatkit_threads t LEFT JOIN chatkit_items i "
+            "ON i.thread_id = t.id AND i.id = :item WHERE t.id = :thread"
+            + (" AND t.owner IS :owner" if scoped else "")
+        ),
         "save_thread": (
             "INSERT INTO chatkit_threads (id, owner, created_at, data) VALUES (:thread, :owner, :at, :data) "
             "ON CONFLICT (id) DO UPDATE SET data = excluded.data"
@@ -153,33 +169,38 @@ def _migrate(conn: _Conn) -> None:
 
 
 class _Shared:
-    """What every view of one store shares: the connections, the locks."""
+    """What every view of one store shares: the connections, the locks, the checkpoints."""
 
-    __slots__ = ("free_readers", "leases", "opening", "readers", "writer", "writer_gate")
+    __slots__ = (
+        "checkpoints",
+        "free_readers",
+        "leases",
+        "opening",
+        "reader",
+        "readers",
+        "writer",
+        "writer_gate",
+    )
 
-    def __init__(self, leases: Leases) -> None:
+    def __init__(self, leases: Leases, checkpoints: Checkpoints) -> None:
         self.leases = leases
+        self.checkpoints = checkpoints
         self.opening = anyio.Lock()
-        self.writer: _Conn | None = None
+        self.writer: _Conn | None = None  # on the event loop: every write, and reads in a transaction
         self.writer_gate = anyio.Semaphore(1, max_value=1, fast_acquire=True)
-        self.readers: list[_Conn] = []
+        self.reader: _Conn | None = None  # on the event loop: point reads outside a transaction
+        self.readers: list[_Conn] = []  # in worker threads: listings outside a transaction
         self.free_readers = anyio.Semaphore(1)
 
 
 class _Tx:
-    """A transaction in progress.
+    """A transaction in progress: it holds the writer from its first statement (``BEGIN IMMEDIATE``) on."""
 
-    Writes wait in ``pending`` and go to the worker thread with the next read
-    or with the commit: a transaction costs one trip per read, plus one.
-    """
-
-    __slots__ = ("gate", "gated", "open", "pending")
+    __slots__ = ("began", "gate")
 
     def __init__(self) -> None:
-        self.pending: list[Callable[[_Conn], None]] = []
-        self.gated = False  # holds the writer
-        self.open = False  # BEGIN done, COMMIT or ROLLBACK not yet
-        self.gate = anyio.Lock()  # one trip at a time, even if several tasks share the transaction
+        self.began = False
+        self.gate = anyio.Lock()  # one BEGIN, even if several tasks share the transaction
 
 
 class SQLiteStore(ItemsAsJSON):
@@ -195,6 +216,8 @@ class SQLiteStore(ItemsAsJSON):
     Transactions are real SQLite transactions (``BEGIN IMMEDIATE``), so they are
     atomic and isolated; WAL mode with ``synchronous=NORMAL`` makes a commit
     survive an application crash (a power loss may drop the last commits).
+    An action's statements run on the event loop and take microseconds; they
+    never wait there for another process's write (see the module docstring).
 
     Call :meth:`close` on shutdown (e.g. ``Litestar(on_shutdown=[store.close])``).
 
@@ -202,8 +225,9 @@ class SQLiteStore(ItemsAsJSON):
         path: the database file; created on first use.
         owner: derives the owning user's id from the request context (see
             :class:`~chatkit_handlers.stores.MemoryStore`).
-        readers: how many reader connections to keep.
-        busy_timeout: seconds a write waits for another process's write.
+        readers: how many reader connections to keep for listings (in worker threads).
+        busy_timeout: seconds a statement keeps retrying while another process
+            writes (then ``StoreUnavailableError``: 503).
         lease: seconds a lock outlives a process that crashed holding it
             (renewed every third of it while held).
     """
@@ -224,8 +248,8 @@ class SQLiteStore(ItemsAsJSON):
         self._owner = owner
         self._sql = _SQL[owner is not None]
         self._readers = max(1, readers)
-        self._timeout_ms = int(busy_timeout * 1000)
-        self._shared = _Shared(Leases(self._new_connection, lease))
+        self._busy_timeout = busy_timeout
+        self._shared = _Shared(Leases(self._new_connection, lease), Checkpoints(self._new_connection))
         self._holding: tuple[Holding, ...] = ()  # what a lock's view holds (its keys empty once released)
         self._tx: _Tx | None = None
 
@@ -239,8 +263,8 @@ class SQLiteStore(ItemsAsJSON):
         shared = self._shared
         async with shared.opening:
             if shared.writer is None:
-                writer, readers = await _in_thread(self._connect)
-                shared.readers = readers
+                writer, reader, readers = await _in_thread(self._connect)
+                shared.reader, shared.readers = reader, readers
                 shared.free_readers = anyio.Semaphore(len(readers), fast_acquire=True)
                 shared.writer_gate = anyio.Semaphore(1, max_value=1, fast_acquire=True)
                 shared.writer = writer
@@ -250,29 +274,41 @@ class SQLiteStore(ItemsAsJSON):
         shared = self._shared
         shared.leases.close()
         async with shared.opening:
-            conns = [c for c in (shared.writer, *shared.readers) if c is not None]
-            shared.writer, shared.readers = None, []
+            await _in_thread(shared.checkpoints.stop)
+            conns = [c for c in (shared.writer, shared.reader, *shared.readers) if c is not None]
+            shared.writer, shared.reader, shared.readers = None, None, []
             for conn in conns:
                 await _in_thread(conn.close)
 
-    def _connect(self) -> tuple[_Conn, list[_Conn]]:
-        writer = self._new_connection()
+    def _connect(self) -> tuple[_Conn, _Conn, list[_Conn]]:
+        writer = self._new_connection(on_loop=True)
+        conns = [writer]
         try:
             writer.execute("PRAGMA journal_mode = WAL")
             _migrate(writer)
-            readers = [self._new_connection() for _ in range(self._readers)]
+            for _ in range(self._readers + 1):
+                conns.append(self._new_connection(on_loop=len(conns) == 1))
         except BaseException:
-            writer.close()
+            for conn in conns:
+                conn.close()
             raise
-        for reader in readers:
+        for reader in conns[1:]:
             reader.execute("PRAGMA query_only = ON")
-        return writer, readers
+        return writer, conns[1], conns[2:]
 
-    def _new_connection(self) -> _Conn:
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves; the connection moves
-        # between worker threads but is only ever used by one at a time.
+    def _new_connection(self, *, on_loop: bool = False) -> _Conn:
+        """A connection to the file; one used on the event loop never waits for a lock nor checkpoints.
+
+        (It fails at once on a lock another process holds, and ``_on_loop``
+        retries after an asynchronous pause; its commits leave the WAL to
+        ``Checkpoints``.) A thread's connection waits up to ``busy_timeout``.
+        """
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves. check_same_thread=False: the
+        # event loop's connections are opened (and closed) in a worker thread.
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {self._timeout_ms}")
+        conn.execute(f"PRAGMA busy_timeout = {0 if on_loop else int(self._busy_timeout * 1000)}")
+        if on_loop:
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
@@ -283,15 +319,48 @@ class SQLiteStore(ItemsAsJSON):
         return self._shared
 
     # ----------------------------------------------------------------- running SQL
+    #
+    # Where each statement runs: the short ones (a thread, an item, a lease, a write) on the
+    # event loop, where they take tens of microseconds and never wait (busy_timeout=0: a file
+    # another process is writing is retried after an asynchronous pause; no checkpoint);
+    # listings (pages of items or threads, whose length the caller chooses) in worker threads,
+    # as are opening the file, checkpoints and lease renewal.
+
+    async def _on_loop(self, fn: Callable[[_Conn], T], conn: _Conn) -> T:
+        """``fn(conn)`` on the event loop, run again while the file is busy (up to ``busy_timeout``).
+
+        ``fn`` is run again only when it left no transaction open: it either
+        changed nothing or rolled back what it did.
+        """
+        deadline: float | None = None
+        pause = _FIRST_PAUSE
+        while True:
+            try:
+                return fn(conn)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or conn.in_transaction:
+                    raise StoreUnavailableError(f"SQLite: {exc}") from exc
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self._busy_timeout
+                elif now >= deadline:
+                    raise StoreUnavailableError(f"SQLite: {exc} (for {self._busy_timeout}s)") from exc
+                await anyio.sleep(min(pause, deadline - now))
+                pause = min(pause * 2, _LONGEST_PAUSE)
 
     async def _read(self, fn: Callable[[_Conn], T]) -> T:
+        """A point read: in the transaction if one is open (it sees its writes), else on the loop's reader."""
+        if self._tx is not None:
+            return _in_tx(fn, await self._tx_writer(self._tx))
+        shared = self._shared if self._shared.reader is not None else await self._ready()
+        assert shared.reader is not None
+        return await self._on_loop(fn, shared.reader)
+
+    async def _list(self, fn: Callable[[_Conn], T]) -> T:
+        """A listing: in the transaction if one is open, else on a reader in a worker thread."""
+        if self._tx is not None:
+            return _in_tx(fn, await self._tx_writer(self._tx))
         shared = await self._ready()
-        tx = self._tx
-        if tx is not None:  # read our own uncommitted writes
-            async with tx.gate:
-                writer = await self._writer(tx)
-                pending, tx.pending = tx.pending, []
-                return await _in_thread(_tx_read, writer, tx, pending, fn)
         async with shared.free_readers:
             conn = shared.readers.pop()
             try:
@@ -299,31 +368,57 @@ class SQLiteStore(ItemsAsJSON):
             finally:
                 shared.readers.append(conn)
 
-    async def _write(self, fn: Callable[[_Conn], None]) -> None:
-        if self._tx is not None:
-            self._tx.pending.append(fn)
-            return
-        shared = await self._ready()
-        async with shared.writer_gate:
-            assert shared.writer is not None
-            await _in_thread(_atomically, shared.writer, fn)
+    async def _write(self, fn: Callable[[_Conn], T], *, one_statement: bool = False) -> T:
+        """A write: in the transaction if one is open, else in one of its own.
 
-    async def _writer(self, tx: _Tx) -> _Conn:
+        ``one_statement``: ``fn`` runs a single statement, atomic by itself
+        (SQLite's autocommit): no ``BEGIN`` and ``COMMIT`` around it.
+        """
+        if self._tx is not None:
+            return _in_tx(fn, await self._tx_writer(self._tx))
+        return await self._on_writer(fn if one_statement else lambda conn: _atomically(conn, fn))
+
+    async def _on_writer(self, fn: Callable[[_Conn], T]) -> T:
+        """``fn`` on the writer, outside any transaction, as one commit (what locks are taken with)."""
+        shared = self._shared if self._shared.writer is not None else await self._ready()
+        gate = shared.writer_gate
+        try:  # (free unless a transaction holds the writer: then wait for its end)
+            gate.acquire_nowait()
+        except anyio.WouldBlock:
+            await gate.acquire()
+        try:
+            assert shared.writer is not None
+            result = await self._on_loop(fn, shared.writer)
+        finally:
+            gate.release()
+        shared.checkpoints.committed()
+        return result
+
+    async def _tx_writer(self, tx: _Tx) -> _Conn:
+        """The writer, in ``tx``'s ``BEGIN IMMEDIATE`` (begun by its first statement)."""
         shared = self._shared
-        if not tx.gated:
-            await shared.writer_gate.acquire()
-            tx.gated = True
+        if not tx.began:
+            async with tx.gate:
+                if not tx.began:
+                    await self._ready()
+                    await shared.writer_gate.acquire()
+                    try:
+                        assert shared.writer is not None
+                        await self._on_loop(_begin, shared.writer)
+                    except BaseException:
+                        shared.writer_gate.release()
+                        raise
+                    tx.began = True
         assert shared.writer is not None
         return shared.writer
 
-    async def _on_writer(self, fn: Callable[[_Conn], T]) -> T:
-        """``fn`` on the writer connection, outside any transaction: what locks are taken with."""
-        shared = await self._ready()
-        async with shared.writer_gate:
-            assert shared.writer is not None
-            return await _in_thread(fn, shared.writer)
-
     # ----------------------------------------------------------------- locks and transactions
+
+    def _view(self) -> Self:
+        """A copy of this store sharing its connections: what a lock or a transaction yields."""
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        return view
 
     def held_keys(self) -> frozenset[LockKey]:
         """The keys this store (a lock's view) holds: locking them again through it does not wait."""
@@ -345,7 +440,7 @@ class SQLiteStore(ItemsAsJSON):
             )
         leases = self._shared.leases
         holding = await leases.take(new, timeout, self._on_writer)
-        view = copy.copy(self)
+        view = self._view()
         view._holding = (*self._holding, holding)
         try:
             yield view
@@ -354,32 +449,25 @@ class SQLiteStore(ItemsAsJSON):
 
     @asynccontextmanager
     async def transaction(self, *, context: Any = None) -> AsyncIterator[Self]:
-        """A SQLite transaction: atomic and isolated.
-
-        Writes inside it are sent with the next read or at the end, so a
-        write's ``NotFoundError`` may surface there rather than at the write.
-        """
+        """A SQLite transaction (``BEGIN IMMEDIATE`` at its first statement): atomic and isolated."""
         if self._tx is not None:
             yield self
             return
-        shared = await self._ready()
-        view = copy.copy(self)
+        shared = self._shared
+        view = self._view()
         view._tx = tx = _Tx()
         try:
             yield view
-            async with tx.gate:
-                if tx.pending or tx.open:
-                    writer = await self._writer(tx)
-                    pending, tx.pending = tx.pending, []
-                    with anyio.CancelScope(shield=True):
-                        await _in_thread(_tx_commit, writer, tx, pending)
+            if tx.began:
+                assert shared.writer is not None
+                _in_tx(_commit, shared.writer)
+                shared.checkpoints.committed()
         except BaseException:
-            if tx.open:
-                with anyio.CancelScope(shield=True):
-                    await _in_thread(_rollback, shared.writer, tx)
+            if tx.began and shared.writer is not None and shared.writer.in_transaction:
+                shared.writer.execute("ROLLBACK")
             raise
         finally:
-            if tx.gated:
+            if tx.began:
                 shared.writer_gate.release()
 
     # ----------------------------------------------------------------- the Store methods
@@ -401,7 +489,7 @@ class SQLiteStore(ItemsAsJSON):
         params = self._params(
             context, thread=thread.id, at=thread.created_at.isoformat(), data=_encode(thread).decode()
         )
-        await self._write(_changes_one(sql, params, f"thread {thread.id!r} not found"))
+        await self._write(_changes_one(sql, params, f"thread {thread.id!r} not found"), one_statement=True)
 
     async def load_thread_items(
         self,
@@ -421,7 +509,7 @@ class SQLiteStore(ItemsAsJSON):
                 return None
             return conn.execute(sql, params).fetchall()
 
-        rows = await self._read(page)
+        rows = await self._list(page)
         if rows is None:
             raise NotFoundError(f"thread {thread_id!r} not found")
         chosen = rows[:limit]
@@ -443,7 +531,7 @@ class SQLiteStore(ItemsAsJSON):
         sql = self._sql["threads_asc" if order == "asc" else "threads_desc"]
         limit = max(limit, 0)
         params = self._params(context, after=after, limit=limit + 1)
-        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        rows = await self._list(lambda c: c.execute(sql, params).fetchall())
         chosen = rows[:limit]
         return Page(
             data=[_decode_thread(data) for _, data in chosen],
@@ -454,18 +542,14 @@ class SQLiteStore(ItemsAsJSON):
     async def load_thread_and_item(
         self, thread_id: str, item_id: str, *, context: Any = None
     ) -> tuple[ThreadMetadata, ThreadItem | None]:
-        """The thread and one of its items (``None`` if missing) in one trip to a worker thread."""
-        thread_sql, item_sql = self._sql["load_thread"], self._sql["load_item"]
+        """The thread and one of its items (``None`` if missing) in one query."""
+        sql = self._sql["load_thread_and_item"]
         params = self._params(context, thread=thread_id, item=item_id)
-
-        def both(conn: _Conn) -> tuple[Any, Any]:
-            thread = conn.execute(thread_sql, params).fetchone()
-            return thread, None if thread is None else conn.execute(item_sql, params).fetchone()
-
-        thread, item = await self._read(both)
-        if thread is None:
+        row = await self._read(lambda c: c.execute(sql, params).fetchone())
+        if row is None:
             raise NotFoundError(f"thread {thread_id!r} not found")
-        return _decode_thread(thread[0]), None if item is None else _decode_item(item[0])
+        thread, item = row
+        return _decode_thread(thread), None if item is None else _decode_item(item)
 
     async def load_item(self, thread_id: str, item_id: str, *, context: Any = None) -> ThreadItem:
         sql = self._sql["load_item"]
@@ -489,7 +573,7 @@ class SQLiteStore(ItemsAsJSON):
             at=item.created_at.isoformat(),
             data=data.decode(),
         )
-        await self._write(_changes_one(sql, params, f"thread {thread_id!r} not found"))
+        await self._write(_changes_one(sql, params, f"thread {thread_id!r} not found"), one_statement=True)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, *, context: Any = None) -> None:
         sql, visible = self._sql["delete_item"], self._sql["visible"]
@@ -527,7 +611,7 @@ class SQLiteStore(ItemsAsJSON):
                 raise NotFoundError(f"thread {thread_id!r} not found")
             return False
 
-        return await self._read(insert)  # in the transaction, after its pending writes
+        return await self._write(insert)  # in the transaction
 
 
 def _changes_one(sql: str, params: dict[str, Any], missing: str) -> Callable[[_Conn], None]:
@@ -540,41 +624,37 @@ def _changes_one(sql: str, params: dict[str, Any], missing: str) -> Callable[[_C
     return write
 
 
-def _flush(conn: _Conn, tx: _Tx, pending: list[Callable[[_Conn], None]]) -> None:
-    if not tx.open:
-        conn.execute("BEGIN IMMEDIATE")
-        tx.open = True
-    for write in pending:
-        write(conn)
+def _begin(conn: _Conn) -> None:
+    conn.execute("BEGIN IMMEDIATE")
 
 
-def _tx_read(conn: _Conn, tx: _Tx, pending: list[Callable[[_Conn], None]], read: Callable[[_Conn], T]) -> T:
-    """One trip of a transaction: BEGIN if needed, the pending writes, then a read."""
-    _flush(conn, tx, pending)
-    return read(conn)
-
-
-def _tx_commit(conn: _Conn, tx: _Tx, pending: list[Callable[[_Conn], None]]) -> None:
-    """The last trip of a transaction: BEGIN if needed, the pending writes, COMMIT."""
-    _flush(conn, tx, pending)
+def _commit(conn: _Conn) -> None:
     conn.execute("COMMIT")
-    tx.open = False
 
 
-def _rollback(conn: _Conn | None, tx: _Tx) -> None:
-    if conn is not None:
-        conn.execute("ROLLBACK")
-    tx.open = False
-
-
-def _atomically(conn: _Conn, fn: Callable[[_Conn], None]) -> None:
+def _atomically(conn: _Conn, fn: Callable[[_Conn], T]) -> T:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        fn(conn)
+        result = fn(conn)
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # (a failed COMMIT leaves it open)
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    return result
+
+
+def _in_tx(fn: Callable[[_Conn], T], conn: _Conn) -> T:
+    """``fn(conn)`` inside a transaction that holds the writer: it cannot find the file busy."""
+    try:
+        return fn(conn)
+    except sqlite3.OperationalError as exc:  # unreadable, a disk error
+        raise StoreUnavailableError(f"SQLite: {exc}") from exc
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether another connection holds the lock ``exc`` met (SQLITE_BUSY or SQLITE_LOCKED, any extended code)."""
+    return exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
