@@ -463,7 +463,7 @@ def _hand_written(store: MemoryStore) -> Any:
     return hand_written
 
 
-def _peer_handler(server: Any, path: str) -> Any:
+def peer_handler(server: Any, path: str) -> Any:
     from chatkit.server import StreamingResult
 
     @post(path, status_code=200, name=path)
@@ -499,7 +499,7 @@ def build_app(
     ]
     if peers:
         shipped, fair = peer_servers()
-        handlers += [_peer_handler(shipped, "/peer/shipped"), _peer_handler(fair, "/peer/fair")]
+        handlers += [peer_handler(shipped, "/peer/shipped"), peer_handler(fair, "/peer/fair")]
     plugins = [ChatKitPlugin(make_router(), store=store, path="/chatkit", **plugin_kwargs)]
     # The plain ASGI app over the same store, in an @asgi route of the same app (as the plugin is).
     handlers.append(asgi("/chatkit-asgi", copy_scope=False)(ChatKitApp(make_router(), store=store).__call__))

@@ -79,13 +79,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _server_command(server: str, port: int) -> list[str]:
+def _server_command(server: str, port: int, app: str = "bench._http_app:app") -> list[str]:
     if server == "uvicorn":
         cmd = [
             sys.executable,
             "-m",
             "uvicorn",
-            "bench._http_app:app",
+            app,
             "--host",
             "127.0.0.1",
             "--port",
@@ -109,7 +109,7 @@ def _server_command(server: str, port: int) -> list[str]:
         "--log-level",
         "warning",
         "--no-access-log",
-        "bench._http_app:app",
+        app,
     ]
 
 
@@ -122,12 +122,16 @@ def _post(port: int, path: str, data: bytes) -> tuple[int, bytes]:
 
 
 @contextlib.contextmanager
-def serving(server: str) -> Iterator[int]:
-    """Start ``server`` on a free port; stop it (this process's child only) on exit."""
+def serving(
+    server: str, app: str = "bench._http_app:app", env: dict[str, str] | None = None
+) -> Iterator[int]:
+    """Start ``server`` serving ``app`` (with ``env`` added) on a free port; stop it (this process's child only) on exit."""
     port = _free_port()
     # PYTHONPATH: the server imports this checkout's chatkit_handlers, whatever is installed.
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(_server_command(server, port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    full_env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        _server_command(server, port, app), cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
