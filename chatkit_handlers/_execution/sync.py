@@ -83,7 +83,9 @@ class SyncRunner(ActionRunner):
                 finally:
                     lease.release()
         locks = ActionLocks(self._store, keys, self.lock_timeout, context, False)
-        if self._features.locks_in_process or not await locks.take(wait=False):
+        if not self._features.owner_scoped:  # every caller sees the thread: nothing to check first
+            await locks.take(wait=True)
+        elif self._features.locks_in_process or not await locks.take(wait=False):
             # Busy: a thread the caller may not see (another user's) is refused now, without
             # waiting for the locks of an action on it (which would tell that it exists).
             await self.load(self._store, params, route, context)

@@ -56,6 +56,18 @@ once, when it is built:
     go with their thread. A router with ``once`` routes refuses a store
     without this declaration when the dispatcher is built.
 
+One declaration is the instance's, not the class's, since it follows how the
+store was made:
+
+``owner_scoped`` (``True`` unless the store says otherwise)
+    some context may be refused a thread that exists (``owner=`` was given,
+    or the store cannot tell). The dispatcher then checks that the caller
+    sees the thread before it waits for a busy lock of an action on it, so
+    that a thread another user is busy with answers 404 at once rather than
+    409 after the lock timeout (which would tell that it exists). A store
+    where every context sees every thread sets it ``False`` and is spared
+    that read.
+
 A subclass (or a mixin) that overrides a method one of these stands for
 (``load_thread`` to hide archived threads, ``save_item`` to audit writes,
 ``lock()``) below the stand-in, or any store method below a
@@ -280,15 +292,19 @@ class Features(msgspec.Struct, frozen=True):
     locks_in_process: bool = False
     never_suspends: bool = False
     records_consumed: bool = False
+    owner_scoped: bool = True
 
     @classmethod
     def of(cls, store: object) -> Features:
-        """The declarations of ``store``'s class (``False`` for what it does not declare).
+        """The declarations of ``store``'s class (``False`` for what it does not declare), and
+        its own ``owner_scoped`` (``True`` if it does not say).
 
         Raises ``RegistrationError`` for a declaration whose method the store lacks.
         """
         kind = type(store)
-        features = cls(*(bool(getattr(kind, name, False)) for name in cls.__struct_fields__))
+        flags = {name: bool(getattr(kind, name, False)) for name in cls.__struct_fields__}
+        flags["owner_scoped"] = bool(getattr(store, "owner_scoped", True))
+        features = cls(**flags)
         declared = [(flag, method) for flag, (method, _) in _STANDS_FOR.items()]
         declared += [("records_consumed", "consumed"), ("records_consumed", "consume")]
         for flag, method in declared:

@@ -52,6 +52,11 @@ class MemoryStore(LocalLocks):
     never_suspends = True  # no method awaits anything: dicts in this process
     records_consumed = True
 
+    @property
+    def owner_scoped(self) -> bool:
+        """Whether threads belong to owners (``owner=`` given): see ``StoreFeatures``."""
+        return self._owner is not None
+
     def __init__(self, *, owner: Owner | None = None) -> None:
         self._threads: dict[str, bytes] = {}
         self._items: dict[str, dict[str, bytes]] = {}

@@ -215,6 +215,11 @@ class PostgresStore(ItemsAsJSON):
     loads_thread_and_item = True
     records_consumed = True
 
+    @property
+    def owner_scoped(self) -> bool:
+        """Whether threads belong to owners (``owner=`` given): see ``StoreFeatures``."""
+        return self._owner is not None
+
     def __init__(
         self,
         dsn: str | _Pool,

@@ -46,8 +46,8 @@ _decode_thread = msgspec.json.Decoder(ThreadMetadata).decode
 _item_decoder: msgspec.json.Decoder[ThreadItem] = msgspec.json.Decoder(ThreadItem)
 _decode_item = _item_decoder.decode
 
-_FIRST_PAUSE = 0.0005
-_LONGEST_PAUSE = 0.01
+_FIRST_PAUSE = 0.0002
+_LONGEST_PAUSE = 0.002
 """Seconds between two tries of a statement that found the file busy: doubling from the first to the longest."""
 
 SCHEMA_VERSION = 3
@@ -235,6 +235,11 @@ class SQLiteStore(ItemsAsJSON):
     loads_thread_and_item = True
     records_consumed = True
 
+    @property
+    def owner_scoped(self) -> bool:
+        """Whether threads belong to owners (``owner=`` given): see ``StoreFeatures``."""
+        return self._owner is not None
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -349,12 +354,22 @@ class SQLiteStore(ItemsAsJSON):
                 pause = min(pause * 2, _LONGEST_PAUSE)
 
     async def _read(self, fn: Callable[[_Conn], T]) -> T:
-        """A point read: in the transaction if one is open (it sees its writes), else on the loop's reader."""
+        """A point read: in the transaction if one is open (it sees its writes), else on the writer when
+        no transaction holds it, else on the loop's reader."""
         if self._tx is not None:
             return _in_tx(fn, await self._tx_writer(self._tx))
-        shared = self._shared if self._shared.reader is not None else await self._ready()
+        shared = self._shared if self._shared.writer is not None else await self._ready()
+        assert shared.writer is not None
         assert shared.reader is not None
-        return await self._on_loop(fn, shared.reader)
+        gate = shared.writer_gate
+        try:
+            gate.acquire_nowait()
+        except anyio.WouldBlock:  # a transaction holds the writer: the last commit, on the loop's reader
+            return await self._on_loop(fn, shared.reader)
+        try:  # on the writer, whose page cache its own commits keep (they reset every other connection's)
+            return await self._on_loop(fn, shared.writer)
+        finally:
+            gate.release()
 
     async def _list(self, fn: Callable[[_Conn], T]) -> T:
         """A listing: in the transaction if one is open, else on a reader in a worker thread."""

@@ -6,6 +6,8 @@ import math
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from _stores_support import POSTGRES_DSN, REPO, drop_schema, new_schema, open_st
 
 from chatkit_handlers.errors import LockTimeoutError
 from chatkit_handlers.stores import ChatKitStoreAdapter, SQLiteStore, item_lock, thread_lock
+from chatkit_handlers.stores import _sqlite_checkpoints as checkpoints
 from chatkit_handlers.stores.sqlite import SCHEMA_VERSION
 from chatkit_handlers.types import ThreadMetadata, WidgetItem
 from examples.bridge.store import MemoryChatKitStore
@@ -62,6 +65,79 @@ async def test_sqlite_refuses_a_file_from_a_newer_version(tmp_path: Path) -> Non
     store = SQLiteStore(path)
     with pytest.raises(RuntimeError, match="schema version 99, newer than the 3 this chatkit-handlers knows"):
         await store.load_thread("thr_1", context=None)
+
+
+@pytest.mark.anyio
+async def test_sqlite_waits_out_another_process_write_without_stalling_the_event_loop(tmp_path: Path) -> None:
+    """Statements run on the loop never wait there: a file another process is writing is retried
+    after asynchronous pauses, and the write goes through once the file is free."""
+    path = tmp_path / "shared.sqlite3"
+    store = SQLiteStore(path, busy_timeout=10)
+    await store.save_thread(ThreadMetadata(id="thr_1"), context=None)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN EXCLUSIVE")  # another process's long write
+    longest, saved = 0.0, anyio.Event()
+    try:
+        async with anyio.create_task_group() as tg:
+
+            async def tick() -> None:
+                nonlocal longest
+                last = time.monotonic()
+                while not saved.is_set():
+                    await anyio.sleep(0.01)
+                    now = time.monotonic()
+                    longest, last = max(longest, now - last), now
+
+            async def save() -> None:
+                await store.save_item("thr_1", widget(7), context=None)
+                saved.set()
+
+            tg.start_soon(tick)
+            tg.start_soon(save)
+            await anyio.sleep(0.3)
+            assert not saved.is_set()  # still waiting for the other write
+            other.execute("ROLLBACK")
+            with anyio.fail_after(10):
+                await saved.wait()
+        loaded = await store.load_item("thr_1", "wid_1", context=None)
+        assert isinstance(loaded, WidgetItem)
+        assert loaded.widget == widget(7).widget
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        await store.close()
+    assert longest < 0.25  # the loop ran on while the write waited (ticks every 10 ms)
+
+
+@pytest.mark.anyio
+async def test_sqlite_checkpoints_its_wal_in_a_thread_and_keeps_it_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits on the event loop only append to the WAL; a thread copies it back into the file,
+    and restarts it once it is long, however steady the writes."""
+    monkeypatch.setattr(checkpoints, "LONGEST", 200)  # frames (the default is ~16 MB of them)
+
+    def checkpointing() -> bool:
+        return any(thread.name == "chatkit-sqlite-checkpoints" for thread in threading.enumerate())
+
+    path = tmp_path / "wal.sqlite3"
+    store = SQLiteStore(path)
+    await store.save_thread(ThreadMetadata(id="thr_1"), context=None)
+    commits = 8 * checkpoints.EVERY
+    for n in range(commits):  # a frame or more each: over 8 MB of WAL if it were never restarted
+        await store.save_item(
+            "thr_1", msgspec.structs.replace(widget(), widget=counter_card(n)), context=None
+        )
+    assert checkpointing()
+    # Restarted once past 200 frames, at a checkpoint (every EVERY commits of a frame or two).
+    longest = (200 + 3 * checkpoints.EVERY) * (4096 + 24) + 32
+    assert (await anyio.Path(f"{path}-wal").stat()).st_size <= longest
+    await store.close()
+    assert not checkpointing()
+    with sqlite3.connect(path) as conn:  # everything reached the file
+        (data,) = conn.execute("SELECT data FROM chatkit_items WHERE id = 'wid_1'").fetchone()
+    assert msgspec.json.decode(data)["widget"] == counter_card(commits - 1)
 
 
 @pytest.mark.anyio

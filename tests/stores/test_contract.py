@@ -351,6 +351,17 @@ async def test_threads_are_scoped_to_their_owner(kind: str, tmp_path: Path) -> N
         assert [i.id for i in page.data] == ["wid_1"]
 
 
+async def test_a_store_says_whether_its_threads_have_owners(kind: str, tmp_path: Path) -> None:
+    """What the dispatcher asks before waiting for a busy lock: may the caller not see the thread?"""
+    async with (
+        open_store(kind, tmp_path) as shared,
+        open_store(kind, tmp_path, owner=lambda user: user) as scoped,
+    ):
+        assert Features.of(scoped).owner_scoped
+        # (chatkit's stores scope by context as they like: the adapter cannot tell, so it says yes)
+        assert Features.of(shared).owner_scoped is (kind == "chatkit")
+
+
 async def test_each_owner_lists_only_their_threads(kind: str, tmp_path: Path) -> None:
     async with open_store(kind, tmp_path, owner=lambda user: user) as store:
         for n, user in enumerate(["alice", "bob", "alice", "bob", "alice"]):

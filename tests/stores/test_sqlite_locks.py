@@ -217,7 +217,7 @@ async def test_a_holder_whose_lease_expired_unrenewed_loses_the_key(tmp_path: Pa
 
 
 async def test_a_busy_file_never_blocks_the_event_loop(tmp_path: Path) -> None:
-    """Another process's long write: taking a lock waits for it in a worker thread."""
+    """Another process's long write: taking a lock retries it after asynchronous pauses."""
     path = tmp_path / "busy.sqlite3"
     store = SQLiteStore(path, busy_timeout=1.0)
     await store.open()
@@ -244,7 +244,7 @@ async def test_a_busy_file_never_blocks_the_event_loop(tmp_path: Path) -> None:
         other.execute("ROLLBACK")
         other.close()
         await store.close()
-    assert longest < 0.5  # the attempt waited a second, in its thread
+    assert longest < 0.5  # the attempt waited a second, never on the loop
 
 
 async def test_a_lock_of_new_keys_inside_a_transaction_is_refused_with_advice(tmp_path: Path) -> None:
