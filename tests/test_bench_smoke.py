@@ -25,6 +25,7 @@ BENCHES = [
     ("bench.soak", ["memory: ", "sync ok", "stream abandoned"]),
     ("bench.stores_http", ["| memory | 1 |", "| sqlite | 2 |"]),
     ("bench.sqlite_processes", ["| 2 |", "clicks/s (median round)"]),
+    ("bench.default_store", ["| sqlite, stream |", "sqlite ÷ peer over sqlite, sync"]),
 ]
 
 
