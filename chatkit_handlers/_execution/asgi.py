@@ -39,7 +39,7 @@ async def read_post(scope: Any, receive: Receive, send: Send, max_body_size: int
     A request with another method is answered 405, a body over the limit 413
     ``request.too_large`` (before it is read whole).
     """
-    if scope.get("method") != "POST":
+    if scope["method"] != "POST":
         await send_json(send, 405, error_body("request.method", "use POST"), extra=[(b"allow", b"POST")])
         return None
     try:

@@ -30,26 +30,29 @@ def too_large(limit: int, size: int | None = None) -> DispatchError:
 async def read_body(scope: Mapping[str, Any], receive: Receive, limit: int) -> bytes:
     """The body of an ASGI HTTP request, refused (``DispatchError`` 413) past ``limit`` bytes.
 
-    A body in several messages is refused as soon as its announced
-    ``Content-Length``, or what arrived so far, is over the limit. A client
-    that disconnects before the end gives what arrived (the answer goes
-    nowhere anyway).
+    A body announced (``Content-Length``) over the limit is refused before
+    any of it is received; one in several messages, as soon as what arrived
+    is over the limit. A client that disconnects before the end gives what
+    arrived (the answer goes nowhere anyway).
     """
+    # An announced length over the limit is refused before the first receive(): a client that
+    # waits for "100 Continue" sends nothing until then. (Three digits or fewer are not parsed:
+    # a body under 1,000 bytes costs nothing to read, and is measured below anyway.)
+    for name, value in scope["headers"]:  # (required in an ASGI HTTP scope)
+        if name == b"content-length":
+            if len(value) > 3 and value.isdigit() and int(value) > limit:
+                raise too_large(limit, int(value))
+            break
     message = await receive()
     body: bytes = message.get("body", b"")  # (none in http.disconnect)
     if message.get("more_body", False):
-        return await _read_rest(scope, receive, body, limit)
+        return await _read_rest(receive, body, limit)
     if len(body) > limit:
         raise too_large(limit, len(body))
     return body
 
 
-async def _read_rest(scope: Mapping[str, Any], receive: Receive, first: bytes, limit: int) -> bytes:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            if value.isdigit() and int(value) > limit:
-                raise too_large(limit, int(value))
-            break
+async def _read_rest(receive: Receive, first: bytes, limit: int) -> bytes:
     chunks = [first]
     size = len(first)
     while size <= limit:

@@ -6,6 +6,7 @@ for a lock that told it the thread exists).
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,15 +15,17 @@ from typing import Any
 import anyio
 import msgspec
 import pytest
-from _stores_support import BACKENDS, action, events, open_store
+from _stores_support import BACKENDS, action, events, open_store, serve
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from chatkit_handlers import ActionContext, ActionRouter
+from chatkit_handlers.asgi import ChatKitApp
 from chatkit_handlers.dispatch import Dispatcher
 from chatkit_handlers.errors import NotFoundError, StoreUnavailableError
 from chatkit_handlers.litestar import ChatKitPlugin
 from chatkit_handlers.stores import MemoryStore, SQLiteStore, Store, item_lock
+from chatkit_handlers.testing._asgi import post_scope
 from chatkit_handlers.types import ThreadMetadata, WidgetItem
 from examples.counter import handlers as counter_handlers
 from examples.counter.widgets import counter_card
@@ -320,3 +323,59 @@ async def test_a_thread_deleted_while_its_action_ran_is_not_found_not_a_handler_
     assert got[-1]["type"] == "error"
     assert "gone" in got[-1]["message"]
     assert not [r for r in caplog.records if "failed" in r.getMessage()]  # not blamed on a handler
+
+
+# --------------------------------------------------------------------------- an announced body too large
+
+
+def test_an_announced_body_over_the_limit_is_refused_before_any_of_it_is_sent(tmp_path: Path) -> None:
+    """A client using ``Expect: 100-continue`` sends its body only once told to: a real uvicorn
+    process answers 413 to the headers alone, and never asks for the body."""
+    env: dict[str, str | None] = {
+        "STORE": "sqlite",
+        "SQLITE_PATH": str(tmp_path / "e2e.sqlite3"),
+        "MARKER_DIR": str(tmp_path),
+    }
+    with serve(env, log=tmp_path / "server.log") as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(
+                b"POST /chatkit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 10000000\r\nExpect: 100-continue\r\n\r\n"
+            )
+            answer = b""
+            while b"\r\n\r\n" not in answer:  # the status line and headers, within the timeout
+                answer += conn.recv(4096)
+    status_line = answer.split(b"\r\n", 1)[0]
+    assert status_line == b"HTTP/1.1 413 Request Entity Too Large", answer  # not "100 Continue"
+
+
+@pytest.mark.parametrize("adapter", ["litestar", "asgi"])
+def test_an_announced_body_over_the_limit_is_refused_without_receiving(adapter: str) -> None:
+    """Both adapters, driven as an ASGI server would: 413 before the first ``receive()``."""
+    router = ActionRouter()
+    router.include(counter_handlers)
+    store = MemoryStore()
+    if adapter == "litestar":
+        app: Any = Litestar(plugins=[ChatKitPlugin(router, store=store, max_body_size=1000)])
+    else:
+        app = ChatKitApp(router, store=store, max_body_size=1000)
+    sent: list[dict[str, Any]] = []
+    received = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        received += 1
+        return {"type": "http.request", "body": b"{" * 1000, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = post_scope("/chatkit", b"")
+    scope["headers"] = [(b"content-type", b"application/json"), (b"content-length", b"5000")]
+    anyio.run(app, scope, receive, send)
+    assert received == 0
+    assert sent[0]["status"] == 413
+    body = msgspec.json.decode(sent[1]["body"])
+    assert body["code"] == "request.too_large"
+    assert "5000" in body["message"]
