@@ -36,11 +36,11 @@ async def read_body(scope: Mapping[str, Any], receive: Receive, limit: int) -> b
     arrived (the answer goes nowhere anyway).
     """
     # An announced length over the limit is refused before the first receive(): a client that
-    # waits for "100 Continue" sends nothing until then. (Three digits or fewer are not parsed:
-    # a body under 1,000 bytes costs nothing to read, and is measured below anyway.)
+    # waits for "100 Continue" sends nothing until then. (A length of three digits or fewer is
+    # under any limit of 1,000 or more: it is not parsed then.)
     for name, value in scope["headers"]:  # (required in an ASGI HTTP scope)
         if name == b"content-length":
-            if len(value) > 3 and value.isdigit() and int(value) > limit:
+            if (len(value) > 3 or limit < 1000) and value.isdigit() and int(value) > limit:
                 raise too_large(limit, int(value))
             break
     message = await receive()
