@@ -258,17 +258,17 @@ def peer_servers(*, copying: bool = True) -> tuple[Any, Any]:
     from datetime import datetime
 
     from chatkit import types as ck
-    from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
-    from chatkit.store import Store
     from chatkit.widgets import DynamicWidgetRoot
     from pydantic import TypeAdapter
+
+    from bench._peer import CounterServer, CounterStore, FairProcess
 
     item_adapter: TypeAdapter[Any] = TypeAdapter(ck.ThreadItem)
 
     def keep(model: Any) -> Any:
         return model.model_dump_json().encode() if copying else model
 
-    class PeerStore(Store[Any]):
+    class PeerStore(CounterStore):
         """Models kept as JSON and validated on load (``copying``), or kept as they are."""
 
         def __init__(self) -> None:
@@ -296,30 +296,8 @@ def peer_servers(*, copying: bool = True) -> tuple[Any, Any]:
         async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
             self.items[thread_id].pop(item_id, None)
 
-        async def load_thread_items(self, *args: Any, **kwargs: Any) -> Any:
-            raise NotImplementedError
-
-        async def save_attachment(self, *args: Any, **kwargs: Any) -> None:
-            raise NotImplementedError
-
-        async def load_attachment(self, *args: Any, **kwargs: Any) -> Any:
-            raise NotImplementedError
-
-        async def delete_attachment(self, *args: Any, **kwargs: Any) -> None:
-            raise NotImplementedError
-
-        async def load_threads(self, *args: Any, **kwargs: Any) -> Any:
-            raise NotImplementedError
-
-        async def delete_thread(self, *args: Any, **kwargs: Any) -> None:
-            raise NotImplementedError
-
-    class PeerServer(ChatKitServer[Any]):
+    class PeerServer(CounterServer):
         """The counter's handlers written the chatkit way."""
-
-        async def respond(self, thread: Any, input_user_message: Any, context: Any) -> AsyncIterator[Any]:
-            raise NotImplementedError
-            yield
 
         async def sync_action(self, thread: Any, action: Any, sender: Any, context: Any) -> Any:
             count = int(sender.widget.children[0].value)
@@ -338,19 +316,8 @@ def peer_servers(*, copying: bool = True) -> tuple[Any, Any]:
             widget = DynamicWidgetRoot.model_validate(counter_card((count + action.payload["by"]) % 1000))
             yield ck.ThreadItemUpdatedEvent(item_id=sender.id, update=ck.WidgetRootUpdated(widget=widget))
 
-    request_adapter: TypeAdapter[Any] = TypeAdapter(ck.ChatKitReq)
-
-    class FairPeerServer(PeerServer):
+    class FairPeerServer(FairProcess, PeerServer):
         """``process()`` exactly as shipped, except that the request adapter is built once."""
-
-        async def process(self, request: Any, context: Any) -> Any:
-            parsed_request = request_adapter.validate_json(request)
-            from chatkit.logger import logger
-
-            logger.info(f"Received request op: {parsed_request.type}")
-            if ck.is_streaming_req(parsed_request):
-                return StreamingResult(self._process_streaming(parsed_request, context))
-            return NonStreamingResult(await self._process_non_streaming(parsed_request, context))
 
     store = PeerStore()
     store.threads[THREAD] = keep(ck.ThreadMetadata(id=THREAD, created_at=datetime.now()))

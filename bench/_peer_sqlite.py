@@ -23,19 +23,16 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from chatkit import types as ck
-from chatkit.logger import logger
-from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
-from chatkit.store import Store
 from chatkit.widgets import DynamicWidgetRoot
 from pydantic import TypeAdapter
 
 from bench._apps import ITEM, THREAD, counter_card
+from bench._peer import CounterServer, CounterStore, FairProcess
 
 __all__ = ["peer_sqlite_server"]
 
 T = TypeVar("T")
 _items: TypeAdapter[Any] = TypeAdapter(ck.ThreadItem)
-_requests: TypeAdapter[Any] = TypeAdapter(ck.ChatKitReq)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS threads (id TEXT PRIMARY KEY, data TEXT NOT NULL)",
@@ -44,7 +41,7 @@ _SCHEMA = (
 )
 
 
-class PeerSQLiteStore(Store[Any]):
+class PeerSQLiteStore(CounterStore):
     """One connection, used by one worker thread at a time (a lock), autocommit."""
 
     def __init__(self, path: str) -> None:
@@ -99,36 +96,14 @@ class PeerSQLiteStore(Store[Any]):
         sql = "DELETE FROM items WHERE thread_id = ? AND id = ?"
         await self._run(lambda c: c.execute(sql, (thread_id, item_id)))
 
-    async def load_thread_items(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
 
-    async def save_attachment(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError
-
-    async def load_attachment(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-    async def delete_attachment(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError
-
-    async def load_threads(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-    async def delete_thread(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError
-
-
-class PeerSQLiteServer(ChatKitServer[Any]):
+class PeerSQLiteServer(FairProcess, CounterServer):
     """The counter's actions written the chatkit way, each saving the widget it updates."""
 
     def _counted(self, sender: Any, by: int) -> Any:
         count = int(sender.widget.children[0].value)
         widget = DynamicWidgetRoot.model_validate(counter_card((count + by) % 1000))
         return sender.model_copy(update={"widget": widget})
-
-    async def respond(self, thread: Any, input_user_message: Any, context: Any) -> AsyncIterator[Any]:
-        raise NotImplementedError
-        yield
 
     async def sync_action(self, thread: Any, action: Any, sender: Any, context: Any) -> Any:
         updated = self._counted(sender, action.payload["by"])
@@ -139,14 +114,6 @@ class PeerSQLiteServer(ChatKitServer[Any]):
         updated = self._counted(sender, action.payload["by"])
         await self.store.save_item(thread.id, updated, context)
         yield ck.ThreadItemUpdatedEvent(item_id=sender.id, update=ck.WidgetRootUpdated(widget=updated.widget))
-
-    async def process(self, request: Any, context: Any) -> Any:
-        """``process()`` as shipped, with the request adapter built once (the fair peer)."""
-        parsed_request = _requests.validate_json(request)
-        logger.info(f"Received request op: {parsed_request.type}")
-        if ck.is_streaming_req(parsed_request):
-            return StreamingResult(self._process_streaming(parsed_request, context))
-        return NonStreamingResult(await self._process_non_streaming(parsed_request, context))
 
 
 def peer_sqlite_server(path: str) -> PeerSQLiteServer:
