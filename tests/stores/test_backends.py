@@ -111,6 +111,48 @@ async def test_sqlite_waits_out_another_process_write_without_stalling_the_event
 
 
 @pytest.mark.anyio
+async def test_sqlite_an_open_transaction_is_isolated_from_the_loops_other_statements(tmp_path: Path) -> None:
+    """A transaction holds the writer across awaits: reads elsewhere see the last commit, a write
+    elsewhere waits for its end, and the transaction reads its own writes, listings included."""
+    store = SQLiteStore(tmp_path / "tx.sqlite3")
+    await store.save_thread(ThreadMetadata(id="thr_1"), context=None)
+    await store.save_item("thr_1", widget(1), context=None)
+    opened, done = anyio.Event(), anyio.Event()
+    order: list[str] = []
+
+    def count(item: Any) -> Any:
+        return item.widget["children"][0]["value"]
+
+    async def in_transaction() -> None:
+        async with store.transaction(context=None) as tx:
+            await tx.save_item("thr_1", widget(2), context=None)
+            page = await tx.load_thread_items("thr_1", None, 10, "asc", context=None)
+            assert [count(item) for item in page.data] == ["2"]  # its own write
+            opened.set()
+            await done.wait()
+            order.append("committed")
+
+    async def write_elsewhere() -> None:
+        await store.save_item("thr_1", widget(3), context=None)
+        order.append("written")
+
+    try:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(in_transaction)
+                await opened.wait()
+                assert count(await store.load_item("thr_1", "wid_1", context=None)) == "1"  # last commit
+                tg.start_soon(write_elsewhere)
+                await anyio.sleep(0.1)
+                assert order == []  # the write waits for the transaction
+                done.set()
+        assert order == ["committed", "written"]
+        assert count(await store.load_item("thr_1", "wid_1", context=None)) == "3"
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
 async def test_sqlite_checkpoints_its_wal_in_a_thread_and_keeps_it_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
