@@ -171,7 +171,8 @@ class WriteBuffer(msgspec.Struct, eq=False):  # compared by identity, as a plain
         lock_timeout: float | None = None,
         shield: bool = True,
     ) -> None:
-        """Apply every collected write, in the order the events implied them, all or nothing.
+        """Apply every collected write, in the order the events implied them, all or nothing
+        (nothing collected, nothing written: the caller need not ask first).
 
         ``store`` holds the keys in ``held`` already (a stream's thread and
         sender); the locks of other widgets updated in place are taken first,

@@ -231,22 +231,21 @@ class StreamRunner(ActionRunner):
                 out = emitter.thread_updated(thread)
                 if out is not None:
                     yield out
-            if writes:
-                try:
-                    await writes.flush(
-                        locks.store,
-                        ctx.context,
-                        held=locks.keys,
-                        lock_timeout=self.lock_timeout,
-                        shield=not self._features.never_suspends,
-                    )
-                except Replayed:  # another process's action on the widget recorded it first
-                    logger.warning(
-                        "action %r: widget %r was consumed by another action first; this one's writes "
-                        "were dropped (its events were sent)",
-                        route.type,
-                        params.item_id,
-                    )
+            try:
+                await writes.flush(
+                    locks.store,
+                    ctx.context,
+                    held=locks.keys,
+                    lock_timeout=self.lock_timeout,
+                    shield=not self._features.never_suspends,
+                )
+            except Replayed:  # another process's action on the widget recorded it first
+                logger.warning(
+                    "action %r: widget %r was consumed by another action first; this one's writes "
+                    "were dropped (its events were sent)",
+                    route.type,
+                    params.item_id,
+                )
         except Exception as exc:
             if record is not None:
                 record.failed(exc)
