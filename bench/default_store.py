@@ -29,10 +29,8 @@ from pathlib import Path
 
 from bench._apps import body
 from bench._harness import Target, environment, print_targets
-from bench.over_http import Rounds, _post, _python_loadgen, _wrk, serving
+from bench.over_http import STREAM, SYNC, Rounds, _post, _python_loadgen, _wrk, serving, take_turns
 
-SYNC = body(streaming=False)
-STREAM = body(streaming=True)
 READ = body(streaming=False, payload={"by": 0})
 
 VARIANTS = [
@@ -55,27 +53,21 @@ def _count(port: int, path: str) -> int:
 def run(duration: float, rounds: int, connections: int, loadgen: str) -> tuple[list[Rounds], dict[str, int]]:
     """Every variant's rounds, and per store the clicks answered 200 but not stored in an audit round."""
     drive = _wrk if loadgen == "wrk" else _python_loadgen
-    results = [Rounds(name) for name, _path, _data in VARIANTS]
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             "BENCH_SQLITE": str(Path(tmp, "ours.sqlite3")),
             "BENCH_PEER_SQLITE": str(Path(tmp, "peer.sqlite3")),
         }
         with serving("uvicorn", "bench._stores_app:app", env) as port:
-            for name, path, data in VARIANTS:  # check, then warm up every variant
-                status, answer = _post(port, path, data)
-                if status != 200 or not answer.startswith(b"data: " if data is STREAM else b"{"):
-                    raise SystemExit(f"{name}: {status} {answer[:200]!r}")
-                if duration >= 1:
-                    drive(port, path, data, connections, 1.0)
-            for r in range(rounds):
-                shift = r % len(VARIANTS)
-                for i in list(range(shift, len(VARIANTS))) + list(range(shift)):
-                    _name, path, data = VARIANTS[i]
-                    result = drive(port, path, data, connections, duration)
-                    if result["errors"]:
-                        raise SystemExit(f"{VARIANTS[i][0]}: {result}")
-                    results[i].runs.append(result)
+            results = take_turns(
+                port,
+                VARIANTS,
+                drive,
+                rounds=rounds,
+                duration=duration,
+                connections=connections,
+                warm_up=duration >= 1,
+            )
             # The audit: the Python load generator waits for every answer (wrk leaves some in
             # flight when it stops), so the clicks it saw answered 200 are exactly those sent.
             lost = {}

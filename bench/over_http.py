@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
@@ -220,29 +220,51 @@ def _python_loadgen(
     return result
 
 
+def take_turns(
+    port: int,
+    variants: list[tuple[str, str, bytes]],
+    drive: Callable[[int, str, bytes, int, float], dict[str, float]],
+    *,
+    rounds: int,
+    duration: float,
+    connections: int,
+    warm_up: bool,
+) -> list[Rounds]:
+    """Check that every ``(name, path, body)`` answers (SSE for ``STREAM``, JSON otherwise), warm
+    each up for a second if asked, then drive them in turn, round after round, each round starting
+    one variant further along; any error ends the bench."""
+    for name, path, data in variants:
+        status, answer = _post(port, path, data)
+        if status != 200 or not answer.startswith(b"data: " if data == STREAM else b"{"):
+            raise SystemExit(f"{name}: {status} {answer[:200]!r}")
+        if warm_up:
+            drive(port, path, data, connections, 1.0)
+    results = [Rounds(name) for name, _path, _data in variants]
+    for r in range(rounds):
+        shift = r % len(variants)
+        for i in list(range(shift, len(variants))) + list(range(shift)):
+            name, path, data = variants[i]
+            run = drive(port, path, data, connections, duration)
+            if run["errors"]:
+                raise SystemExit(f"{name}: {run}")
+            results[i].runs.append(run)
+    return results
+
+
 def bench_server(server: str, args: argparse.Namespace, loadgen: str) -> list[Rounds]:
     drive = _wrk if loadgen == "wrk" else _python_loadgen
     smoke_set = ("ours: ChatKitPlugin, sync", "bare @post", "ours: ChatKitPlugin, stream", "bare Stream")
     variants = [v for v in VARIANTS if not args.smoke or v[0] in smoke_set]
-    results = [Rounds(name) for name, _path, _data in variants]
     with serving(server) as port:
-        for name, path, data in variants:  # check, then warm up every route
-            status, answer = _post(port, path, data)
-            if status != 200 or not (
-                answer.startswith(b"data: ") if data is STREAM else answer.startswith(b"{")
-            ):
-                raise SystemExit(f"{server} {name}: {status} {answer[:200]!r}")
-            if not args.smoke:
-                drive(port, path, data, args.connections, 1.0)
-        for r in range(args.rounds):
-            shift = r % len(variants)
-            for i in list(range(shift, len(variants))) + list(range(shift)):
-                _name, path, data = variants[i]
-                run = drive(port, path, data, args.connections, args.duration)
-                if run["errors"]:
-                    raise SystemExit(f"{server} {variants[i][0]}: {run}")
-                results[i].runs.append(run)
-    return results
+        return take_turns(
+            port,
+            variants,
+            drive,
+            rounds=args.rounds,
+            duration=args.duration,
+            connections=args.connections,
+            warm_up=not args.smoke,
+        )
 
 
 def print_http_table(server: str, loadgen: str, results: list[Rounds]) -> None:
